@@ -1,0 +1,102 @@
+"""What is saved, how it reaches the disk, and how it is loaded back safely.
+
+- Writes are atomic: a temporary file in the same folder, fsync, then rename over the old file, so a
+  kill in the middle of a save leaves the previous file whole.
+- Loads are weights-only (``torch.load(weights_only=True)``): zoo's checkpoints hold only tensors,
+  numbers, strings, lists and dicts, and a file that carries pickled code is refused before any of
+  that code can run.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, IO
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from zoo.errors import DataError
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with every failure turned into one line naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"checkpoint not found: {path}") from None
+    except pickle.UnpicklingError as err:
+        # torch names the offending global, e.g. "Unsupported global: GLOBAL posix.system".
+        detail = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line), "")
+        raise DataError(
+            f"refusing to load {path}: it carries pickled code ({detail or 'not plain data'}); "
+            "zoo checkpoints hold only tensors and plain data"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"{path} is not a readable checkpoint (truncated or corrupt?): {reason}") from None
+    if not isinstance(checkpoint, dict):
+        raise DataError(f"{path} is not a zoo checkpoint (it holds a {type(checkpoint).__name__})")
+    return checkpoint
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint I/O with atomic saves and weights-only loads (``--resume`` uses it too)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        atomic_write(path, lambda f: torch.save(checkpoint, f))
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        return safe_load(path, map_location=map_location or "cpu")
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu"):
+    """Rebuild the trained task from a checkpoint file or a run directory (its best checkpoint)."""
+    from zoo.tasks import TASKS
+
+    path = Path(path)
+    if path.is_dir():
+        path = find_checkpoint(path)
+    checkpoint = safe_load(path, map_location)
+    if "zoo_task" not in checkpoint or "hyper_parameters" not in checkpoint:
+        raise DataError(f"{path} is not a zoo checkpoint (no task name or hyperparameters)")
+    task = TASKS.get(checkpoint["zoo_task"])(**checkpoint["hyper_parameters"])
+    task.on_load_checkpoint(checkpoint)
+    task.load_state_dict(checkpoint["state_dict"])
+    return task.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
+
+
+def find_checkpoint(run_dir: Path, prefer: tuple[str, ...] = ("best.ckpt", "last.ckpt")) -> Path:
+    for name in prefer:
+        if (run_dir / "checkpoints" / name).is_file():
+            return run_dir / "checkpoints" / name
+    raise DataError(f"no checkpoint in {run_dir / 'checkpoints'} (looked for {', '.join(prefer)})")

@@ -1,0 +1,322 @@
+"""``python -m zoo.train MODEL [options]``: resolve the recipe, build data, task and Trainer, train,
+test the best checkpoint, and print the run's summary as the last line on stdout.
+
+Recipe layers, later ones winning: ``configs/MODEL.yaml`` (shipped with the package), each
+``--config FILE``, then ``--section.key VALUE`` overrides. Sections: model, data, task, optimizer,
+scheduler, trainer, early_stopping; plus ``seed_everything``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.resources
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+from zoo.config import Section, check_kwargs, coerce_text, dump_yaml, load_yaml_file, parse_overrides, resolve
+from zoo.errors import UsageError, ZooError
+from zoo.registry import MODELS
+
+PROG = "zoo.train"
+USAGE = f"""usage: python -m {PROG} MODEL [--config FILE_OR_RECIPE] [--section.key VALUE ...]
+                          [--seed_everything N] [--print_config] [--debug]
+
+Train MODEL with its recipe (configs/MODEL.yaml), test the best checkpoint, print a JSON summary.
+
+  MODEL                one of: {{models}}
+  --config X           a YAML file, or a shipped recipe name ({{recipes}}); repeatable
+  --section.key VALUE  override one option; sections: model, data, task, optimizer, scheduler,
+                       trainer, early_stopping (e.g. --data.name fashion-mnist --trainer.max_epochs 3)
+  --seed_everything N  seed for weights, data order, dropout and augmentation
+  --print_config       print the resolved recipe and exit
+  --debug              show tracebacks (also ZOO_DEBUG=1)
+"""
+
+# Trainer arguments zoo sets itself: every run has its own callbacks, checkpoint I/O and data sharding.
+TRAINER_MANAGED = (
+    "callbacks", "logger", "plugins", "use_distributed_sampler", "enable_checkpointing", "barebones", "model_registry",
+)
+
+
+# --- recipes ------------------------------------------------------------------------------------
+
+def recipe_dir() -> Path:
+    """Shipped recipes: ``zoo.configs`` in an installed wheel, the top-level ``configs/`` in a checkout."""
+    try:
+        return Path(str(importlib.resources.files("zoo.configs")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "configs"
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in recipe_dir().glob("*.yaml"))
+
+
+def load_recipe(name_or_path: str) -> tuple[str, dict[str, Any]]:
+    path = Path(name_or_path)
+    if not path.is_file() and (recipe_dir() / f"{name_or_path}.yaml").is_file():
+        path = recipe_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise UsageError(f"config file not found: {name_or_path} (shipped recipes: {', '.join(list_recipes())})")
+    return str(path), load_yaml_file(path)
+
+
+def sections(model_name: str) -> dict[str, Section]:
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from zoo.data import DATASETS, DESCRIBED
+    from zoo.optim import COMMON_OPTIMIZER_OPTIONS, IMPLEMENTATION_OPTIONS, OPTIMIZERS, SCHEDULERS
+    from zoo.tasks import TASK_MANAGED, TASKS
+
+    return {
+        # Sizes the data decides (classes, channels, vocabulary) are not model options in a recipe.
+        "model": Section(lambda _: MODELS.get(model_name), named=False, skip=DESCRIBED),
+        "data": Section(DATASETS.get),
+        "task": Section(TASKS.get, skip=TASK_MANAGED),
+        "optimizer": Section(OPTIMIZERS.get, skip=IMPLEMENTATION_OPTIONS, extra=COMMON_OPTIMIZER_OPTIONS),
+        "scheduler": Section(SCHEDULERS.get),
+        "trainer": Section(lambda _: L.Trainer, named=False, skip=TRAINER_MANAGED),
+        "early_stopping": Section(
+            lambda _: EarlyStopping, named=False, skip=("monitor", "mode"), extra=EARLY_STOPPING_OPTIONS
+        ),
+    }
+
+
+# Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
+# and "best" then means best by that metric, so the final test uses the weights it kept
+# (Keras' restore_best_weights=True).
+EARLY_STOPPING_OPTIONS = {
+    "enabled": (bool, False),
+    "monitor": (str | None, None),
+    "mode": (Literal["min", "max"] | None, None),
+}
+
+
+SCALARS = {"seed_everything": int}
+
+
+def resolve_config(model_name: str, config_files: list[str], overrides: list[str]) -> dict[str, Any]:
+    MODELS.get(model_name)  # an unknown model fails here, listing the known ones
+    recipe = recipe_dir() / f"{model_name}.yaml"
+    if not recipe.is_file():
+        raise UsageError(f"no recipe for model {model_name!r}: expected {recipe}")
+    layers = [(str(recipe), load_yaml_file(recipe))] + [load_recipe(c) for c in config_files]
+    return resolve(layers, parse_overrides(overrides), sections(model_name), SCALARS)
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+def make_run_dir(root: str | Path, model_name: str, data_name: str) -> Path:
+    """``ROOT/MODEL-DATA-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``... when two runs start in the same second."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{model_name}-{data_name}-{stamp}"
+    Path(root).mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        candidate = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        try:
+            candidate.mkdir()  # atomic: exactly one process wins each name
+            return candidate
+        except FileExistsError:
+            continue
+    raise ZooError(f"could not create a run directory under {root}")
+
+
+def construct(what: str, fn: Any, kwargs: dict[str, Any]) -> Any:
+    """Call a constructor with checked kwargs; its own argument errors become one-line usage errors."""
+    check_kwargs(fn, kwargs, what)
+    try:
+        return fn(**kwargs)
+    except ZooError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"{what}: {err}") from None
+
+
+def fill_from_data(fn: Any, given: dict[str, Any], described: dict[str, Any], what: str) -> dict[str, Any]:
+    """Arguments ``fn`` accepts that the data describes (``num_classes``, ``in_channels``, ...), added
+    to ``given``. A value the user set that disagrees with the data is an error, not silently replaced."""
+    from zoo.config import accepted_params
+
+    out = dict(given)
+    for key in accepted_params(fn):
+        if key in described:
+            if key in given and given[key] != described[key]:
+                raise UsageError(f"{what}.{key} is {given[key]!r} but the data has {described[key]!r}")
+            out[key] = described[key]
+    return out
+
+
+def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from zoo.callbacks import EpochMetrics, StepLog, ThrottledProgressBar, TrainThroughput
+    from zoo.checkpoint import AtomicCheckpointIO, atomic_write_text
+    from zoo.data import DATASETS
+    from zoo.tasks import TASKS
+
+    # In-memory batches need no worker processes; Lightning's hint about workers does not apply.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    L.seed_everything(cfg.get("seed_everything", 0), workers=True, verbose=False)
+
+    data_cfg, model_cfg, task_cfg = dict(cfg["data"]), dict(cfg["model"]), dict(cfg["task"])
+    data_name, task_name = data_cfg.pop("name"), task_cfg.pop("name")
+    data_class, model_class = DATASETS.get(data_name), MODELS.get(model_name)
+    link_image_size(model_class, model_cfg, data_class, data_cfg)
+
+    datamodule = construct(f"data {data_name!r}", data_class, data_cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    described = datamodule.describe()
+    model_kwargs = fill_from_data(model_class, model_cfg, described, "model")
+    task_class = TASKS.get(task_name)
+    task_kwargs = {k: v for k, v in described.items() if k in task_class.filled_by_data}
+    task = construct(
+        f"task {task_name!r}",
+        task_class,
+        dict(
+            model=model_name, model_kwargs=model_kwargs, optimizer=cfg["optimizer"], scheduler=cfg["scheduler"],
+            **task_cfg, **task_kwargs,
+        ),
+    )
+
+    trainer_cfg = dict(cfg["trainer"])
+    run_dir = make_run_dir(trainer_cfg.pop("default_root_dir", None) or "runs", model_name, data_name)
+    print(f"run_dir: {run_dir}", flush=True)
+    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+
+    stopping = dict(cfg["early_stopping"])
+    enabled = stopping.pop("enabled")
+    monitor = stopping.pop("monitor") or task.monitor[0]
+    mode = stopping.pop("mode") or task.monitor[1]
+    early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
+        save_last=True, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    throughput = TrainThroughput()
+    callbacks = [throughput, EpochMetrics(run_dir, throughput), StepLog(run_dir), checkpoint, *early_stop]
+    if trainer_cfg.get("enable_progress_bar") is None:
+        trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
+    if trainer_cfg["enable_progress_bar"]:
+        callbacks.append(ThrottledProgressBar())
+    try:
+        trainer = L.Trainer(
+            **trainer_cfg, default_root_dir=run_dir, logger=False, callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+        )
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"trainer: {err}") from None
+    except Exception as err:  # Lightning's MisconfigurationException: a bad accelerator, devices, ...
+        if type(err).__name__ != "MisconfigurationException":
+            raise
+        raise UsageError(f"trainer: {err}") from None
+
+    trainer.fit(task, datamodule=datamodule)
+    if trainer.interrupted:
+        raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
+    best = checkpoint.best_model_path or checkpoint.last_model_path or None
+    val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+    test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+    summary = {
+        "model": model_name,
+        "data": data_name,
+        "epochs": trainer.current_epoch,
+        "train_time_s": round(throughput.seconds, 3),
+        "train_samples_per_s": round(throughput.samples_per_s(), 1),
+        "sample_unit": task.sample_unit,
+        "val": _strip_prefix(val[0] if val else {}, "val_"),
+        "test": _strip_prefix(test[0] if test else {}, "test_"),
+        **task.write_artifacts(run_dir),
+        "run_dir": str(run_dir),
+        "checkpoint": str(best) if best else None,
+    }
+    if trainer.is_global_zero:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any, data_cfg: dict[str, Any]) -> None:
+    """A model with a fixed input size (LeNet: 28 or 32) decides the size images are resized to;
+    ``--data.image_size`` alone picks the model's input size instead."""
+    from zoo.config import accepted_params
+
+    model_params, data_params = accepted_params(model_class), accepted_params(data_class)
+    if "input_size" not in model_params or "image_size" not in data_params:
+        return
+    size = model_cfg.get("input_size") or data_cfg.get("image_size") or model_params["input_size"].default
+    if data_cfg.get("image_size") not in (None, size):
+        raise UsageError(f"data.image_size {data_cfg['image_size']} differs from model.input_size {size}")
+    model_cfg["input_size"] = data_cfg["image_size"] = size
+
+
+def _strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
+    return {k.removeprefix(prefix): round(float(v), 6) for k, v in metrics.items()}
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def split_argv(argv: list[str]) -> dict[str, Any]:
+    opts: dict[str, Any] = {"model": None, "configs": [], "overrides": [], "print_config": False, "debug": False}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            opts["help"] = True
+        elif arg == "--print_config":
+            opts["print_config"] = True
+        elif arg == "--debug":
+            opts["debug"] = True
+        elif arg in ("--config", "--seed_everything") or arg.startswith(("--config=", "--seed_everything=")):
+            name, eq, value = arg.partition("=")
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"option {name} needs a value")
+                value, i = argv[i + 1], i + 1
+            if name == "--config":
+                opts["configs"].append(value)
+            else:
+                opts["seed"] = value
+        elif not arg.startswith("-") and opts["model"] is None and not opts["overrides"]:
+            opts["model"] = arg
+        elif arg.startswith("--") and "." in arg.split("=", 1)[0]:
+            opts["overrides"].append(arg)
+            if "=" not in arg and i + 1 < len(argv):
+                opts["overrides"].append(argv[i + 1])
+                i += 1
+        else:
+            raise UsageError(f"unexpected argument {arg!r}; options look like --section.key VALUE (see --help)")
+        i += 1
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
+    try:
+        opts = split_argv(argv)
+        if opts.get("help") or opts["model"] is None:
+            text = USAGE.format(models=", ".join(MODELS.names()), recipes=", ".join(list_recipes()))
+            if opts.get("help"):
+                print(text)
+                return 0
+            raise UsageError(f"missing MODEL (one of: {', '.join(MODELS.names())}); see --help")
+        cfg = resolve_config(opts["model"], opts["configs"], opts["overrides"])
+        if "seed" in opts:
+            cfg["seed_everything"] = coerce_text(opts["seed"], int, "--seed_everything")
+        if opts["print_config"]:
+            print(dump_yaml(cfg), end="")
+            return 0
+        summary = run(opts["model"], cfg)
+        print(json.dumps(summary), flush=True)
+        return 0
+    except ZooError as err:
+        if debug:
+            raise
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.exit_code

@@ -1,0 +1,357 @@
+"""Image data sets: scikit-learn's digits, MNIST, Fashion-MNIST, and a folder of labelled images.
+
+All of them end the same way: uint8 tensors (N, C, H, W) in memory, resized once to the model's input
+size, batched by index (see ``base.py``). Conversion to float and augmentation happen per batch after
+the batch reaches its device (``on_after_batch_transfer``), so a GPU does that work when there is one.
+Normalisation is the task's job (it keeps the training split's mean and std), which makes a trained
+checkpoint accept raw images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zoo.data.base import TensorBatches, ZooDataModule, seeded_split
+from zoo.data.idx import read_idx
+from zoo.errors import DataError, UsageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def resize_images(x: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, C, h, w) -> uint8 (N, C, size, size), bilinear with antialiasing, in chunks."""
+    if x.shape[-2:] == (size, size):
+        return x
+    out = torch.empty(len(x), x.shape[1], size, size, dtype=torch.uint8)
+    for start in range(0, len(x), 4096):
+        chunk = x[start : start + 4096].float()
+        chunk = F.interpolate(chunk, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[start : start + 4096] = chunk.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def random_affine(
+    x: torch.Tensor, *, shift: float, rotate: float, scale: float, hflip: bool
+) -> torch.Tensor:
+    """A different random shift/rotation/zoom (and mirror) for every image of a float batch (B, C, H, W).
+
+    ``shift`` is a fraction of the image size, ``rotate`` in degrees, ``scale`` a relative zoom range;
+    uncovered pixels become 0 (black), like Keras' ``ImageDataGenerator(fill_mode="constant")``.
+    """
+    b = x.shape[0]
+    u = torch.rand(5, b, device=x.device) * 2 - 1  # five uniform draws in [-1, 1] per image
+    angle = u[0] * math.radians(rotate)
+    zoom = 1 + u[1] * scale
+    flip = torch.where(u[2] < 0, -1.0, 1.0) if hflip else torch.ones(b, device=x.device)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    # affine_grid works in [-1, 1] coordinates: a shift of s image widths is 2s there.
+    theta = torch.stack(
+        [
+            torch.stack([cos * flip, -sin, u[3] * 2 * shift], dim=1),
+            torch.stack([sin * flip, cos, u[4] * 2 * shift], dim=1),
+        ],
+        dim=1,
+    )  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class ImageDataModule(ZooDataModule):
+    """Shared options of every image set. Subclasses implement ``load()``."""
+
+    def __init__(
+        self,
+        *,
+        image_size: int | None = None,
+        augment: bool = False,
+        shift: float = 0.1,
+        rotate: float = 0.0,
+        scale: float = 0.0,
+        hflip: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if image_size is not None and image_size < 1:
+            raise UsageError(f"data.image_size must be a positive integer, got {image_size}")
+        if not 0.0 <= shift < 1.0 or not 0.0 <= scale < 1.0 or rotate < 0:
+            raise UsageError("data.shift and data.scale must be in [0, 1), data.rotate >= 0 (degrees)")
+        self.image_size = image_size
+        self.augment, self.shift, self.rotate, self.scale, self.hflip = augment, shift, rotate, scale, hflip
+        self.class_names: list[str] = []
+
+    def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``(train_x, train_y, test_x, test_y)``: uint8 (N, C, H, W) and int64 labels; test may be None."""
+        raise NotImplementedError
+
+    def test_fraction(self) -> float:
+        """Share of the training data kept for testing when the set has no test split of its own."""
+        return 0.2
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:  # Lightning calls setup again for every stage
+            return
+        x, y, test_x, test_y = self.load()
+        if test_x is None:
+            keep, test = seeded_split(len(x), self.test_fraction(), self.split_seed + 1)
+            x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
+        size = self.image_size or x.shape[-1]
+        x, test_x = resize_images(x, size), resize_images(test_x, size)
+        keep, val = seeded_split(len(x), self.val_split, self.split_seed, self.val_mode)
+        train_x = x[keep]
+        self.train_set = TensorBatches(train_x, y[keep])
+        self.val_set = TensorBatches(x[val], y[val])
+        self.test_set = TensorBatches(test_x, test_y)
+        # Per-channel statistics of the training split only, in the [0, 1] scale the batches arrive in.
+        flat = train_x.transpose(0, 1).reshape(train_x.shape[1], -1).double() / 255
+        self.mean, self.std = flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
+
+    def describe(self) -> dict[str, Any]:
+        c, h, w = self.train_set.tensors[0].shape[1:]
+        return {
+            "in_channels": c,
+            "input_size": h,
+            "in_features": c * h * w,
+            "num_classes": len(self.class_names),
+            "class_names": list(self.class_names),
+            "input_mean": self.mean,
+            "input_std": self.std,
+        }
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        x, y = batch
+        x = x.float().div_(255)  # (B, C, H, W) in [0, 1]
+        if self.augment and self.trainer is not None and self.trainer.training:
+            x = random_affine(x, shift=self.shift, rotate=self.rotate, scale=self.scale, hflip=self.hflip)
+        return x, y
+
+
+class DigitsDataModule(ImageDataModule):
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes): needs no network."""
+
+    name = "digits"
+
+    def __init__(self, *, test_split: float = 0.2, **kwargs: Any):
+        super().__init__(**kwargs)
+        if not 0.0 < test_split < 1.0:
+            raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
+        self.test_split = test_split
+
+    def test_fraction(self) -> float:
+        return self.test_split
+
+    def load(self):
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        x = torch.from_numpy(digits.images * (255.0 / 16.0)).round().to(torch.uint8).unsqueeze(1)
+        self.class_names = [str(c) for c in digits.target_names]
+        return x, torch.from_numpy(digits.target).long(), None, None
+
+
+# --- MNIST and Fashion-MNIST from idx files --------------------------------------------------------
+
+_IDX_FILES = {
+    "train_images": "train-images*idx3*",
+    "train_labels": "train-labels*idx1*",
+    "test_images": "t10k-images*idx3*",
+    "test_labels": "t10k-labels*idx1*",
+}
+
+
+def find_idx_files(folder: Path) -> dict[str, Path] | None:
+    """The four idx files in ``folder`` (plain or .gz, any of the usual spellings), or None if any is missing."""
+    found = {}
+    for key, pattern in _IDX_FILES.items():
+        matches = sorted(folder.glob(pattern), key=lambda p: p.suffix == ".gz")  # prefer unzipped
+        if not matches:
+            return None
+        found[key] = matches[0]
+    return found
+
+
+class IdxDataModule(ImageDataModule):
+    """MNIST-format data: the four idx files from ``root``, or downloaded by torchvision when missing.
+
+    ``root=None`` looks in ``/usr/share/datasets/<name>`` (where Debian's ``dataset-fashion-mnist``
+    installs) and then in ``~/.cache/zoo/<name>``, which is also where a download goes.
+    """
+
+    name: str
+    torchvision_name: str  # the torchvision class, and its folder under root
+    classes: list[str]
+
+    def __init__(self, *, root: str | None = None, download: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.root, self.download = root, download
+        self.class_names = list(self.classes)
+
+    def candidate_folders(self) -> list[Path]:
+        if self.root is not None:
+            roots = [Path(self.root).expanduser()]
+        else:
+            roots = [Path("/usr/share/datasets") / self.name, self.cache_dir()]
+        return [f for r in roots for f in (r, r / self.torchvision_name / "raw")]
+
+    def cache_dir(self) -> Path:
+        return Path.home() / ".cache" / "zoo" / self.name
+
+    def locate(self) -> dict[str, Path] | None:
+        for folder in self.candidate_folders():
+            if folder.is_dir() and (files := find_idx_files(folder)):
+                return files
+        return None
+
+    def prepare_data(self) -> None:
+        if self.root is not None and not Path(self.root).expanduser().is_dir():
+            raise DataError(f"data folder not found: {self.root}")
+        if self.locate() is not None:
+            return
+        where = self.root or self.cache_dir()
+        alternatives = (
+            f"put the four idx files in a folder and pass --data.root DIR "
+            f"(Debian: apt-get install dataset-fashion-mnist puts Fashion-MNIST in "
+            f"/usr/share/datasets/fashion-mnist), or use --data.name digits, which needs no download"
+        )
+        if not self.download:
+            raise DataError(f"{self.name}: idx files not found in {where} and data.download is false; {alternatives}")
+        import torchvision.datasets
+
+        dataset_class = getattr(torchvision.datasets, self.torchvision_name)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the run's own lines
+                for train in (True, False):
+                    dataset_class(root=str(where), train=train, download=True)
+        except Exception as err:  # urllib, socket and torchvision errors all mean the same thing here
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise DataError(f"{self.name}: idx files not in {where} and the download failed ({reason}); {alternatives}") from None
+
+    def load(self):
+        files = self.locate()
+        if files is None:
+            self.prepare_data()
+            files = self.locate()
+        arrays = {key: read_idx(path) for key, path in files.items()}
+        for split in ("train", "test"):
+            images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+            if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+                raise DataError(
+                    f"{files[split + '_images']} and {files[split + '_labels']} do not match: "
+                    f"images {images.shape}, labels {labels.shape}"
+                )
+            if labels.size and labels.max() >= len(self.classes):
+                raise DataError(f"{files[split + '_labels']}: label {labels.max()} outside 0..{len(self.classes) - 1}")
+
+        def images(key: str) -> torch.Tensor:
+            return torch.from_numpy(np.array(arrays[key], dtype=np.uint8)).unsqueeze(1)
+
+        def labels(key: str) -> torch.Tensor:
+            return torch.from_numpy(np.array(arrays[key], dtype=np.int64))
+
+        return images("train_images"), labels("train_labels"), images("test_images"), labels("test_labels")
+
+
+class MNISTDataModule(IdxDataModule):
+    """MNIST handwritten digits (LeCun et al.), 60,000 + 10,000 28x28 grey images."""
+
+    name = "mnist"
+    torchvision_name = "MNIST"
+    classes = [str(i) for i in range(10)]
+
+
+class FashionMNISTDataModule(IdxDataModule):
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017), Zalando's drop-in replacement for MNIST."""
+
+    name = "fashion-mnist"
+    torchvision_name = "FashionMNIST"
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+# --- a folder of labelled images -------------------------------------------------------------------
+
+class ImageFolderDataModule(ImageDataModule):
+    """One subfolder per class, like Keras' ``flow_from_directory``.
+
+    Either ``root/train/<class>/*`` with optional ``root/val/`` and ``root/test/`` trees, or
+    ``root/<class>/*`` alone, from which seeded fractions are held out for validation and test.
+    Every image is converted to grayscale or RGB and resized to the model's input size once, at load.
+    """
+
+    name = "imagefolder"
+
+    def __init__(
+        self,
+        *,
+        root: str | None = None,
+        color: Literal["grayscale", "rgb"] = "rgb",
+        test_split: float = 0.2,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if root is None:
+            raise UsageError("data 'imagefolder' needs --data.root DIR (one subfolder per class)")
+        if not 0.0 < test_split < 1.0:
+            raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
+        self.root, self.color, self.test_split = Path(root).expanduser(), color, test_split
+
+    def test_fraction(self) -> float:
+        return self.test_split
+
+    def prepare_data(self) -> None:
+        if not self.root.is_dir():
+            raise DataError(f"data folder not found: {self.root}")
+
+    def load(self):
+        self.prepare_data()
+        train_dir = self.root / "train" if (self.root / "train").is_dir() else self.root
+        self.class_names = sorted(d.name for d in train_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if not self.class_names:
+            raise DataError(f"no class subfolders in {train_dir} (expected {train_dir}/<class>/<image>.png)")
+        x, y = self._read_tree(train_dir)
+        test_x = test_y = None
+        if train_dir != self.root and (self.root / "test").is_dir():
+            test_x, test_y = self._read_tree(self.root / "test")
+        if train_dir != self.root and (self.root / "val").is_dir():
+            # An explicit validation tree: append it and make the split take exactly those images.
+            val_x, val_y = self._read_tree(self.root / "val")
+            x, y = torch.cat([x, val_x]), torch.cat([y, val_y])
+            self.val_split, self.val_mode = len(val_x) / len(x), "last"
+        return x, y, test_x, test_y
+
+    def _read_tree(self, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        from PIL import Image, UnidentifiedImageError
+        from tqdm import tqdm
+
+        files = []
+        for label, cls in enumerate(self.class_names):
+            class_dir = folder / cls
+            if class_dir.is_dir():
+                files += [(p, label) for p in sorted(class_dir.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+        unknown = sorted(
+            d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name not in self.class_names
+        )
+        if unknown:
+            raise DataError(f"{folder} has classes not in the training tree: {', '.join(unknown)}")
+        if not files:
+            raise DataError(
+                f"no images found in {folder} (expected {folder}/<class>/<image> with one of "
+                f"{', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        size = self.image_size or 32
+        mode, channels = ("L", 1) if self.color == "grayscale" else ("RGB", 3)
+        x = torch.empty(len(files), channels, size, size, dtype=torch.uint8)
+        for i, (path, _) in enumerate(tqdm(files, desc=f"reading {folder.name}", leave=False, disable=None)):
+            try:
+                with Image.open(path) as img:
+                    img = img.convert(mode).resize((size, size), Image.BILINEAR)
+            except (OSError, UnidentifiedImageError) as err:
+                raise DataError(f"cannot read image {path}: {err}") from None
+            x[i] = torch.from_numpy(np.asarray(img, dtype=np.uint8).reshape(size, size, channels)).permute(2, 0, 1)
+        return x, torch.tensor([label for _, label in files], dtype=torch.long)

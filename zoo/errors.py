@@ -1,0 +1,21 @@
+"""The two kinds of error a user can cause. The CLI prints them as one line; anything else is a bug
+and keeps its traceback."""
+
+
+class ZooError(Exception):
+    """Something outside the code is wrong (a file, the data, the environment). Exit status 1."""
+
+    exit_code = 1
+
+
+class UsageError(ZooError, ValueError):
+    """An argument is wrong: unknown name, bad type, impossible value. Exit status 2.
+
+    It is also a ValueError, so library callers can catch it the way they catch any bad argument.
+    """
+
+    exit_code = 2
+
+
+class DataError(ZooError):
+    """A data file or folder is missing, empty, corrupt or cannot be fetched."""

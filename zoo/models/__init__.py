@@ -1,0 +1,3 @@
+"""Importing this package registers every model family with ``zoo.registry.MODELS``."""
+
+from zoo.models import lenet  # noqa: F401

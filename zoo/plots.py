@@ -1,0 +1,65 @@
+"""The pictures every run leaves: learning curves and, for classifiers, a confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no window, works without a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> None:
+    """Loss (left) and every other metric (right) per epoch, training solid and validation dashed.
+
+    A validation curve that turns up while training keeps falling is over-fitting; both flat and high
+    is under-fitting.
+    """
+    epochs = [row["epoch"] + 1 for row in rows]
+    metrics = sorted(
+        {k.split("_", 1)[1] for row in rows for k in row if k.startswith(("train_", "val_")) and k != "train_time_s"}
+    )
+    others = [m for m in metrics if m not in ("loss", "penalty")]
+    panels = ["loss"] + others[:3]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, metric in zip(axes[0], panels):
+        for stage, style in (("train", "-"), ("val", "--")):
+            key = f"{stage}_{metric}"
+            points = [(e, row[key]) for e, row in zip(epochs, rows) if row.get(key) not in (None, "")]
+            if points:
+                ax.plot(*zip(*points), style, marker="o", markersize=3, label=stage)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion_matrix(matrix: Any, class_names: Sequence[str], path: Path, title: str = "") -> None:
+    """Counts of (true class, predicted class) on the test split; the diagonal is what was right."""
+    counts = [[int(v) for v in row] for row in matrix.tolist()]
+    n = len(counts)
+    size = max(4.0, 0.5 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    peak = max(max(row) for row in counts) or 1
+    if n <= 20:
+        for i, row in enumerate(counts):
+            for j, value in enumerate(row):
+                ax.text(j, i, value, ha="center", va="center", fontsize=8, color="white" if value > peak / 2 else "black")
+    accuracy = sum(counts[i][i] for i in range(n)) / max(1, sum(map(sum, counts)))
+    ax.set_title(f"{title} test accuracy {accuracy:.4f}".strip())
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

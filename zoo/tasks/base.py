@@ -1,0 +1,113 @@
+"""The one LightningModule every model trains with.
+
+A task wraps a plain ``nn.Module`` from the registry (Lightning's "system" pattern) and owns what the
+model should not know: the loss, the metrics, the optimizer and schedule. Train, validation and test
+run the same ``step``; subclasses only say how a batch becomes a loss and metric inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+
+from zoo.optim import build_optimizer, build_scheduler
+from zoo.registry import get_model
+
+STAGES = ("train", "val", "test")
+
+
+class Task(L.LightningModule):
+    #: registry name, saved in every checkpoint so ``zoo.load_checkpoint`` can rebuild the task
+    name = ""
+    #: the metric that decides the "best" checkpoint, and whether lower or higher is better
+    monitor = ("val_loss", "min")
+    #: what ``count_samples`` counts, for the throughput figure
+    sample_unit = "samples"
+    #: __init__ arguments that come from the data module's ``describe()``, not from the recipe
+    filled_by_data: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        model_kwargs: dict[str, Any] | None = None,
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        # Every __init__ argument up the subclass chain lands in hparams and in each checkpoint, so
+        # a checkpoint alone rebuilds the task (see zoo/checkpoint.py). Only plain data goes in there.
+        self.save_hyperparameters()
+        self.model = get_model(model, **(model_kwargs or {}))
+        self.optimizer_cfg = optimizer or {"name": "adam", "lr": 1e-3}
+        self.scheduler_cfg = scheduler or {"name": "constant"}
+        # Separate metric objects per stage: torchmetrics accumulates over the epoch and, under DDP,
+        # reduces across processes when Lightning computes them at the epoch's end.
+        # (Keys carry a suffix because "train" is taken: it is nn.Module.train.)
+        self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
+        metrics = self.make_metrics()
+        self.metrics = nn.ModuleDict({f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in STAGES})
+
+    # --- what subclasses provide -------------------------------------------------------------
+    def make_metrics(self) -> MetricCollection:
+        raise NotImplementedError
+
+    def loss_and_outputs(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(mean loss, predictions, targets)``; predictions and targets feed ``make_metrics``."""
+        raise NotImplementedError
+
+    def count_samples(self, batch: Any) -> int:
+        return len(batch[-1])
+
+    # --- the shared loop ---------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def step(self, batch: Any, stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Loss, metrics and logging for one batch of any stage: ``(loss to minimise, preds, targets)``."""
+        loss, preds, target = self.loss_and_outputs(batch)
+        stage_loss, stage_metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
+        stage_loss.update(loss.detach(), self.count_samples(batch))
+        stage_metrics.update(preds.detach(), target)
+        self.log(f"{stage}_loss", stage_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
+        self.log_dict(stage_metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        if stage == "train":
+            # Weight penalties (an MLP's L1/L2) count in what is minimised, and are logged on their own
+            # so the data loss stays comparable with runs that have none.
+            penalty = getattr(self.model, "regularization_loss", None)
+            if penalty is not None:
+                penalty = penalty()
+                self.log("train_penalty", penalty, on_step=False, on_epoch=True)
+                loss = loss + penalty
+        return loss, preds, target
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self.step(batch, "train")[0]
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer, decay = build_optimizer(self.parameters(), self.optimizer_cfg)
+        total_steps = self.trainer.estimated_stepping_batches  # inf when only max_time bounds the run
+        steps_per_epoch = max(1, self.trainer.num_training_batches // self.trainer.accumulate_grad_batches)
+        scheduler = build_scheduler(
+            optimizer, self.scheduler_cfg, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+        """After the test run: write task-specific files (pictures, vectors) into the run directory and
+        return extra entries for the summary."""
+        return {}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["zoo_task"] = self.name

@@ -1,0 +1,102 @@
+"""Classification: inputs (images or feature vectors) -> one of ``num_classes`` labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from zoo.errors import UsageError
+from zoo.tasks.base import Task
+
+
+def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    return F.cross_entropy(logits, target, label_smoothing=label_smoothing)
+
+
+def _mse(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    # The lecture's loss='mean_squared_error': softmax probabilities against one-hot targets,
+    # averaged over classes and samples as Keras does.
+    one_hot = F.one_hot(target, logits.shape[1]).to(logits.dtype)
+    return F.mse_loss(logits.softmax(dim=1), one_hot)
+
+
+def _binary_cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    # Two-class problems with two output units: the logit of class 1 relative to class 0 is the one
+    # logit a sigmoid output would have, so this is Keras' binary_crossentropy on a sigmoid unit.
+    if logits.shape[1] != 2:
+        raise UsageError(f"task.loss 'bce' is for two classes, this data has {logits.shape[1]}")
+    return F.binary_cross_entropy_with_logits(logits[:, 1] - logits[:, 0], target.to(logits.dtype))
+
+
+LOSSES = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _binary_cross_entropy}
+
+
+class ClassificationTask(Task):
+    name = "classification"
+    sample_unit = "samples"
+    filled_by_data = ("num_classes", "class_names", "input_mean", "input_std")
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        class_names: list[str] | None = None,
+        input_mean: list[float] | None = None,
+        input_std: list[float] | None = None,
+        loss: Literal["cross_entropy", "mse", "bce"] = "cross_entropy",
+        label_smoothing: float = 0.0,
+        **kwargs: Any,
+    ):
+        self.num_classes = num_classes
+        super().__init__(**kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise UsageError(f"task.label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.loss_fn, self.label_smoothing = LOSSES[loss], label_smoothing
+        self.class_names = class_names or [str(i) for i in range(num_classes)]
+        # Inputs are normalised here, with the training split's statistics, so a checkpoint takes raw
+        # data (images in [0, 1] or uint8, unscaled features) at inference time.
+        self.register_buffer("input_mean", torch.tensor(input_mean or [0.0]), persistent=False)
+        self.register_buffer("input_std", torch.tensor(input_std or [1.0]), persistent=False)
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.confusion: torch.Tensor | None = None  # filled by the test run
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection({"acc": MulticlassAccuracy(self.num_classes, average="micro")})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            x = x.float() / 255
+        # Statistics are per channel (B, C, H, W) or per feature (B, F): broadcast along dim 1.
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        x = (x - self.input_mean.view(shape)) / self.input_std.view(shape)
+        return self.model(x)  # (B, num_classes) logits
+
+    def loss_and_outputs(self, batch):
+        x, y = batch
+        logits = self(x)
+        return self.loss_fn(logits, y, self.label_smoothing), logits, y
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> list[str]:
+        """Class names for a batch of raw inputs."""
+        return [self.class_names[i] for i in self(x).argmax(dim=1).tolist()]
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        _, logits, y = self.step(batch, "test")
+        self.test_confusion.update(logits, y)
+
+    def on_test_epoch_end(self) -> None:
+        self.confusion = self.test_confusion.compute().cpu()
+        self.test_confusion.reset()
+
+    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+        if self.confusion is not None and self.trainer.is_global_zero:
+            from zoo.plots import plot_confusion_matrix
+
+            plot_confusion_matrix(self.confusion, self.class_names, run_dir / "confusion_matrix.png")
+        return {}

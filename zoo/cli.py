@@ -9,9 +9,10 @@ scheduler, trainer, early_stopping; plus ``seed_everything``.
 from __future__ import annotations
 
 import datetime
-import importlib.resources
 import json
+import logging
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -45,11 +46,9 @@ TRAINER_MANAGED = (
 # --- recipes ------------------------------------------------------------------------------------
 
 def recipe_dir() -> Path:
-    """Shipped recipes: ``zoo.configs`` in an installed wheel, the top-level ``configs/`` in a checkout."""
-    try:
-        return Path(str(importlib.resources.files("zoo.configs")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "configs"
+    """Shipped recipes: ``zoo/configs`` inside an installed wheel, the top-level ``configs/`` in a checkout."""
+    package = Path(__file__).resolve().parent
+    return package / "configs" if (package / "configs").is_dir() else package.parent / "configs"
 
 
 def list_recipes() -> list[str]:
@@ -114,7 +113,7 @@ def resolve_config(model_name: str, config_files: list[str], overrides: list[str
 def make_run_dir(root: str | Path, model_name: str, data_name: str) -> Path:
     """``ROOT/MODEL-DATA-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``... when two runs start in the same second."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{model_name}-{data_name}-{stamp}"
+    base = Path(root).resolve() / f"{model_name}-{data_name}-{stamp}"
     Path(root).mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
         candidate = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
@@ -151,19 +150,33 @@ def fill_from_data(fn: Any, given: dict[str, Any], described: dict[str, Any], wh
     return out
 
 
+def quiet_lightning() -> None:
+    """Drop Lightning's messages that do not apply to zoo's runs; keep everything else."""
+    # In-memory batches need no worker processes, so the hint about workers does not apply.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # Lightning 2.6 with torch 2.14 warns about its own use of a torch API; nothing for users to do.
+    warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if _no_tips not in logger.filters:
+        logger.addFilter(_no_tips)
+
+
+def _no_tips(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip")  # advertising for a hosted service, at every start
+
+
 def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from zoo.callbacks import EpochMetrics, StepLog, ThrottledProgressBar, TrainThroughput
-    from zoo.checkpoint import AtomicCheckpointIO, atomic_write_text
+    from zoo.checkpoint import atomic_write_text
     from zoo.data import DATASETS
+    from zoo.optim import check_optimization
     from zoo.tasks import TASKS
 
-    # In-memory batches need no worker processes; Lightning's hint about workers does not apply.
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    quiet_lightning()
     L.seed_everything(cfg.get("seed_everything", 0), workers=True, verbose=False)
 
+    check_optimization(cfg["optimizer"], cfg["scheduler"])
     data_cfg, model_cfg, task_cfg = dict(cfg["data"]), dict(cfg["model"]), dict(cfg["task"])
     data_name, task_name = data_cfg.pop("name"), task_cfg.pop("name")
     data_class, model_class = DATASETS.get(data_name), MODELS.get(model_name)
@@ -187,10 +200,51 @@ def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
     trainer_cfg = dict(cfg["trainer"])
     run_dir = make_run_dir(trainer_cfg.pop("default_root_dir", None) or "runs", model_name, data_name)
+    try:
+        trainer, checkpoint, throughput = build_trainer(trainer_cfg, cfg["early_stopping"], task, run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
+        raise
     print(f"run_dir: {run_dir}", flush=True)
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
 
-    stopping = dict(cfg["early_stopping"])
+    trainer.fit(task, datamodule=datamodule)
+    if trainer.interrupted:
+        raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
+    # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
+    epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
+    best = checkpoint.best_model_path or checkpoint.last_model_path or None
+    val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+    test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+    summary = {
+        "model": model_name,
+        "data": data_name,
+        "epochs": epochs,
+        "train_time_s": round(train_time_s, 3),
+        "train_samples_per_s": round(samples_per_s, 1),
+        "sample_unit": task.sample_unit,
+        "val": _strip_prefix(val[0] if val else {}, "val_"),
+        "test": _strip_prefix(test[0] if test else {}, "test_"),
+        **task.write_artifacts(run_dir),
+        "run_dir": str(run_dir),
+        "checkpoint": str(best) if best else None,
+    }
+    if trainer.is_global_zero:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def build_trainer(trainer_cfg: dict[str, Any], stopping_cfg: dict[str, Any], task: Any, run_dir: Path):
+    """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints, optional
+    early stopping, and a progress bar on a terminal."""
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from zoo.callbacks import EpochMetrics, StepLog, ThrottledProgressBar, TrainThroughput
+    from zoo.checkpoint import AtomicCheckpointIO
+
+    stopping = dict(stopping_cfg)
     enabled = stopping.pop("enabled")
     monitor = stopping.pop("monitor") or task.monitor[0]
     mode = stopping.pop("mode") or task.monitor[1]
@@ -210,35 +264,9 @@ def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
             **trainer_cfg, default_root_dir=run_dir, logger=False, callbacks=callbacks,
             plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
         )
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, MisconfigurationException) as err:
         raise UsageError(f"trainer: {err}") from None
-    except Exception as err:  # Lightning's MisconfigurationException: a bad accelerator, devices, ...
-        if type(err).__name__ != "MisconfigurationException":
-            raise
-        raise UsageError(f"trainer: {err}") from None
-
-    trainer.fit(task, datamodule=datamodule)
-    if trainer.interrupted:
-        raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
-    best = checkpoint.best_model_path or checkpoint.last_model_path or None
-    val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
-    test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
-    summary = {
-        "model": model_name,
-        "data": data_name,
-        "epochs": trainer.current_epoch,
-        "train_time_s": round(throughput.seconds, 3),
-        "train_samples_per_s": round(throughput.samples_per_s(), 1),
-        "sample_unit": task.sample_unit,
-        "val": _strip_prefix(val[0] if val else {}, "val_"),
-        "test": _strip_prefix(test[0] if test else {}, "test_"),
-        **task.write_artifacts(run_dir),
-        "run_dir": str(run_dir),
-        "checkpoint": str(best) if best else None,
-    }
-    if trainer.is_global_zero:
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return summary
+    return trainer, checkpoint, throughput
 
 
 def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any, data_cfg: dict[str, Any]) -> None:

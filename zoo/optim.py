@@ -132,8 +132,6 @@ class Plateau:
         self.monitor, self.mode, self.factor, self.patience, self.min_lr = monitor, mode, factor, patience, min_lr
 
     def build(self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int) -> dict[str, Any]:
-        if decay:
-            raise UsageError("optimizer.decay and scheduler 'plateau' both set the learning rate: choose one")
         scheduler = ReduceLROnPlateau(
             optimizer, mode=self.mode, factor=self.factor, patience=self.patience, min_lr=self.min_lr
         )
@@ -144,3 +142,13 @@ def build_scheduler(optimizer, cfg: dict[str, Any], *, decay: float, total_steps
     options = dict(cfg)
     schedule = SCHEDULERS.get(options.pop("name"))(**options)
     return schedule.build(optimizer, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+
+
+def check_optimization(optimizer_cfg: dict[str, Any], scheduler_cfg: dict[str, Any]) -> None:
+    """Build both once on a dummy parameter, so bad values fail before a run starts, not mid-setup."""
+    dummy = [torch.nn.Parameter(torch.zeros(1))]
+    optimizer, decay = build_optimizer(dummy, optimizer_cfg)
+    options = dict(scheduler_cfg)
+    schedule = SCHEDULERS.get(options.pop("name"))(**options)
+    if isinstance(schedule, Plateau) and decay:
+        raise UsageError("optimizer.decay and scheduler 'plateau' both set the learning rate: choose one")

@@ -353,5 +353,5 @@ class ImageFolderDataModule(ImageDataModule):
                     img = img.convert(mode).resize((size, size), Image.BILINEAR)
             except (OSError, UnidentifiedImageError) as err:
                 raise DataError(f"cannot read image {path}: {err}") from None
-            x[i] = torch.from_numpy(np.asarray(img, dtype=np.uint8).reshape(size, size, channels)).permute(2, 0, 1)
+            x[i] = torch.from_numpy(np.array(img, dtype=np.uint8).reshape(size, size, channels)).permute(2, 0, 1)
         return x, torch.tensor([label for _, label in files], dtype=torch.long)

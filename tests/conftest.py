@@ -1,0 +1,60 @@
+"""Shared helpers: running the real command, in this process or in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# One small input per registered model: (constructor kwargs, input batch, expected output shape).
+# test_models.py fails for a model that is registered without an entry here.
+EXAMPLES = {
+    "lenet": (dict(num_classes=7), lambda: torch.rand(3, 1, 28, 28), (3, 7)),
+}
+
+
+def require(path: Path, why: str) -> Path:
+    """Skip locally when an optional real-data file is missing, but fail on CI, where .ci/run installs it."""
+    if not path.exists():
+        message = f"{path} is missing ({why})"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_command(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m ARGS`` in a subprocess, importing the zoo of this checkout (whatever is installed)."""
+    env = {k: v for k, v in os.environ.items() if k != "ZOO_DEBUG"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def summary_of(stdout: str) -> dict:
+    """The run summary: the last line on stdout, one JSON object."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def cli(tmp_path, capsys):
+    """Run ``zoo.cli.main`` in this process; returns (exit code, stdout, stderr)."""
+    from zoo.cli import main
+
+    def call(*args: str):
+        code = main([*args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call

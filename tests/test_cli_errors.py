@@ -1,0 +1,86 @@
+"""Bad input gets one clear line on stderr and a non-zero exit (2 for usage errors), never a traceback,
+and leaves no run directory behind."""
+
+import pytest
+
+from conftest import run_command
+from test_data import make_image_tree, write_fake_mnist
+
+
+def corrupt_idx_folder(tmp_path):
+    write_fake_mnist(tmp_path / "fm", compress=False)
+    images = tmp_path / "fm" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:5000])
+    return str(tmp_path / "fm")
+
+
+def empty_image_folder(tmp_path):
+    (tmp_path / "imgs" / "cat").mkdir(parents=True)
+    return str(tmp_path / "imgs")
+
+
+# (arguments, exit code, words the message must contain); "{tmp}" is replaced by a fresh folder.
+CASES = {
+    "unknown model": (["lenett"], 2, ["unknown model 'lenett'", "did you mean 'lenet'"]),
+    "no model": ([], 2, ["missing MODEL", "lenet"]),
+    "mistyped option": (["lenet", "--trainer.max_epoch", "2"], 2, ["--trainer.max_epoch", "did you mean --trainer.max_epochs"]),
+    "unknown section": (["lenet", "--dataa.name", "digits"], 2, ["unknown option --dataa.name", "--data."]),
+    "not an option": (["lenet", "extra"], 2, ["unexpected argument 'extra'"]),
+    "unknown data set": (["lenet", "--data.name", "cifar"], 2, ["unknown data set 'cifar'", "fashion-mnist", "digits"]),
+    "wrong type": (["lenet", "--data.batch_size", "many"], 2, ["--data.batch_size expects int", "'many'"]),
+    "batch size 0": (["lenet", "--data.batch_size", "0"], 2, ["batch_size must be a positive integer, got 0"]),
+    "split outside (0,1)": (["lenet", "--data.val_split", "1.5"], 2, ["val_split must be between 0 and 1"]),
+    "bad seed": (["lenet", "--seed_everything", "x"], 2, ["--seed_everything expects int"]),
+    "bad choice": (["lenet", "--model.pooling", "median"], 2, ["--model.pooling expects one of 'max', 'avg'"]),
+    "missing config": (["lenet", "--config", "nope.yaml"], 2, ["config file not found: nope.yaml"]),
+    "bad trainer value": (["lenet", "--trainer.accelerator", "tpu9"], 2, ["trainer:"]),
+    "missing data folder": (
+        ["lenet", "--data.name", "fashion-mnist", "--data.root", "{tmp}/nowhere"], 1, ["data folder not found", "nowhere"]
+    ),
+    "corrupt idx file": (
+        ["lenet", "--data.name", "fashion-mnist", "--data.root", corrupt_idx_folder, "--data.download", "false"],
+        1, ["train-images-idx3-ubyte is truncated"],
+    ),
+    "empty image folder": (
+        ["lenet", "--data.name", "imagefolder", "--data.root", empty_image_folder], 1, ["no images found in"]
+    ),
+    "imagefolder without root": (["lenet", "--data.name", "imagefolder"], 2, ["needs --data.root"]),
+    "negative learning rate": (["lenet", "--optimizer.lr", "-1"], 2, ["optimizer 'adam'", "learning rate"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_gets_one_line_and_an_exit_code(case, cli, tmp_path):
+    args, code, words = CASES[case]
+    args = [a(tmp_path) if callable(a) else a.replace("{tmp}", str(tmp_path)) for a in args]
+    root = tmp_path / "runs"
+    if args:
+        args += ["--trainer.default_root_dir", str(root), "--trainer.max_epochs", "1"]
+    status, out, err = cli(*args)
+    assert status == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("zoo.train: error: ")
+    for word in words:
+        assert word in lines[0]
+    assert not any(root.glob("*")), "a failed start left a run directory behind"
+
+
+def test_the_real_command_exits_2_without_traceback(tmp_path):
+    result = run_command(["zoo.train", "lenet", "--data.batch_sise", "3"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "zoo.train: error: data 'digits' has no option --data.batch_sise; did you mean --data.batch_size "
+        "or --data.eval_batch_size? (valid: augment, batch_size, drop_last, eval_batch_size, hflip, image_size, "
+        "rotate, scale, shift, split_seed, test_split, val_mode, val_split)"
+    ]
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_command(["zoo.train", "lenett", "--debug"], cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_help_lists_models_and_exits_0(cli):
+    status, out, err = cli("--help")
+    assert status == 0 and "lenet" in out and "--print_config" in out

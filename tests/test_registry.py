@@ -1,0 +1,54 @@
+import pytest
+from torch import nn
+
+import zoo
+from zoo.registry import Registry
+
+
+def test_list_models_has_the_four_families_registered_so_far():
+    assert "lenet" in zoo.list_models()
+    assert zoo.list_models() == sorted(zoo.list_models())
+
+
+def test_get_model_returns_a_plain_module_that_does_not_import_lightning():
+    net = zoo.get_model("lenet", num_classes=3)
+    assert isinstance(net, nn.Module)
+    assert not any(cls.__module__.startswith("lightning") for cls in type(net).__mro__)
+
+
+def test_unknown_model_raises_value_error_listing_known_names():
+    with pytest.raises(ValueError) as err:
+        zoo.get_model("lenett")
+    message = str(err.value)
+    assert "unknown model 'lenett'" in message
+    assert "did you mean 'lenet'" in message
+    for name in zoo.list_models():
+        assert name in message
+
+
+def test_unknown_argument_names_the_argument_and_the_valid_ones():
+    with pytest.raises(ValueError) as err:
+        zoo.get_model("lenet", num_clases=3)
+    assert "num_clases" in str(err.value) and "num_classes" in str(err.value)
+
+
+def test_wrongly_typed_argument_is_refused():
+    with pytest.raises(ValueError, match="dropout expects float"):
+        zoo.get_model("lenet", dropout="high")
+
+
+def test_duplicate_registration_raises():
+    with pytest.raises(ValueError, match="already registered"):
+        zoo.register_model("lenet")(nn.Linear)
+
+
+def test_registry_decorator_returns_the_class_and_registers_it():
+    reg = Registry("widget")
+
+    @reg.register("w")
+    class Widget:
+        pass
+
+    assert reg.get("w") is Widget and reg.names() == ["w"]
+    with pytest.raises(ValueError, match=r"unknown widget 'x' \(known: w\)"):
+        reg.get("x")

@@ -1,0 +1,125 @@
+"""Training through the real Trainer: every model smoke-trains, the CLI runs end to end, checkpoints
+load back safely."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import zoo
+from conftest import ROOT, run_command, summary_of
+from zoo.cli import resolve_config, run
+from zoo.errors import DataError
+
+TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+        "--trainer.limit_test_batches", "2", "--trainer.enable_model_summary", "false"]
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_model_smoke_trains_through_the_shared_loop(name, tmp_path, capsys):
+    cfg = resolve_config(name, [], TINY + ["--trainer.default_root_dir", str(tmp_path)])
+    summary = run(name, cfg)
+    assert summary["model"] == name and summary["epochs"] == 1
+    assert summary["train_samples_per_s"] > 0 and summary["train_time_s"] > 0
+    assert torch.isfinite(torch.tensor(summary["test"]["loss"]))
+    run_dir = tmp_path / os.path.basename(summary["run_dir"])
+    for file in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/last.ckpt", "learning_curves.png"):
+        assert (run_dir / file).is_file(), file
+    assert capsys.readouterr().out.startswith(f"run_dir: {run_dir}")
+    task = zoo.load_checkpoint(summary["checkpoint"])
+    assert not task.training and next(task.parameters()).device.type == "cpu"
+
+
+def test_default_lenet_command_end_to_end(tmp_path):
+    """The README's first command: offline digits, >= 0.95 test accuracy, every file of a run."""
+    result = run_command(["zoo.train", "lenet", "--trainer.default_root_dir", str(tmp_path)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("run_dir: ")
+    summary = summary_of(result.stdout)
+    assert set(summary) >= {"model", "data", "epochs", "train_time_s", "train_samples_per_s", "val", "test", "run_dir", "checkpoint"}
+    assert summary["model"] == "lenet" and summary["data"] == "digits"
+    assert summary["test"]["acc"] >= 0.95
+    run_dir = tmp_path / os.path.basename(summary["run_dir"])
+    assert lines[0] == f"run_dir: {summary['run_dir']}"
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
+    metrics = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(metrics) == 1 + summary["epochs"] and "val_acc" in metrics[0] and "train_loss" in metrics[0]
+    last_row = dict(zip(metrics[0].split(","), metrics[-1].split(",")))
+    assert summary["train_time_s"] == pytest.approx(float(last_row["train_time_s"]), abs=0.01)
+    for file in ("config.yaml", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "learning_curves.png", "confusion_matrix.png"):
+        assert (run_dir / file).is_file(), file
+    assert "Traceback" not in result.stderr
+
+    # The checkpoint alone reproduces the test accuracy, on CPU, in eval mode, from raw images.
+    from zoo.data import DATASETS
+
+    dm = DATASETS.get("digits")(image_size=28)
+    dm.setup("test")
+    x, y = dm.test_set.tensors
+    task = zoo.load_checkpoint(summary["checkpoint"])
+    with torch.no_grad():
+        acc = (task(x).argmax(1) == y).float().mean().item()
+    assert acc == pytest.approx(summary["test"]["acc"], abs=1e-6)
+    assert task.predict(x[:3]) == [task.class_names[i] for i in task(x[:3]).argmax(1).tolist()]
+
+    # The saved config reproduces the run's recipe.
+    again = run_command(["zoo.train", "lenet", "--config", str(run_dir / "config.yaml"), "--print_config"], cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == (run_dir / "config.yaml").read_text()
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_checkpoint_with_pickled_code_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "code-ran"
+    Payload.marker = marker
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "zoo_task": "classification", "hyper_parameters": {"x": Payload()}}, path)
+    with pytest.raises(DataError, match=r"refusing to load .*evil.ckpt: it carries pickled code"):
+        zoo.load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_truncated_checkpoint_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "cut.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, path)
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(DataError, match="cut.ckpt is not a readable checkpoint"):
+        zoo.load_checkpoint(path)
+    with pytest.raises(DataError, match="checkpoint not found"):
+        zoo.load_checkpoint(tmp_path / "absent.ckpt")
+
+
+def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
+    """pip install of the built wheel (not the checkout): recipes ship inside the package."""
+    wheels = tmp_path / "wheels"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    wheel = next(wheels.glob("zoo-*.whl"))
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = subprocess.run(
+        [python, "-c", "import zoo, zoo.cli; print(zoo.__file__); print(zoo.cli.list_recipes())"],
+        cwd=elsewhere, capture_output=True, text=True,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert str(venv) in probe.stdout.splitlines()[0]
+    assert "lenet" in probe.stdout
+    result = subprocess.run([python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "name: digits" in result.stdout

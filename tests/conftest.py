@@ -20,6 +20,7 @@ ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # test_models.py fails for a model that is registered without an entry here.
 EXAMPLES = {
     "lenet": (dict(num_classes=7), lambda: torch.rand(3, 1, 28, 28), (3, 7)),
+    "mlp": (dict(in_features=12, num_classes=4, hidden=[8, 6], batch_norm=True), lambda: torch.rand(5, 3, 2, 2), (5, 4)),
 }
 
 

@@ -19,6 +19,14 @@ def empty_image_folder(tmp_path):
     return str(tmp_path / "imgs")
 
 
+def csv_file(text):
+    def make(tmp_path):
+        (tmp_path / "t.csv").write_text(text)
+        return str(tmp_path / "t.csv")
+
+    return make
+
+
 # (arguments, exit code, words the message must contain); "{tmp}" is replaced by a fresh folder.
 CASES = {
     "unknown model": (["lenett"], 2, ["unknown model 'lenett'", "did you mean 'lenet'"]),
@@ -46,6 +54,18 @@ CASES = {
     ),
     "imagefolder without root": (["lenet", "--data.name", "imagefolder"], 2, ["needs --data.root"]),
     "negative learning rate": (["lenet", "--optimizer.lr", "-1"], 2, ["optimizer 'adam'", "learning rate"]),
+    "unknown optimizer": (["mlp", "--optimizer.name", "adamm"], 2, ["unknown optimizer 'adamm'", "did you mean 'adam'", "sgd"]),
+    "unknown activation": (["mlp", "--model.activation", "relux"], 2, ["unknown activation 'relux'", "leaky_relu"]),
+    "unknown initialiser": (["mlp", "--model.weight_init", "xavier"], 2, ["unknown initialiser 'xavier'", "glorot_uniform"]),
+    "dropout of 1": (["mlp", "--model.dropout", "1.0"], 2, ["dropout must be in [0, 1), got 1.0"]),
+    "csv without target column": (
+        ["mlp", "--data.name", "csv", "--data.path", csv_file("a,b\n1,2\n3,4\n5,6\n"), "--data.target", "label"],
+        1, ["has no column 'label' for --data.target", "(columns: a, b)"],
+    ),
+    "non-numeric csv cell": (
+        ["mlp", "--data.name", "csv", "--data.path", csv_file("a,y\n1,0\n2,1\nx7,0\n4,1\n"), "--data.target", "y"],
+        1, ["row 4, column 'a': 'x7' is not a number"],
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Callbacks every run gets: per-epoch and per-step CSV logs, the throughput figure, and a progress
+"""What every run records: per-epoch and per-step CSV logs, the throughput figure, and a progress
 bar that redraws a few times a second instead of at every step."""
 
 from __future__ import annotations
@@ -12,20 +12,28 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
 
 from zoo.checkpoint import atomic_write_text
 
 
 def _scalar(value: Any) -> float:
-    return float(value.item() if hasattr(value, "item") else value)
+    """A logged number as a plain float, with the digits float32 has (0.064, not 0.06400000303983688)."""
+    return float(f"{float(value.item() if hasattr(value, 'item') else value):.7g}")
 
 
 def _learning_rate(trainer: L.Trainer) -> float | None:
     return trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
 
 
+def _column_order(name: str) -> tuple[int, str]:
+    first = {"epoch": 0, "step": 1}
+    return (first.get(name, 2 if name.startswith("train_") and name != "train_time_s" else 3 if name.startswith("val_") else 4), "")
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = sorted(dict.fromkeys(key for row in rows for key in row), key=_column_order)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -33,49 +41,49 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, out.getvalue())
 
 
-class EpochMetrics(L.Callback):
-    """``metrics.csv``: one row per epoch with every ``train_*`` and ``val_*`` metric, the learning
-    rate and the cumulative training time; the learning-curve picture is drawn from it at the end."""
+class EpochCSVLogger(Logger):
+    """``metrics.csv``: one row per epoch, merging what the task logs at the end of the training and
+    validation epochs (``train_*``, ``val_*``, ``lr``, ``train_time_s``). The learning-curve picture is
+    drawn from these rows when training ends."""
 
-    def __init__(self, run_dir: Path, throughput: "TrainThroughput"):
-        self.path = run_dir / "metrics.csv"
-        self.plot_path = run_dir / "learning_curves.png"
-        self.throughput = throughput
-        self.rows: list[dict[str, Any]] = []
-        self._val: dict[str, float] = {}
+    def __init__(self, run_dir: Path, title: str = ""):
+        super().__init__()
+        self.run_dir, self.title = run_dir, title
+        self.rows: dict[int, dict[str, Any]] = {}
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self._val = {k: _scalar(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
+    @property
+    def name(self) -> str:
+        return "zoo"
 
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero:
+    @property
+    def version(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def save_dir(self) -> str:
+        return str(self.run_dir)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass  # the resolved recipe is config.yaml, and every checkpoint carries the hyperparameters
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if "epoch" not in metrics:  # Lightning adds the epoch to everything logged from a hook
             return
-        train = {k: _scalar(v) for k, v in trainer.callback_metrics.items() if k.startswith("train_")}
-        self.rows.append(
-            {
-                "epoch": trainer.current_epoch,
-                "step": trainer.global_step,
-                "lr": _learning_rate(trainer),
-                "train_time_s": round(self.throughput.seconds, 3),
-                **train,
-                **self._val,
-            }
-        )
-        self._val = {}
-        write_csv(self.path, self.rows)
+        epoch = int(metrics["epoch"])
+        row = self.rows.setdefault(epoch, {"epoch": epoch})
+        row["step"] = int(step) if step is not None else None
+        row.update({k: _scalar(v) for k, v in metrics.items() if k != "epoch"})
+        write_csv(self.run_dir / "metrics.csv", [self.rows[e] for e in sorted(self.rows)])
 
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and self.rows:
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        if self.rows:
             from zoo.plots import plot_learning_curves
 
-            plot_learning_curves(self.rows, self.plot_path, title=getattr(pl_module.hparams, "model", ""))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.rows = list(state_dict.get("rows", []))
+            rows = [self.rows[e] for e in sorted(self.rows)]
+            plot_learning_curves(rows, self.run_dir / "learning_curves.png", title=self.title)
 
 
 class StepLog(L.Callback):
@@ -135,6 +143,9 @@ class TrainThroughput(L.Callback):
 
     def on_validation_end(self, trainer, pl_module) -> None:
         self._mark = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.log("train_time_s", round(self.seconds, 3))  # cumulative, into metrics.csv
 
     def samples_per_s(self) -> float:
         return self.samples / self.seconds if self.seconds > 0 else math.nan

@@ -87,12 +87,13 @@ def sections(model_name: str) -> dict[str, Section]:
 
 
 # Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
-# and "best" then means best by that metric, so the final test uses the weights it kept
-# (Keras' restore_best_weights=True).
+# and "best" then means best by that metric. The final validation and test use the best weights
+# (Keras' restore_best_weights=True) unless restore_best is false, when they use the last ones.
 EARLY_STOPPING_OPTIONS = {
     "enabled": (bool, False),
     "monitor": (str | None, None),
     "mode": (Literal["min", "max"] | None, None),
+    "restore_best": (bool, True),
 }
 
 
@@ -130,6 +131,8 @@ def construct(what: str, fn: Any, kwargs: dict[str, Any]) -> Any:
     check_kwargs(fn, kwargs, what)
     try:
         return fn(**kwargs)
+    except UsageError as err:  # e.g. an unknown activation name inside the model: say which section
+        raise UsageError(f"{what}: {err}") from None
     except ZooError:
         raise
     except (ValueError, TypeError) as err:
@@ -154,6 +157,9 @@ def quiet_lightning() -> None:
     """Drop Lightning's messages that do not apply to zoo's runs; keep everything else."""
     # In-memory batches need no worker processes, so the hint about workers does not apply.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # zoo logs once per epoch (metrics.csv) and records steps itself (steps.csv), so Lightning's
+    # per-step logging interval does not apply either.
+    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     # Lightning 2.6 with torch 2.14 warns about its own use of a torch API; nothing for users to do.
     warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -201,7 +207,7 @@ def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     trainer_cfg = dict(cfg["trainer"])
     run_dir = make_run_dir(trainer_cfg.pop("default_root_dir", None) or "runs", model_name, data_name)
     try:
-        trainer, checkpoint, throughput = build_trainer(trainer_cfg, cfg["early_stopping"], task, run_dir)
+        trainer, (best_checkpoint, last_checkpoint), throughput = build_trainer(trainer_cfg, cfg["early_stopping"], task, run_dir)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
         raise
@@ -213,7 +219,11 @@ def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
     # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
     epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
-    best = checkpoint.best_model_path or checkpoint.last_model_path or None
+    trainer.loggers = []  # metrics.csv is the training history; the evaluations below go to the summary
+    last = last_checkpoint.best_model_path or None  # with no monitor, its "best" is the latest
+    best = best_checkpoint.best_model_path or last
+    if cfg["early_stopping"]["enabled"] and not cfg["early_stopping"]["restore_best"]:
+        best = last
     val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
     test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
     summary = {
@@ -241,32 +251,37 @@ def build_trainer(trainer_cfg: dict[str, Any], stopping_cfg: dict[str, Any], tas
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from zoo.callbacks import EpochMetrics, StepLog, ThrottledProgressBar, TrainThroughput
+    from zoo.callbacks import EpochCSVLogger, StepLog, ThrottledProgressBar, TrainThroughput
     from zoo.checkpoint import AtomicCheckpointIO
 
     stopping = dict(stopping_cfg)
+    stopping.pop("restore_best")
     enabled = stopping.pop("enabled")
     monitor = stopping.pop("monitor") or task.monitor[0]
     mode = stopping.pop("mode") or task.monitor[1]
     early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []
-    checkpoint = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
-        save_last=True, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
     )
+    # A separate callback for "last": Lightning 2.6's save_last only rewrites it when a best
+    # checkpoint was written in the same step, so it would lag behind after the best epoch.
+    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     throughput = TrainThroughput()
-    callbacks = [throughput, EpochMetrics(run_dir, throughput), StepLog(run_dir), checkpoint, *early_stop]
+    callbacks = [throughput, StepLog(run_dir), best, last, *early_stop]
     if trainer_cfg.get("enable_progress_bar") is None:
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
     if trainer_cfg["enable_progress_bar"]:
         callbacks.append(ThrottledProgressBar())
     try:
         trainer = L.Trainer(
-            **trainer_cfg, default_root_dir=run_dir, logger=False, callbacks=callbacks,
+            **trainer_cfg, default_root_dir=run_dir, logger=EpochCSVLogger(run_dir, title=task.hparams.model),
+            callbacks=callbacks,
             plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
         )
     except (ValueError, TypeError, MisconfigurationException) as err:
         raise UsageError(f"trainer: {err}") from None
-    return trainer, checkpoint, throughput
+    return trainer, (best, last), throughput
 
 
 def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any, data_cfg: dict[str, Any]) -> None:

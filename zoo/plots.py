@@ -63,3 +63,31 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str], path: Path, t
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_decision_boundary(predict_proba: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = "") -> None:
+    """Two-feature data, as the TensorFlow Playground draws it: the model's probability of class 1 over
+    the plane (orange to blue), training points ringed in white, test points in black."""
+    import numpy as np
+    import torch
+
+    xs = torch.cat([train[0], test[0]])
+    lo, hi = xs.min(0).values, xs.max(0).values
+    pad = (hi - lo) * 0.08
+    g1 = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), 200)
+    g2 = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), 200)
+    mesh = torch.stack(torch.meshgrid(g1, g2, indexing="xy"), -1).reshape(-1, 2)
+    probs = predict_proba(mesh)[:, 1].reshape(200, 200).numpy()
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    image = ax.contourf(g1.numpy(), g2.numpy(), probs, levels=np.linspace(0, 1, 21), cmap="RdYlBu", alpha=0.85)
+    fig.colorbar(image, ax=ax, label="P(class 1)")
+    for (x, y), edge, label in ((train, "white", "train"), (test, "black", "test")):
+        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdYlBu", vmin=0, vmax=1, s=14, edgecolors=edge, linewidths=0.6, label=label)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -170,3 +170,62 @@ class ZooDataModule(L.LightningDataModule):
         return batch_loader(
             dataset, self.eval_batch_size, shuffle=False, drop_last=False, seed=0, trainer=self.trainer
         )
+
+
+class InMemoryDataModule(ZooDataModule):
+    """A labelled data set held as two tensors: features ``x`` (N, ...) and class labels ``y`` (N,).
+
+    ``setup`` holds out a seeded test share (``test_split``, for sets without a test split of their
+    own; those take it as an option), then the validation share, and keeps per-feature (dim 1) mean
+    and std of the training split for the task to normalise with. Subclasses implement ``load``.
+    """
+
+    test_split = 0.2
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.class_names: list[str] = []
+
+    def set_test_split(self, test_split: float) -> None:
+        if not 0.0 < test_split < 1.0:
+            raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
+        self.test_split = test_split
+
+    def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``(x, y, test_x, test_y)``, test None when the set has no test split; fills ``class_names``."""
+        raise NotImplementedError
+
+    def prepare_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-set preprocessing applied once to every split (images: resizing)."""
+        return x
+
+    def unit_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features as the model's batches will see them before normalisation (images: [0, 1])."""
+        return x.double()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:  # Lightning calls setup again for every stage
+            return
+        x, y, test_x, test_y = self.load()
+        if test_x is None:
+            keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
+            x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
+        x, test_x = self.prepare_features(x), self.prepare_features(test_x)
+        keep, val = seeded_split(len(x), self.val_split, self.split_seed, self.val_mode)
+        self.train_set = TensorBatches(x[keep], y[keep])
+        self.val_set = TensorBatches(x[val], y[val])
+        self.test_set = TensorBatches(test_x, test_y)
+        # Statistics of the training split only, so nothing about validation or test leaks into training.
+        train_x = self.unit_features(x[keep])
+        flat = train_x.transpose(0, 1).reshape(train_x.shape[1], -1)
+        self.mean, self.std = flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
+
+    def describe(self) -> dict[str, Any]:
+        shape = self.train_set.tensors[0].shape[1:]
+        return {
+            "in_features": math.prod(shape),
+            "num_classes": len(self.class_names),
+            "class_names": list(self.class_names),
+            "input_mean": self.mean,
+            "input_std": self.std,
+        }

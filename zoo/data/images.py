@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zoo.data.base import TensorBatches, ZooDataModule, seeded_split
+from zoo.data.base import InMemoryDataModule
 from zoo.data.idx import read_idx
 from zoo.errors import DataError, UsageError
 
@@ -64,8 +64,8 @@ def random_affine(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-class ImageDataModule(ZooDataModule):
-    """Shared options of every image set. Subclasses implement ``load()``."""
+class ImageDataModule(InMemoryDataModule):
+    """Shared options of every image set. Subclasses implement ``load()`` returning uint8 (N, C, H, W)."""
 
     def __init__(
         self,
@@ -85,45 +85,16 @@ class ImageDataModule(ZooDataModule):
             raise UsageError("data.shift and data.scale must be in [0, 1), data.rotate >= 0 (degrees)")
         self.image_size = image_size
         self.augment, self.shift, self.rotate, self.scale, self.hflip = augment, shift, rotate, scale, hflip
-        self.class_names: list[str] = []
 
-    def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """``(train_x, train_y, test_x, test_y)``: uint8 (N, C, H, W) and int64 labels; test may be None."""
-        raise NotImplementedError
+    def prepare_features(self, x: torch.Tensor) -> torch.Tensor:
+        return resize_images(x, self.image_size) if self.image_size else x
 
-    def test_fraction(self) -> float:
-        """Share of the training data kept for testing when the set has no test split of its own."""
-        return 0.2
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:  # Lightning calls setup again for every stage
-            return
-        x, y, test_x, test_y = self.load()
-        if test_x is None:
-            keep, test = seeded_split(len(x), self.test_fraction(), self.split_seed + 1)
-            x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
-        size = self.image_size or x.shape[-1]
-        x, test_x = resize_images(x, size), resize_images(test_x, size)
-        keep, val = seeded_split(len(x), self.val_split, self.split_seed, self.val_mode)
-        train_x = x[keep]
-        self.train_set = TensorBatches(train_x, y[keep])
-        self.val_set = TensorBatches(x[val], y[val])
-        self.test_set = TensorBatches(test_x, test_y)
-        # Per-channel statistics of the training split only, in the [0, 1] scale the batches arrive in.
-        flat = train_x.transpose(0, 1).reshape(train_x.shape[1], -1).double() / 255
-        self.mean, self.std = flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
+    def unit_features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.double() / 255
 
     def describe(self) -> dict[str, Any]:
-        c, h, w = self.train_set.tensors[0].shape[1:]
-        return {
-            "in_channels": c,
-            "input_size": h,
-            "in_features": c * h * w,
-            "num_classes": len(self.class_names),
-            "class_names": list(self.class_names),
-            "input_mean": self.mean,
-            "input_std": self.std,
-        }
+        c, h, _ = self.train_set.tensors[0].shape[1:]
+        return {**super().describe(), "in_channels": c, "input_size": h}
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         x, y = batch
@@ -140,12 +111,7 @@ class DigitsDataModule(ImageDataModule):
 
     def __init__(self, *, test_split: float = 0.2, **kwargs: Any):
         super().__init__(**kwargs)
-        if not 0.0 < test_split < 1.0:
-            raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
-        self.test_split = test_split
-
-    def test_fraction(self) -> float:
-        return self.test_split
+        self.set_test_split(test_split)
 
     def load(self):
         from sklearn.datasets import load_digits
@@ -287,22 +253,13 @@ class ImageFolderDataModule(ImageDataModule):
     name = "imagefolder"
 
     def __init__(
-        self,
-        *,
-        root: str | None = None,
-        color: Literal["grayscale", "rgb"] = "rgb",
-        test_split: float = 0.2,
-        **kwargs: Any,
+        self, *, root: str | None = None, color: Literal["grayscale", "rgb"] = "rgb", test_split: float = 0.2, **kwargs: Any
     ):
         super().__init__(**kwargs)
+        self.set_test_split(test_split)
         if root is None:
             raise UsageError("data 'imagefolder' needs --data.root DIR (one subfolder per class)")
-        if not 0.0 < test_split < 1.0:
-            raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
-        self.root, self.color, self.test_split = Path(root).expanduser(), color, test_split
-
-    def test_fraction(self) -> float:
-        return self.test_split
+        self.root, self.color = Path(root).expanduser(), color
 
     def prepare_data(self) -> None:
         if not self.root.is_dir():

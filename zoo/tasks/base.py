@@ -49,7 +49,9 @@ class Task(L.LightningModule):
         # Separate metric objects per stage: torchmetrics accumulates over the epoch and, under DDP,
         # reduces across processes when Lightning computes them at the epoch's end.
         # (Keys carry a suffix because "train" is taken: it is nn.Module.train.)
-        self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
+        # nan_strategy="disable": no NaN check (a device sync) at every update; a NaN loss shows in the log.
+        self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in STAGES})
+        self.penalty = MeanMetric(nan_strategy="disable")
         metrics = self.make_metrics()
         self.metrics = nn.ModuleDict({f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in STAGES})
 
@@ -69,22 +71,56 @@ class Task(L.LightningModule):
         return self.model(x)
 
     def step(self, batch: Any, stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Loss, metrics and logging for one batch of any stage: ``(loss to minimise, preds, targets)``."""
+        """Loss and metric updates for one batch of any stage: ``(loss to minimise, preds, targets)``.
+
+        Metrics only accumulate here; they are computed and logged once per epoch (``_log_epoch``).
+        Logging torchmetrics objects at every step made Lightning walk each metric's state at every
+        step, which cost more than a small model's whole forward and backward pass.
+        """
         loss, preds, target = self.loss_and_outputs(batch)
-        stage_loss, stage_metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
-        stage_loss.update(loss.detach(), self.count_samples(batch))
-        stage_metrics.update(preds.detach(), target)
-        self.log(f"{stage}_loss", stage_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
-        self.log_dict(stage_metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        self.losses[f"{stage}_loss"].update(loss.detach(), self.count_samples(batch))
+        self.metrics[f"{stage}_metrics"].update(preds.detach(), target)
         if stage == "train":
             # Weight penalties (an MLP's L1/L2) count in what is minimised, and are logged on their own
             # so the data loss stays comparable with runs that have none.
             penalty = getattr(self.model, "regularization_loss", None)
             if penalty is not None:
                 penalty = penalty()
-                self.log("train_penalty", penalty, on_step=False, on_epoch=True)
+                self.penalty.update(penalty.detach())
                 loss = loss + penalty
+            if self.show_step_loss:  # for the progress bar only
+                self.log("loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, logger=False)
         return loss, preds, target
+
+    @property
+    def show_step_loss(self) -> bool:
+        return self._trainer is not None and self.trainer.progress_bar_callback is not None
+
+    def _log_epoch(self, stage: str) -> None:
+        loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
+        if loss.update_count:  # a stage that saw no batch (limit_val_batches=0) logs nothing
+            # compute() reduces across processes under DDP, so every rank logs the same numbers.
+            values = {f"{stage}_loss": loss.compute(), **metrics.compute()}
+            if stage == "train":
+                if self.penalty.update_count:
+                    values["train_penalty"] = self.penalty.compute()
+                values["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]  # for the next step
+                # "step" is Lightning's key for the x-axis: optimizer steps so far. (Giving it makes
+                # Lightning leave out the epoch, so that goes in too.)
+                values["step"], values["epoch"] = float(self.trainer.global_step), float(self.current_epoch)
+            self.log_dict(values, prog_bar=stage != "test")
+        for metric in (loss, metrics, self.penalty if stage == "train" else None):
+            if metric is not None:
+                metric.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         return self.step(batch, "train")[0]

@@ -62,11 +62,13 @@ class ClassificationTask(Task):
         # data (images in [0, 1] or uint8, unscaled features) at inference time.
         self.register_buffer("input_mean", torch.tensor(input_mean or [0.0]), persistent=False)
         self.register_buffer("input_std", torch.tensor(input_std or [1.0]), persistent=False)
-        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
         self.confusion: torch.Tensor | None = None  # filled by the test run
 
     def make_metrics(self) -> MetricCollection:
-        return MetricCollection({"acc": MulticlassAccuracy(self.num_classes, average="micro")})
+        # validate_args=False: the inputs are always well-formed logits and labels, and the checks
+        # (a scan of the targets) cost more than the update itself on small batches.
+        return MetricCollection({"acc": MulticlassAccuracy(self.num_classes, average="micro", validate_args=False)})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:
@@ -91,12 +93,28 @@ class ClassificationTask(Task):
         self.test_confusion.update(logits, y)
 
     def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
         self.confusion = self.test_confusion.compute().cpu()
         self.test_confusion.reset()
 
-    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
-        if self.confusion is not None and self.trainer.is_global_zero:
-            from zoo.plots import plot_confusion_matrix
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, num_classes) for a batch of raw inputs."""
+        return self(x.to(self.device)).softmax(dim=1).cpu()
 
-            plot_confusion_matrix(self.confusion, self.class_names, run_dir / "confusion_matrix.png")
+    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+        if not self.trainer.is_global_zero:
+            return {}
+        from zoo import plots
+
+        if self.confusion is not None:
+            plots.plot_confusion_matrix(self.confusion, self.class_names, run_dir / "confusion_matrix.png")
+        data = self.trainer.datamodule
+        if data is not None and data.describe().get("in_features") == 2 and self.num_classes == 2:
+            was_training = self.training
+            self.eval()
+            plots.plot_decision_boundary(
+                self.predict_proba, data.train_set.tensors, data.test_set.tensors, run_dir / "decision_boundary.png"
+            )
+            self.train(was_training)
         return {}

@@ -1,0 +1,171 @@
+"""Feature-vector data (scikit-learn tables, CSV files, the Playground's toy sets) and the MLP
+training runs built on them: pictures, early stopping, the decay schedule through the Trainer."""
+
+import csv
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_command, summary_of
+from zoo.cli import resolve_config, run
+from zoo.data import DATASETS
+from zoo.errors import DataError
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("name, n, features, classes", [("iris", 150, 4, 3), ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2)])
+def test_sklearn_tables(name, n, features, classes):
+    dm = DATASETS.get(name)(val_split=0.1, test_split=0.2)
+    dm.setup("fit")
+    sizes = [len(s) for s in (dm.train_set, dm.val_set, dm.test_set)]
+    assert sum(sizes) == n and abs(sizes[2] - 0.2 * n) <= 1
+    info = dm.describe()
+    assert (info["in_features"], info["num_classes"]) == (features, classes) and len(info["feature_names"]) == features
+
+
+def test_csv_standardisation_uses_training_rows_only(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [[float(v), float(2 * v), "yes" if v > 0 else "no"] for v in rng.normal(0, 1, 200)]
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "label"], rows)
+    dm = DATASETS.get("csv")(path=str(path), target="label", split_seed=3)
+    dm.setup("fit")
+    train_x = dm.train_set.tensors[0].double()
+    assert dm.describe()["input_mean"] == pytest.approx(train_x.mean(0).tolist())
+    assert dm.describe()["input_std"] == pytest.approx(train_x.std(0).tolist())
+    everything = torch.tensor([[r[0], r[1]] for r in rows], dtype=torch.float64)
+    assert dm.describe()["input_mean"] != pytest.approx(everything.mean(0).tolist())
+    assert dm.class_names == ["no", "yes"] and dm.describe()["feature_names"] == ["a", "b"]
+    # the labels follow the rows: "yes" exactly where a > 0
+    x, y = dm.train_set.tensors
+    assert torch.equal(y, (x[:, 0] > 0).long())
+
+
+def test_csv_numeric_labels_sort_as_numbers(tmp_path):
+    path = write_csv(tmp_path / "n.csv", ["f", "y"], [[i, [2, 10, 1][i % 3]] for i in range(30)])
+    dm = DATASETS.get("csv")(path=str(path), target="y")
+    dm.setup("fit")
+    assert dm.class_names == ["1", "2", "10"]
+
+
+def test_csv_without_the_target_column(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["a", "b"], [[1, 2]] * 5)
+    with pytest.raises(DataError, match=r"has no column 'label' for --data.target \(columns: a, b\)"):
+        DATASETS.get("csv")(path=str(path), target="label").setup("fit")
+
+
+def test_csv_non_numeric_cell_names_row_and_column(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], [[1, 2, 0], [3, 4, 1], [5, "five", 0], [7, 8, 1]])
+    with pytest.raises(DataError, match=r"t.csv row 4, column 'b': 'five' is not a number"):
+        DATASETS.get("csv")(path=str(path), target="y").setup("fit")
+
+
+def test_csv_ragged_row_and_missing_file(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("a,b,y\n1,2,0\n3,1\n")
+    with pytest.raises(DataError, match="row 3: 2 cells, the header has 3"):
+        DATASETS.get("csv")(path=str(path), target="y").setup("fit")
+    with pytest.raises(DataError, match="CSV file not found"):
+        DATASETS.get("csv")(path=str(tmp_path / "none.csv")).prepare_data()
+
+
+def playground(name, **options):
+    dm = DATASETS.get(name)(**options)
+    x, y, _, _ = dm.load()
+    return x.numpy().astype(np.float64), y.numpy()
+
+
+def test_spiral_points_lie_on_two_interleaved_spirals():
+    x, y = playground("spiral", n_samples=400)
+    r = np.hypot(x[:, 0], x[:, 1])
+    theta = np.arctan2(x[:, 0], x[:, 1])  # the Playground puts sin on x1 and cos on x2
+    expected = 1.75 * 2 * np.pi * r / 5 + np.pi * y
+    gap = np.angle(np.exp(1j * (theta - expected)))
+    assert np.abs(gap[r > 1e-6]).max() < 1e-4
+    assert np.bincount(y).tolist() == [200, 200] and r.max() < 5
+
+
+def test_circle_xor_gauss_follow_their_definitions():
+    x, y = playground("circle", n_samples=400)
+    r = np.hypot(x[:, 0], x[:, 1])
+    assert (r[y == 0] < 2.5).all() and (r[y == 1] >= 3.5).all()
+    x, y = playground("xor", n_samples=400)
+    assert ((x[:, 0] * x[:, 1] < 0) == (y == 1)).all() and (np.abs(x) >= 0.3).all()
+    x, y = playground("gauss", n_samples=4000)
+    assert x[y == 0].mean(0) == pytest.approx([2, 2], abs=0.1) and x[y == 1].mean(0) == pytest.approx([-2, -2], abs=0.1)
+    assert x[y == 0].std(0) == pytest.approx([math.sqrt(0.5)] * 2, rel=0.1)
+
+
+def test_playground_sets_are_seeded_and_noise_moves_points():
+    a, _ = playground("spiral", n_samples=200, noise=0.3, split_seed=1)
+    b, _ = playground("spiral", n_samples=200, noise=0.3, split_seed=1)
+    c, _ = playground("spiral", n_samples=200, noise=0.3, split_seed=2)
+    clean, _ = playground("spiral", n_samples=200)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert 0 < np.abs(a - clean).max() <= 0.3 + 1e-6
+
+
+def test_default_mlp_command_learns_the_spiral_and_leaves_the_pictures(tmp_path):
+    result = run_command(["zoo.train", "mlp", "--trainer.default_root_dir", str(tmp_path)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result.stdout)
+    assert summary["data"] == "spiral" and summary["test"]["acc"] >= 0.99
+    run_dir = tmp_path / os.path.basename(summary["run_dir"])
+    for picture in ("learning_curves.png", "confusion_matrix.png", "decision_boundary.png"):
+        assert (run_dir / picture).stat().st_size > 10_000, picture
+
+
+def train(tmp_path, *args, model="mlp"):
+    cfg = resolve_config(model, [], [*args, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_model_summary", "false"])
+    summary = run(model, cfg)
+    rows = list(csv.DictReader(open(os.path.join(summary["run_dir"], "metrics.csv"))))
+    return summary, rows
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(tmp_path, capsys):
+    # "Best" by the HIGHEST validation loss: the first epoch, since training lowers it. So early
+    # stopping must stop after `patience` epochs without a new maximum, and the final evaluation must
+    # use the first epoch's weights, not the last.
+    summary, rows = train(
+        tmp_path, "--data.name", "iris", "--model.hidden", "[16]", "--trainer.max_epochs", "40",
+        "--early_stopping.enabled", "true", "--early_stopping.patience", "2", "--early_stopping.mode", "max",
+    )
+    val = [float(r["val_loss"]) for r in rows]
+    assert len(rows) == summary["epochs"] == 3 and val[1] < val[0] and val[2] < val[0]
+    assert summary["val"]["loss"] == pytest.approx(val[0], abs=1e-5)
+
+
+def test_early_stopping_can_keep_the_last_weights(tmp_path, capsys):
+    summary, rows = train(
+        tmp_path, "--data.name", "iris", "--model.hidden", "[16]", "--trainer.max_epochs", "40",
+        "--early_stopping.enabled", "true", "--early_stopping.patience", "2", "--early_stopping.mode", "max",
+        "--early_stopping.restore_best", "false",
+    )
+    assert summary["val"]["loss"] == pytest.approx(float(rows[-1]["val_loss"]), abs=1e-5)
+
+
+def test_decay_and_penalty_through_the_trainer(tmp_path, capsys):
+    summary, rows = train(
+        tmp_path, "--data.name", "wine", "--optimizer.name", "sgd", "--optimizer.lr", "0.1", "--optimizer.momentum", "0.9",
+        "--optimizer.decay", "0.01", "--scheduler.name", "constant", "--model.l2", "0.001", "--trainer.max_epochs", "3",
+    )
+    for row in rows:  # the rate the next update will use, after `step` updates
+        assert float(row["lr"]) == pytest.approx(0.1 / (1 + 0.01 * int(row["step"])))
+    assert all(float(r["train_penalty"]) > 0 for r in rows)
+
+
+def test_mlp_trains_on_flattened_images(tmp_path, capsys):
+    summary, _ = train(tmp_path, "--data.name", "digits", "--trainer.max_epochs", "3", "--model.hidden", "[64]")
+    assert summary["test"]["acc"] > 0.8
+    from zoo import load_checkpoint
+
+    assert load_checkpoint(summary["checkpoint"]).model.dense_layers()[0].in_features == 64  # 8x8 digits, flattened

@@ -16,11 +16,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-# One small input per registered model: (constructor kwargs, input batch, expected output shape).
+# One small input per registered model: (constructor kwargs, input batch or tuple of inputs, expected
+# output shape).
 # test_models.py fails for a model that is registered without an entry here.
 EXAMPLES = {
     "lenet": (dict(num_classes=7), lambda: torch.rand(3, 1, 28, 28), (3, 7)),
     "mlp": (dict(in_features=12, num_classes=4, hidden=[8, 6], batch_norm=True), lambda: torch.rand(5, 3, 2, 2), (5, 4)),
+    "lstm": (dict(vocab_size=13, embed_dim=8, hidden_size=16, num_layers=2, dropout=0.1), lambda: torch.randint(13, (3, 5)), (3, 5, 13)),
+    "word2vec": (dict(vocab_size=20, dim=8), lambda: (torch.arange(4), torch.randint(20, (4, 6))), (4, 6)),
 }
 
 

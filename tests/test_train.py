@@ -2,6 +2,7 @@
 load back safely."""
 
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -25,7 +26,7 @@ def test_every_model_smoke_trains_through_the_shared_loop(name, tmp_path, capsys
     summary = run(name, cfg)
     assert summary["model"] == name and summary["epochs"] == 1
     assert summary["train_samples_per_s"] > 0 and summary["train_time_s"] > 0
-    assert torch.isfinite(torch.tensor(summary["test"]["loss"]))
+    assert summary["test"] and all(v is None or math.isfinite(v) for v in summary["test"].values())
     run_dir = tmp_path / os.path.basename(summary["run_dir"])
     for file in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/last.ckpt", "learning_curves.png"):
         assert (run_dir / file).is_file(), file

@@ -4,6 +4,7 @@
     >>> zoo.list_models()
     >>> net = zoo.get_model("lenet", num_classes=10)      # a plain torch.nn.Module
     >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")   # trained, eval mode, CPU
+    >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")          # gensim KeyedVectors
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "list_models",
     "register_model",
     "load_checkpoint",
+    "load_vectors",
     "ZooError",
     "UsageError",
     "DataError",
@@ -34,3 +36,10 @@ def load_checkpoint(path: str, map_location: Any = "cpu"):
     from zoo.checkpoint import load_checkpoint as _load  # imports Lightning, so only when needed
 
     return _load(path, map_location=map_location)
+
+
+def load_vectors(path: str):
+    """Word vectors from a word2vec run directory or a ``vectors.bin`` file, as gensim ``KeyedVectors``."""
+    from zoo.neighbors import load_vectors as _load
+
+    return _load(path)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
@@ -19,12 +20,10 @@ from zoo.checkpoint import atomic_write_text
 
 
 def _scalar(value: Any) -> float:
-    """A logged number as a plain float, with the digits float32 has (0.064, not 0.06400000303983688)."""
-    return float(f"{float(value.item() if hasattr(value, 'item') else value):.7g}")
-
-
-def _learning_rate(trainer: L.Trainer) -> float | None:
-    return trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+    """A logged number as a plain float. A value that is a float32 keeps the digits float32 has (0.064,
+    not 0.06400000303983688); float64 values (word2vec's exact loss) keep all of theirs."""
+    value = float(value.item() if hasattr(value, "item") else value)
+    return float(f"{value:.7g}") if float(np.float32(value)) == value else value
 
 
 def _column_order(name: str) -> tuple[int, str]:
@@ -87,23 +86,24 @@ class EpochCSVLogger(Logger):
 
 
 class StepLog(L.Callback):
-    """``steps.csv``: the training loss and learning rate every ``trainer.log_every_n_steps`` steps."""
+    """``steps.csv``: the training loss and learning rate every ``trainer.log_every_n_steps`` batches."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / "steps.csv"
         self._file = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        if not trainer.is_global_zero or step % max(1, trainer.log_every_n_steps) or outputs is None:
+        batches = trainer.fit_loop.total_batch_idx + 1  # not global_step: word2vec has no optimizer steps
+        if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps) or outputs is None:
             return
         if self._file is None:
             new = not self.path.exists()
             self._file = open(self.path, "a", encoding="utf-8")
             if new:
-                self._file.write("step,epoch,loss,lr\n")
+                self._file.write("batch,epoch,loss,lr\n")
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self._file.write(f"{step},{trainer.current_epoch},{_scalar(loss):.6g},{_learning_rate(trainer):.6g}\n")
+        lr = pl_module.current_lr()
+        self._file.write(f"{batches},{trainer.current_epoch},{_scalar(loss)!r},{'' if lr is None else repr(lr)}\n")
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._file is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -172,9 +173,15 @@ def _no_tips(record: logging.LogRecord) -> bool:
 
 
 def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Everything ``python -m zoo.train`` does after parsing: returns the summary."""
+    datamodule, task = prepare(model_name, cfg)
+    return train_and_test(model_name, cfg, datamodule, task)
+
+
+def prepare(model_name: str, cfg: dict[str, Any]):
+    """Seed, check the optimizer settings, load the data and build the task sized by it."""
     import lightning as L
 
-    from zoo.checkpoint import atomic_write_text
     from zoo.data import DATASETS
     from zoo.optim import check_optimization
     from zoo.tasks import TASKS
@@ -203,7 +210,14 @@ def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
             **task_cfg, **task_kwargs,
         ),
     )
+    return datamodule, task
 
+
+def train_and_test(model_name: str, cfg: dict[str, Any], datamodule: Any, task: Any) -> dict[str, Any]:
+    """Make the run directory, fit, evaluate the best checkpoint on validation and test, summarise."""
+    from zoo.checkpoint import atomic_write_text
+
+    data_name = cfg["data"]["name"]
     trainer_cfg = dict(cfg["trainer"])
     run_dir = make_run_dir(trainer_cfg.pop("default_root_dir", None) or "runs", model_name, data_name)
     try:
@@ -257,18 +271,21 @@ def build_trainer(trainer_cfg: dict[str, Any], stopping_cfg: dict[str, Any], tas
     stopping = dict(stopping_cfg)
     stopping.pop("restore_best")
     enabled = stopping.pop("enabled")
-    monitor = stopping.pop("monitor") or task.monitor[0]
-    mode = stopping.pop("mode") or task.monitor[1]
+    monitor, mode = task.monitor or (None, None)
+    monitor, mode = stopping.pop("monitor") or monitor, stopping.pop("mode") or mode or "min"
+    if enabled and monitor is None:
+        raise UsageError(f"early_stopping needs early_stopping.monitor: the {task.name} task has no validation loss")
     early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []
-    best = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
-        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
-    )
     # A separate callback for "last": Lightning 2.6's save_last only rewrites it when a best
     # checkpoint was written in the same step, so it would lag behind after the best epoch.
     last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
+    # A task without a "best" (word2vec: the last epoch is the result) keeps only "last".
+    best = last if monitor is None else ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    )
     throughput = TrainThroughput()
-    callbacks = [throughput, StepLog(run_dir), best, last, *early_stop]
+    callbacks = [throughput, StepLog(run_dir), *dict.fromkeys([best, last]), *early_stop]
     if trainer_cfg.get("enable_progress_bar") is None:
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
     if trainer_cfg["enable_progress_bar"]:
@@ -298,8 +315,13 @@ def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any
     model_cfg["input_size"] = data_cfg["image_size"] = size
 
 
-def _strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
-    return {k.removeprefix(prefix): round(float(v), 6) for k, v in metrics.items()}
+def _strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float | None]:
+    """``{"val_loss": 0.1234567891}`` -> ``{"loss": 0.123457}``; NaN (a benchmark with no known word) -> None."""
+    out = {}
+    for key, value in metrics.items():
+        value = float(value)
+        out[key.removeprefix(prefix)] = round(value, 6) if math.isfinite(value) else None
+    return out
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -62,10 +62,14 @@ class StepwiseSchedule:
     def shape(self, step: int, total_steps: float, steps_per_epoch: int) -> float:
         return 1.0
 
-    def build(self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int) -> dict[str, Any]:
+    def build(
+        self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None
+    ) -> dict[str, Any]:
+        self.time_progress = time_progress
         if self.needs_total_steps and not math.isfinite(total_steps):
             raise UsageError(
-                f"scheduler {type(self).__name__.lower()!r} needs a known length: set trainer.max_epochs or trainer.max_steps"
+                f"scheduler {type(self).__name__.lower()!r} needs a known length: set trainer.max_epochs or "
+                "trainer.max_steps, or scheduler.over: time with trainer.max_time"
             )
 
         def factor(step: int) -> float:
@@ -97,19 +101,30 @@ class Step(StepwiseSchedule):
 @SCHEDULERS.register("cosine")
 class Cosine(StepwiseSchedule):
     """Half a cosine from the learning rate down to ``final_fraction`` of it over the whole run
-    (after warm-up), as in SGDR (Loshchilov & Hutter 2017) without restarts."""
+    (after warm-up), as in SGDR (Loshchilov & Hutter 2017) without restarts.
 
-    needs_total_steps = True
+    ``over: time`` spreads the cosine over ``trainer.max_time`` instead of a number of steps, for runs
+    bounded by a time budget: the rate reaches its floor when the time is up, however fast the machine.
+    """
 
-    def __init__(self, *, final_fraction: float = 0.0, **kwargs: Any):
+    def __init__(self, *, final_fraction: float = 0.0, over: Literal["steps", "time"] = "steps", **kwargs: Any):
         super().__init__(**kwargs)
         if not 0.0 <= final_fraction <= 1.0:
             raise UsageError(f"scheduler.final_fraction must be in [0, 1], got {final_fraction}")
-        self.final_fraction = final_fraction
+        self.final_fraction, self.over = final_fraction, over
+        self.needs_total_steps = over == "steps"
+
+    def build(self, optimizer, *, time_progress=None, **kwargs: Any) -> dict[str, Any]:
+        if self.over == "time" and time_progress is None:
+            raise UsageError("scheduler 'cosine' with over: time needs trainer.max_time")
+        return super().build(optimizer, time_progress=time_progress, **kwargs)
 
     def shape(self, step, total_steps, steps_per_epoch):
-        span = max(1.0, total_steps - self.warmup_steps)
-        progress = min(1.0, max(0.0, step - self.warmup_steps) / span)
+        if self.over == "time":
+            progress = self.time_progress()
+        else:
+            span = max(1.0, total_steps - self.warmup_steps)
+            progress = min(1.0, max(0.0, step - self.warmup_steps) / span)
         return self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
@@ -131,17 +146,22 @@ class Plateau:
             raise UsageError("scheduler 'plateau' needs 0 < factor < 1 and patience >= 0")
         self.monitor, self.mode, self.factor, self.patience, self.min_lr = monitor, mode, factor, patience, min_lr
 
-    def build(self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int) -> dict[str, Any]:
+    def build(self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None) -> dict[str, Any]:
         scheduler = ReduceLROnPlateau(
             optimizer, mode=self.mode, factor=self.factor, patience=self.patience, min_lr=self.min_lr
         )
         return {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor}
 
 
-def build_scheduler(optimizer, cfg: dict[str, Any], *, decay: float, total_steps: float, steps_per_epoch: int):
+def build_scheduler(
+    optimizer, cfg: dict[str, Any], *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None
+):
+    """A Lightning lr-scheduler config. ``time_progress()`` gives the share of the time budget spent."""
     options = dict(cfg)
     schedule = SCHEDULERS.get(options.pop("name"))(**options)
-    return schedule.build(optimizer, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+    return schedule.build(
+        optimizer, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch, time_progress=time_progress
+    )
 
 
 def check_optimization(optimizer_cfg: dict[str, Any], scheduler_cfg: dict[str, Any]) -> None:

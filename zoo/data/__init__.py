@@ -1,5 +1,6 @@
 """Data sets by the names users say them (``--data.name``); each is a LightningDataModule."""
 
+from zoo.data.corpus import CorpusDataModule
 from zoo.data.base import BatchOrder, InMemoryDataModule, TensorBatches, ZooDataModule
 from zoo.data.images import DigitsDataModule, FashionMNISTDataModule, ImageFolderDataModule, MNISTDataModule
 from zoo.data.tabular import (
@@ -12,13 +13,15 @@ from zoo.data.tabular import (
     WineDataModule,
     XorDataModule,
 )
+from zoo.data.text import TextDataModule
 from zoo.registry import Registry
 
 DATASETS = Registry("data set")
 for _module in (
     DigitsDataModule, MNISTDataModule, FashionMNISTDataModule, ImageFolderDataModule,
     IrisDataModule, WineDataModule, BreastCancerDataModule, CSVDataModule,
-    SpiralDataModule, CircleDataModule, XorDataModule, GaussDataModule,
+    SpiralDataModule, CircleDataModule, XorDataModule, GaussDataModule, TextDataModule,
+    CorpusDataModule,
 ):
     DATASETS.register(_module.name)(_module)
 

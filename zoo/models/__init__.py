@@ -1,3 +1,3 @@
 """Importing this package registers every model family with ``zoo.registry.MODELS``."""
 
-from zoo.models import lenet, mlp  # noqa: F401
+from zoo.models import lenet, lstm, mlp, word2vec  # noqa: F401

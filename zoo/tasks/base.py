@@ -53,10 +53,12 @@ class Task(L.LightningModule):
         self.losses = nn.ModuleDict({f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in STAGES})
         self.penalty = MeanMetric(nan_strategy="disable")
         metrics = self.make_metrics()
-        self.metrics = nn.ModuleDict({f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in STAGES})
+        if metrics is not None:
+            self.metrics = nn.ModuleDict({f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in STAGES})
 
     # --- what subclasses provide -------------------------------------------------------------
-    def make_metrics(self) -> MetricCollection:
+    def make_metrics(self) -> MetricCollection | None:
+        """Metrics updated with ``(preds, targets)`` at every step; None for a task that logs its own."""
         raise NotImplementedError
 
     def loss_and_outputs(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -65,6 +67,10 @@ class Task(L.LightningModule):
 
     def count_samples(self, batch: Any) -> int:
         return len(batch[-1])
+
+    def epoch_extras(self, stage: str, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Metrics derived from the epoch's values (a language model's perplexity from its loss)."""
+        return {}
 
     # --- the shared loop ---------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,10 +107,11 @@ class Task(L.LightningModule):
         if loss.update_count:  # a stage that saw no batch (limit_val_batches=0) logs nothing
             # compute() reduces across processes under DDP, so every rank logs the same numbers.
             values = {f"{stage}_loss": loss.compute(), **metrics.compute()}
+            values.update(self.epoch_extras(stage, values))
             if stage == "train":
                 if self.penalty.update_count:
                     values["train_penalty"] = self.penalty.compute()
-                values["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]  # for the next step
+                values["lr"] = self.current_lr()  # for the next step
                 # "step" is Lightning's key for the x-axis: optimizer steps so far. (Giving it makes
                 # Lightning leave out the epoch, so that goes in too.)
                 values["step"], values["epoch"] = float(self.trainer.global_step), float(self.current_epoch)
@@ -136,9 +143,30 @@ class Task(L.LightningModule):
         total_steps = self.trainer.estimated_stepping_batches  # inf when only max_time bounds the run
         steps_per_epoch = max(1, self.trainer.num_training_batches // self.trainer.accumulate_grad_batches)
         scheduler = build_scheduler(
-            optimizer, self.scheduler_cfg, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch
+            optimizer, self.scheduler_cfg, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch,
+            time_progress=self._time_progress(),
         )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def current_lr(self) -> float | None:
+        """The learning rate the next update will use."""
+        groups = self.trainer.optimizers[0].param_groups if self.trainer.optimizers else []
+        return groups[0]["lr"] if groups else None
+
+    def _time_progress(self):
+        """A function giving the share of ``trainer.max_time`` spent training so far, or None."""
+        from lightning.pytorch.callbacks import Timer
+
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is None:
+            return None
+
+        def progress() -> float:
+            elapsed = timer.time_elapsed("train")
+            remaining = timer.time_remaining("train") or 0.0
+            return min(1.0, elapsed / max(1e-9, elapsed + remaining))
+
+        return progress
 
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
         """After the test run: write task-specific files (pictures, vectors) into the run directory and

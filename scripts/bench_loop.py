@@ -1,0 +1,126 @@
+"""The shared training loop against a hand-written PyTorch loop, model by model, on this machine.
+
+    python scripts/bench_loop.py                 # all models, about 10 minutes on 2 CPU cores
+    python scripts/bench_loop.py --only lenet mlp
+
+For each model, zoo's real training path (``zoo.cli.prepare`` + ``train_and_test``, what
+``python -m zoo.train`` runs, with augmentation off) and a plain loop over the same ``nn.Module``
+from ``zoo.get_model``, the same tensors, batch size, optimizer, learning rate and threads, one after
+the other in this process. Samples/s are over training batches only, for both. Then zoo's epoch time
+with the training data repeated 1x, 2x and 4x, which should grow linearly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+import zoo
+from benchlib import SHARED_DATA, machine, table
+from zoo.cli import prepare, resolve_config, train_and_test
+from zoo.data import TensorBatches
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+COMMON = ["--scheduler.name", "constant", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
+          "false", "--trainer.default_root_dir", "runs/bench_loop", "--trainer.limit_test_batches", "1"]
+
+# model -> (recipe, extra overrides): the shipped recipes, with augmentation off and a constant rate
+CASES = {
+    "lenet": ("lenet_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
+    "mlp": ("mlp_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
+    "lstm": ("lstm_tinyshakespeare", ["--data.path", str(SHARED_DATA / "tinyshakespeare.txt"), "--trainer.max_time", "null"]),
+}
+
+
+def zoo_epoch(model: str, repeat: int = 1) -> tuple[float, float]:
+    """(samples/s, epoch seconds) of one epoch through zoo's own path."""
+    recipe, extra = CASES[model]
+    cfg = resolve_config(model, [recipe], extra + COMMON)
+    datamodule, task = prepare(model, cfg)
+    if repeat > 1:
+        repeat_training_data(datamodule, repeat)
+    summary = train_and_test(model, cfg, datamodule, task)
+    return summary["train_samples_per_s"], summary["train_time_s"]
+
+
+def repeat_training_data(datamodule, times: int) -> None:
+    if hasattr(datamodule, "split_ids"):  # text: a longer token stream
+        datamodule.split_ids["train"] = datamodule.split_ids["train"].repeat(times)
+    else:
+        datamodule.train_set = TensorBatches(*(t.repeat(times, *[1] * (t.dim() - 1)) for t in datamodule.train_set.tensors))
+
+
+def hand_classifier(model: str) -> float:
+    """Samples/s of the plain loop: randperm batches, normalise, forward, loss, backward, Adam step."""
+    recipe, extra = CASES[model]
+    cfg = resolve_config(model, [recipe], extra + COMMON)
+    datamodule, task = prepare(model, cfg)  # the same tensors, sizes and normalisation statistics
+    x, y = datamodule.train_set.tensors
+    mean = torch.tensor(datamodule.mean).view(1, -1, 1, 1)
+    std = torch.tensor(datamodule.std).view(1, -1, 1, 1)
+    torch.manual_seed(0)
+    net = zoo.get_model(model, **task.hparams.model_kwargs).train()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["optimizer"]["lr"])
+    batch = cfg["data"]["batch_size"]
+    start, seen = time.perf_counter(), 0
+    for idx in torch.randperm(len(x)).split(batch):
+        xb = (x[idx].float().div_(255) - mean) / std
+        loss = F.cross_entropy(net(xb), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(idx)
+    return seen / (time.perf_counter() - start)
+
+
+def hand_lstm() -> float:
+    """Tokens/s of the plain truncated-BPTT loop: the same lanes, carried state, clipping and Adam."""
+    recipe, extra = CASES["lstm"]
+    cfg = resolve_config("lstm", [recipe], extra + COMMON)
+    datamodule, task = prepare("lstm", cfg)
+    loader = datamodule.train_dataloader()
+    torch.manual_seed(0)
+    net = zoo.get_model("lstm", **task.hparams.model_kwargs).train()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["optimizer"]["lr"])
+    clip = cfg["trainer"]["gradient_clip_val"]
+    state, start, seen = None, time.perf_counter(), 0
+    for x, y, continues in loader:
+        logits, state = net.forward_with_state(x, state if continues else None)
+        state = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+        seen += x.numel()
+    return seen / (time.perf_counter() - start)
+
+
+HAND = {"lenet": lambda: hand_classifier("lenet"), "mlp": lambda: hand_classifier("mlp"), "lstm": hand_lstm}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--no-scaling", action="store_true", help="skip the 1x/2x/4x epoch times")
+    args = parser.parse_args()
+    rows, scaling = [], []
+    for model in args.only:
+        hand = HAND[model]()
+        ours, seconds = zoo_epoch(model)
+        rows.append([model, CASES[model][0], f"{hand:,.0f}", f"{ours:,.0f}", f"{ours / hand:.3f}"])
+        if not args.no_scaling:
+            times = [seconds] + [zoo_epoch(model, repeat)[1] for repeat in (2, 4)]
+            scaling.append([model] + [f"{t:.1f}" for t in times] + [f"{times[2] / times[0]:.2f}"])
+    print(f"\n{machine()}\n")
+    print(table(["model", "recipe (augmentation off)", "hand-written samples/s", "zoo samples/s", "zoo / hand"], rows))
+    if scaling:
+        print()
+        print(table(["model", "epoch s at 1x", "2x", "4x", "4x / 1x"], scaling))
+
+
+if __name__ == "__main__":
+    main()

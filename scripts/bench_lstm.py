@@ -1,0 +1,97 @@
+"""Character-level Shakespeare in 90 seconds on this machine: zoo's LSTM recipe beside a hand-written
+PyTorch LSTM loop (the reference measured here), both scored the same way.
+
+    python scripts/bench_lstm.py [--seconds 90]
+
+Score: mean cross-entropy in nats per character over the last 10% of tinyshakespeare (nanoGPT's
+validation split), every character predicted once with all the text before it in that 10% as context
+(one stream, state carried). nanoGPT's small CPU config reached 1.886 with the same 90 s here
+(PERF-NOTES.md); it is quoted, not re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+import zoo
+from benchlib import SHARED_DATA, machine, run_zoo, table
+
+CORPUS = SHARED_DATA / "tinyshakespeare.txt"
+
+
+@torch.no_grad()
+def stream_loss(model, ids: torch.Tensor, lanes: int = 16, seq_len: int = 256) -> float:
+    """Mean cross-entropy (nats) over ``ids``, read as ``lanes`` contiguous streams with carried state."""
+    model.eval()
+    length = (len(ids) - 1) // lanes
+    x = ids[: lanes * length].view(lanes, length)
+    y = ids[1 : lanes * length + 1].view(lanes, length)
+    state, total, count = None, 0.0, 0
+    for start in range(0, length, seq_len):
+        logits, state = model.forward_with_state(x[:, start : start + seq_len], state)
+        target = y[:, start : start + seq_len]
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum").item()
+        count += target.numel()
+    return total / count
+
+
+def hand_written(text: str, seconds: float) -> tuple[float, float]:
+    """The PERF-NOTES reference: 1x256 LSTM, seq 64, batch 32, Adam 3e-3 constant, clip 1.0, random
+    windows from the first 90%; returns (loss on the last 10%, characters per second)."""
+    torch.manual_seed(0)
+    vocab = sorted(set(text))  # as nanoGPT does
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = torch.tensor([index[c] for c in text], dtype=torch.long)
+    split = int(len(ids) * 0.9)
+    train, held = ids[:split], ids[split:]
+    model = zoo.get_model("lstm", vocab_size=len(vocab), embed_dim=64, hidden_size=256)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    span = torch.arange(65)
+    chars, start = 0, time.perf_counter()
+    model.train()
+    while time.perf_counter() - start < seconds:
+        chunk = train[torch.randint(len(train) - 65, (32, 1)) + span]
+        logits = model(chunk[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, len(vocab)), chunk[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        chars += chunk[:, :-1].numel()
+    rate = chars / (time.perf_counter() - start)
+    return stream_loss(model, held), rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=90.0)
+    args = parser.parse_args()
+    if not CORPUS.is_file():
+        raise SystemExit(f"missing {CORPUS}: the benchmark reads the shared tinyshakespeare corpus")
+    text = CORPUS.read_text(encoding="utf-8")
+    seconds = int(args.seconds)
+    max_time = f"00:00:{seconds // 60:02d}:{seconds % 60:02d}"
+    summary = run_zoo("lstm", "--config", "lstm_tinyshakespeare", "--data.path", str(CORPUS), "--trainer.max_time", max_time)
+    task = zoo.load_checkpoint(summary["checkpoint"])
+    held = task.encode(text[int(len(text) * 0.9) :])
+    zoo_loss = stream_loss(task.model, held)
+    ref_loss, ref_rate = hand_written(text, args.seconds)
+    print(f"\n{machine()}\n")
+    print(table(
+        ["", "nats/char on the last 10%", "bits/char", "chars/s trained", "epochs"],
+        [
+            ["zoo lstm_tinyshakespeare", zoo_loss, zoo_loss / math.log(2), summary["train_samples_per_s"], summary["epochs"]],
+            ["hand-written LSTM loop (PERF-NOTES setup)", ref_loss, ref_loss / math.log(2), ref_rate, "-"],
+            ["nanoGPT small CPU config (quoted from PERF-NOTES)", 1.886, 1.886 / math.log(2), "-", "-"],
+        ],
+    ))
+    print(f"\nzoo summary: val {summary['val']}, test {summary['test']}")
+
+
+if __name__ == "__main__":
+    main()

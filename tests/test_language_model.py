@@ -1,0 +1,171 @@
+"""The LSTM language model: text data, splits, carried state, learning, generation, bad input."""
+
+import math
+import os
+
+import pytest
+import torch
+
+import zoo
+from conftest import run_command
+from zoo.cli import resolve_config, run
+from zoo.data import DATASETS
+from zoo.data.text import EOS, UNK, LaneBatches, LaneOrder, detokenize, tokenize
+from zoo.errors import DataError, UsageError
+
+
+def text_module(tmp_path, text, **options):
+    path = tmp_path / "corpus.txt"
+    path.write_text(text, encoding="utf-8")
+    dm = DATASETS.get("text")(path=str(path), **options)
+    dm.setup("fit")
+    return dm
+
+
+def test_splits_are_contiguous_cover_the_text_and_do_not_overlap(tmp_path):
+    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
+    dm = text_module(tmp_path, text, val_split=0.1, test_split=0.05, seq_len=8)
+    parts = [dm.split_ids[s] for s in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [850, 100, 50]
+    decoded = "".join(dm.vocab[i] for i in torch.cat(parts).tolist())
+    assert decoded == text  # train, then validation, then test, in the text's own order
+
+
+def test_vocabulary_comes_from_training_text_with_unk_only_when_needed(tmp_path):
+    dm = text_module(tmp_path, "ab" * 200, seq_len=4)
+    assert dm.vocab == ["a", "b"]
+    dm = text_module(tmp_path, "ab" * 200 + "zz" * 20, val_split=0.05, test_split=0.05, seq_len=4)
+    assert dm.vocab == ["a", "b", UNK] and dm.split_ids["test"].eq(2).all()
+
+
+def test_char_and_word_tokens_round_trip():
+    text = "To be, or not to be:\nthat is the question.\n"
+    assert detokenize(tokenize(text, "char"), "char") == text
+    words = tokenize(text, "word")
+    assert words[:4] == ["To", "be,", "or", "not"] and words.count(EOS) == 2
+    assert detokenize(words, "word") == text
+
+
+def test_training_lanes_visit_each_chunk_once_and_continue_across_batches():
+    ids = torch.arange(1001)
+    lanes = LaneBatches(ids, lanes=4, seq_len=10)
+    order = LaneOrder(lanes, shift=False, seed=0)
+    batches = [lanes[item] for item in order]
+    x = torch.cat([b[0] for b in batches], dim=1)  # (4, steps * 10): each lane read left to right
+    assert torch.equal(x, lanes.lanes[:, : x.shape[1]])
+    assert all(torch.equal(b[1], b[0] + 1) for b in batches)  # targets are the next tokens
+    assert [b[2] for b in batches] == [False] + [True] * (len(batches) - 1)
+    order.shift = True
+    offsets = set()
+    for epoch in range(6):
+        order.set_epoch(epoch)
+        offsets.add(next(iter(order))[1])
+    assert len(offsets) > 1 and max(offsets) < 10  # each epoch cuts the lanes at a new place
+
+
+def test_evaluation_lanes_predict_every_token_once(tmp_path):
+    ids = torch.arange(999)
+    lanes = LaneBatches(ids, lanes=4, seq_len=10, partial=True)
+    targets = torch.cat([lanes[item][1] for item in LaneOrder(lanes, shift=False, seed=0)], dim=1)
+    # every token of every lane but its first is a target exactly once
+    assert torch.equal(targets, lanes.lanes[:, 1:])
+
+
+def test_model_maps_ids_to_next_token_logits_and_carries_state():
+    net = zoo.get_model("lstm", vocab_size=11, hidden_size=16, embed_dim=8, num_layers=2)
+    ids = torch.randint(11, (3, 7))
+    assert net(ids).shape == (3, 7, 11)
+    whole, _ = net.forward_with_state(ids)
+    first, state = net.forward_with_state(ids[:, :4])
+    rest, _ = net.forward_with_state(ids[:, 4:], state)
+    torch.testing.assert_close(torch.cat([first, rest], 1), whole)  # carrying state = one long sequence
+
+
+def test_weight_tying_shares_the_matrix():
+    net = zoo.get_model("lstm", vocab_size=20, embed_dim=16, hidden_size=16, tie_weights=True)
+    assert net.head.weight is net.embed.weight
+    with pytest.raises(ValueError, match="tie_weights needs embed_dim == hidden_size"):
+        zoo.get_model("lstm", vocab_size=20, embed_dim=8, hidden_size=16, tie_weights=True)
+
+
+TINY = ["--model.hidden_size", "48", "--model.embed_dim", "16", "--data.seq_len", "16", "--data.batch_size", "4",
+        "--optimizer.lr", "0.02", "--task.sample_temperatures", "[]", "--trainer.enable_model_summary", "false"]
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """A tiny text learned by heart; the run's summary."""
+    tmp = tmp_path_factory.mktemp("lm")
+    corpus = tmp / "tiny.txt"
+    corpus.write_text("the cat sat on the mat.\n" * 60, encoding="utf-8")
+    cfg = resolve_config("lstm", [], TINY + ["--data.path", str(corpus), "--trainer.max_epochs", "25",
+                                             "--trainer.default_root_dir", str(tmp)])
+    return run("lstm", cfg)
+
+
+def test_a_tiny_text_is_learned_to_near_zero_loss(learned):
+    import csv
+
+    rows = list(csv.DictReader(open(os.path.join(learned["run_dir"], "metrics.csv"))))
+    assert float(rows[-1]["train_loss"]) < 0.02
+    # Held-out text from the same repetition is predicted too; only the first characters of each
+    # evaluation lane, which have no context yet, are uncertain.
+    assert learned["test"]["loss"] < 0.15 and learned["test"]["acc"] > 0.95
+    assert learned["test"]["ppl"] == pytest.approx(math.exp(learned["test"]["loss"]), rel=1e-4)
+    assert learned["test"]["bpc"] == pytest.approx(learned["test"]["loss"] / math.log(2), rel=1e-4)
+    assert learned["sample_unit"] == "tokens"
+
+
+def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
+    task = zoo.load_checkpoint(learned["checkpoint"])
+    assert task.decode(task.encode("the mat.")) == "the mat."
+    text = task.generate("the c", 40, temperature=0.5, generator=torch.Generator().manual_seed(3))
+    again = zoo.load_checkpoint(learned["run_dir"]).generate("the c", 40, temperature=0.5, generator=torch.Generator().manual_seed(3))
+    assert text == again and text.startswith("the cat sat on the mat.")
+    greedy = task.generate("the ", 19, temperature=1.0, top_k=1)
+    assert greedy == "the cat sat on the mat."  # top_k=1 is greedy: it recites what it learned
+    with pytest.raises(UsageError, match="not in the model's vocabulary: 'Z'"):
+        task.encode("Zebra")
+    assert task(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 5, len(task.vocab))
+
+
+def test_generate_command_is_repeatable_with_a_seed(learned, tmp_path):
+    args = ["zoo.generate", learned["run_dir"], "--prompt", "the", "--length", "30", "--seed", "7", "--temperature", "1.5"]
+    first, second = run_command(args, cwd=tmp_path), run_command(args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout and first.stdout.startswith("the")
+    bad = run_command(["zoo.generate", learned["run_dir"], "--prompt", "Qx"], cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "zoo.generate: error: not in the model's vocabulary: 'Q', 'x' (it was built from the training text)"
+    ]
+
+
+def test_word_level_vocabulary_and_unknown_words(tmp_path):
+    text = "a b c\n" * 100 + "a b d\n" * 10
+    dm = text_module(tmp_path, text, level="word", seq_len=4, val_split=0.05, test_split=0.05)
+    assert dm.vocab == [EOS, "a", "b", "c", UNK]
+    assert dm.describe()["vocab_size"] == 5
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"caf\xe9 au lait " * 20, "is not UTF-8 text (byte 0xe9 at offset 3)"),
+        (b"\x00\x01\x02binary" * 30, "looks binary"),
+        (b"   \n\n", "is empty"),
+        (b"short", "the text is too short"),
+    ],
+)
+def test_bad_text_gets_one_line(tmp_path, cli, content, message):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    status, out, err = cli("lstm", "--data.path", str(path), "--trainer.default_root_dir", str(tmp_path / "runs"))
+    assert status == 1 and len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_missing_text_and_empty_folder(tmp_path, cli):
+    status, _, err = cli("lstm", "--data.path", str(tmp_path / "none.txt"))
+    assert status == 1 and "text file not found" in err
+    with pytest.raises(DataError, match="no .txt files"):
+        DATASETS.get("text")(path=str(tmp_path)).setup("fit")

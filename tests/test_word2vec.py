@@ -1,0 +1,182 @@
+"""Skip-gram word2vec: pair generation, subsampling and negative sampling against their definitions,
+learning planted co-occurrences (both update implementations), gensim interchange, bad input."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import zoo
+from conftest import run_command
+from zoo.cli import resolve_config, run
+from zoo.data import DATASETS
+from zoo.nn.skipgram import draw_negatives, keep_thresholds, negative_table, subsample, window_pairs
+
+
+def test_keep_probability_is_the_word2vec_formula():
+    counts = np.array([100_000, 1_000, 10, 1])
+    t = 1e-3 * counts.sum()
+    expected = np.minimum(1.0, (np.sqrt(counts / t) + 1) * t / counts)
+    np.testing.assert_allclose(keep_thresholds(counts, 1e-3) / 2**32, expected, rtol=1e-6)
+    assert (keep_thresholds(counts, 0.0) == 2**32 - 1).all()  # sample=0: keep everything
+
+
+def test_subsampling_keeps_each_word_with_its_probability():
+    counts = np.array([50_000, 5_000, 500, 50])
+    thresholds = keep_thresholds(counts, 1e-3)
+    tokens = np.repeat(np.arange(4, dtype=np.int32), 50_000)
+    out = np.empty(len(tokens), np.int32)
+    n, _ = subsample(tokens, 0, len(tokens), thresholds, out, np.uint64(12345))
+    kept = np.bincount(out[:n], minlength=4) / 50_000
+    expected = thresholds / 2**32
+    assert (np.abs(kept - expected) <= 4 * np.sqrt(expected * (1 - expected) / 50_000) + 1e-9).all(), (kept, expected)
+    assert (np.diff(out[:n]) >= 0).all()  # kept occurrences stay in corpus order
+
+
+def test_window_pairs_follow_the_dynamic_window():
+    window, n = 5, 40
+    centers = np.empty(n * 2 * window, np.int64)
+    contexts = np.empty(n * 2 * window, np.int64)
+    distance_counts = np.zeros(window + 1)
+    rng = np.uint64(7)
+    sentences = 4000
+    for _ in range(sentences):
+        count, rng = window_pairs(n, window, centers, contexts, rng)
+        d = np.abs(centers[:count] - contexts[:count])
+        assert d.min() >= 1 and d.max() <= window  # never the word itself, never past the window
+        assert centers[:count].min() >= 0 and contexts[:count].max() < n  # within the sentence
+        distance_counts += np.bincount(d, minlength=window + 1)
+    # reach r ~ U{1..window}: a context at distance d is used when r >= d, probability (window-d+1)/window,
+    # and a sentence of n words has 2(n-d) ordered pairs at distance d.
+    expected = np.array([0] + [2 * (n - d) * (window - d + 1) / window * sentences for d in range(1, window + 1)])
+    assert distance_counts[1:] == pytest.approx(expected[1:], rel=0.02)
+
+
+def test_negatives_follow_count_to_the_three_quarters():
+    counts = np.array([5000, 1200, 800, 300, 90, 40, 7, 1])
+    table = negative_table(counts)
+    draws = draw_negatives(table, 400_000, 99)
+    observed = np.bincount(draws, minlength=len(counts))
+    p = counts**0.75 / (counts**0.75).sum()
+    chi2 = stats.chisquare(observed, p * len(draws))
+    assert chi2.pvalue > 1e-3, chi2
+    # the float table of the tensor path draws the same distribution
+    torch.manual_seed(0)
+    t = torch.tensor(table, dtype=torch.float64)
+    torch_draws = torch.searchsorted(t, torch.rand(400_000, dtype=torch.float64) * t[-1])
+    assert stats.chisquare(torch.bincount(torch_draws, minlength=len(counts)).numpy(), p * 400_000).pvalue > 1e-3
+
+
+def name(prefix, k):
+    """Letters only: gensim's simple_preprocess splits words at digits."""
+    return prefix + "".join(chr(ord("a") + int(d)) for d in f"{k:03d}")
+
+
+def planted_corpus(path, pairs=30, sentences=3000, seed=0):
+    """Sentences of random filler words with one planted co-occurrence each: word a_i or word b_i next
+    to c_i. a_i and b_i never meet, but share their context word, so skip-gram should make them similar."""
+    rng = np.random.default_rng(seed)
+    filler = [name("filler", k) for k in range(300)]
+    with open(path, "w") as f:
+        for _ in range(sentences):
+            words = list(rng.choice(filler, 8))
+            i = rng.integers(pairs)
+            at = rng.integers(0, 8)
+            words[at:at] = [name("aword" if rng.random() < 0.5 else "bword", i), name("cword", i)]
+            f.write(" ".join(words) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module", params=["numba", "torch"])
+def planted(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"w2v-{request.param}")
+    corpus = planted_corpus(tmp / "planted.txt")
+    cfg = resolve_config("word2vec", [], [
+        "--data.path", str(corpus), "--data.cache_dir", str(tmp / "cache"), "--data.batch_words", "8000",
+        "--model.dim", "32", "--task.sample", "0", "--task.backend", request.param, "--trainer.max_epochs", "8",
+        "--trainer.default_root_dir", str(tmp / "runs"), "--data.min_count", "3",
+    ])
+    return run("word2vec", cfg)
+
+
+def test_planted_pairs_end_up_nearer_than_random_pairs(planted):
+    vectors = zoo.load_vectors(planted["run_dir"])
+    planted_sims = [vectors.similarity(name("aword", i), name("bword", i)) for i in range(30)]
+    random_sims = [vectors.similarity(name("aword", i), name("bword", (i + 7) % 30)) for i in range(30)]
+    assert np.mean(planted_sims) > np.mean(random_sims) + 0.3
+    assert np.mean(np.array(planted_sims) > np.median(random_sims)) >= 0.9
+
+
+def test_run_writes_gensim_vectors_and_exact_loss(planted):
+    from gensim.models import KeyedVectors
+
+    run_dir = planted["run_dir"]
+    vectors = KeyedVectors.load_word2vec_format(os.path.join(run_dir, "vectors.bin"), binary=True)
+    task = zoo.load_checkpoint(os.path.join(run_dir, "checkpoints", "last.ckpt"))
+    assert vectors.index_to_key == task.vocab
+    np.testing.assert_allclose(vectors.vectors, task.model.input.weight.detach().numpy(), rtol=1e-6)
+    assert set(planted["test"]) == {"wordsim353", "simlex999", "analogy"} and planted["sample_unit"] == "words"
+    import csv
+
+    rows = list(csv.DictReader(open(os.path.join(run_dir, "metrics.csv"))))
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < losses[0]  # it learns
+    sums = [float(r["train_loss_sum"]) for r in rows]
+    pairs = [float(r["train_pairs"]) for r in rows]
+    assert sums[0] / pairs[0] == pytest.approx(losses[0], rel=1e-12)  # float64 throughout
+    steps = list(csv.DictReader(open(os.path.join(run_dir, "steps.csv"))))
+    assert len(steps) == len(rows) * (len(steps) // len(rows)) and len(steps) >= len(rows)
+
+
+def test_neighbors_command_prints_nearest_words_and_analogies(planted, tmp_path):
+    a3, b3, b4 = name("aword", 3), name("bword", 3), name("bword", 4)
+    result = run_command(["zoo.neighbors", planted["run_dir"], a3, f"{a3}-{b3}+{b4}", "--topn", "3"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{a3}:" and b3 in lines[1] and len(lines) == 8
+    bad = run_command(["zoo.neighbors", planted["run_dir"], "zebra"], cwd=tmp_path)
+    assert bad.returncode == 2 and "not in the vocabulary: zebra" in bad.stderr
+
+
+def test_corpus_cache_is_built_once_and_reused(tmp_path):
+    corpus = planted_corpus(tmp_path / "c.txt", sentences=200)
+    dm = DATASETS.get("corpus")(path=str(corpus), cache_dir=str(tmp_path / "cache"), min_count=1, batch_words=500)
+    dm.prepare_data()
+    dm.setup("fit")
+    folder = dm.folder
+    stamp = (folder / "tokens.i32").stat().st_mtime_ns
+    tokens = np.concatenate([dm.train_dataloader().dataset[c][0].numpy() for c in range(len(dm.chunks))])
+    assert len(tokens) == dm.corpus_words == 200 * 10
+    words = [dm.words[i] for i in tokens[:10]]
+    assert words == open(corpus).readline().split()  # ids decode back to the text
+    again = DATASETS.get("corpus")(path=str(corpus), cache_dir=str(tmp_path / "cache"))
+    again.prepare_data()
+    assert again.folder == folder and (folder / "tokens.i32").stat().st_mtime_ns == stamp
+    assert dm.counts == sorted(dm.counts, reverse=True)  # ids are numbered by frequency
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "the corpus has no words"),
+        (b"alpha beta gamma\n", "no word occurs data.min_count=5 times"),
+        (b"caf\xe9 au lait\n", "line 1 is not UTF-8"),
+    ],
+)
+def test_bad_corpus_gets_one_line(tmp_path, cli, content, message):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    status, _, err = cli("word2vec", "--data.path", str(path), "--data.cache_dir", str(tmp_path / "cache"),
+                         "--trainer.default_root_dir", str(tmp_path / "runs"))
+    assert status == 1 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_model_scores_candidates_and_starts_like_word2vec():
+    net = zoo.get_model("word2vec", vocab_size=50, dim=20)
+    assert net.input.weight.abs().max() <= 1 / 20 and net.input.weight.abs().max() > 0.9 / 20
+    assert torch.count_nonzero(net.output.weight) == 0
+    scores = net(torch.tensor([1, 2]), torch.tensor([[3, 4, 5], [6, 7, 8]]))
+    assert scores.shape == (2, 3)

@@ -1,0 +1,246 @@
+"""Text for language models: one token stream, split into contiguous parts, batched for truncated
+back-propagation through time.
+
+- Splits are contiguous, never shuffled across their boundaries: the first ``1 - val_split -
+  test_split`` of the tokens train, the next ``val_split`` validate, the last ``test_split`` test
+  (nanoGPT keeps the last 10% for validation; 0.05 + 0.05 covers the same text).
+- The vocabulary is built from the training part only. Tokens that appear only in validation or test
+  map to ``<unk>``, which exists only when it is needed.
+- ``stream: lanes`` (default, as in char-rnn and PyTorch's word_language_model): the training part is
+  cut into ``batch_size`` contiguous lanes, and each batch is the next ``seq_len`` tokens of every
+  lane, so a model can carry its state from one batch to the next. Each epoch starts the lanes at a
+  new random offset, so the cut points move. ``stream: windows`` (nanoGPT): every batch is
+  ``batch_size`` windows at random places. Validation and test always read their part once, in lanes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from zoo.data.base import ZooDataModule
+from zoo.errors import DataError, UsageError
+
+UNK = "<unk>"
+EOS = "<eos>"  # word level: the end of a line
+
+
+def default_corpus() -> Path:
+    """gensim's bundled Lee news corpus (about 60,000 words): text that needs no download."""
+    from gensim.test.utils import datapath
+
+    return Path(datapath("lee_background.cor"))
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file, or every ``.txt`` file of a folder in name order; refuses binary and empty input."""
+    files = sorted(p for p in path.rglob("*.txt") if p.is_file()) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise DataError(f"no .txt files in {path}")
+    if not path.exists():
+        raise DataError(f"text file not found: {path}")
+    parts = []
+    for file in files:
+        raw = file.read_bytes()
+        if b"\x00" in raw[:65536]:
+            raise DataError(f"{file} looks binary (it contains NUL bytes), not text")
+        try:
+            parts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{file} is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); re-encode it as UTF-8"
+            ) from None
+    text = "\n".join(parts)
+    if not text.strip():
+        raise DataError(f"{path} is empty")
+    return text
+
+
+def tokenize(text: str, level: str) -> list[str]:
+    if level == "char":
+        return list(text)
+    tokens = []
+    for line in text.splitlines():
+        tokens += line.split() + [EOS]
+    return tokens
+
+
+def detokenize(tokens: list[str], level: str) -> str:
+    if level == "char":
+        return "".join(tokens)
+    return " ".join(tokens).replace(f" {EOS} ", "\n").replace(f" {EOS}", "\n").replace(EOS, "\n")
+
+
+class LaneBatches(Dataset):
+    """Item ``(step, offset)`` -> ``(x, y, continues)``: the ``step``-th chunk of every lane.
+
+    With ``partial=True`` (evaluation) a shorter last chunk covers the end of the lanes, so every token
+    but the first of each lane is predicted exactly once. Under multi-process training each process
+    takes every ``world``-th lane.
+    """
+
+    def __init__(self, ids: torch.Tensor, lanes: int, seq_len: int, partial: bool = False, rank: int = 0, world: int = 1):
+        self.seq_len, self.partial = seq_len, partial
+        length = len(ids) // (lanes * world)
+        self.lanes = ids[: length * lanes * world].view(lanes * world, length)[rank::world]  # (lanes, length)
+
+    def steps(self, offset: int) -> int:
+        predictable = self.lanes.shape[1] - offset - 1
+        return -(-predictable // self.seq_len) if self.partial else predictable // self.seq_len
+
+    def __len__(self) -> int:
+        return self.steps(0)
+
+    def __getitem__(self, item: tuple[int, int]):
+        step, offset = item
+        start = offset + step * self.seq_len
+        chunk = self.lanes[:, start : start + self.seq_len + 1]
+        return chunk[:, :-1], chunk[:, 1:], step > 0  # x (B, T), y (B, T): the next tokens
+
+
+class LaneOrder(Sampler[tuple[int, int]]):
+    """Every chunk of the lanes in order; with ``shift``, each epoch starts at a seeded random offset."""
+
+    def __init__(self, batches: LaneBatches, shift: bool, seed: int):
+        self.batches, self.shift, self.seed, self.epoch = batches, shift, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _offset(self) -> int:
+        if not self.shift:
+            return 0
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        return int(torch.randint(self.batches.seq_len, (1,), generator=g))
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        offset = self._offset()
+        return iter([(step, offset) for step in range(self.batches.steps(offset))])
+
+    def __len__(self) -> int:
+        return self.batches.steps(self.batches.seq_len - 1 if self.shift else 0)
+
+
+class WindowBatches(Dataset):
+    """Item: a tensor of start positions -> ``(x, y, False)``, one window of ``seq_len`` per start."""
+
+    def __init__(self, ids: torch.Tensor, seq_len: int):
+        self.ids, self.seq_len = ids, seq_len
+        self.span = torch.arange(seq_len + 1)
+
+    def __getitem__(self, starts: torch.Tensor):
+        chunk = self.ids[starts[:, None] + self.span]  # (B, T + 1)
+        return chunk[:, :-1], chunk[:, 1:], False
+
+
+class WindowOrder(Sampler[torch.Tensor]):
+    """``steps`` batches of random window starts per epoch (as many tokens as one pass), seeded."""
+
+    def __init__(self, n_tokens: int, batch_size: int, seq_len: int, seed: int):
+        self.limit = n_tokens - seq_len - 1
+        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+        self.steps = max(1, n_tokens // (batch_size * seq_len))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        return iter(torch.randint(self.limit + 1, (self.steps, self.batch_size), generator=g))
+
+    def __len__(self) -> int:
+        return self.steps
+
+
+class TextDataModule(ZooDataModule):
+    """A text file (or a folder of ``.txt`` files) as one token stream, character or word level."""
+
+    name = "text"
+
+    def __init__(
+        self,
+        *,
+        path: str | None = None,
+        level: Literal["char", "word"] = "char",
+        seq_len: int = 64,
+        stream: Literal["lanes", "windows"] = "lanes",
+        val_split: float = 0.05,
+        test_split: float = 0.05,
+        eval_batch_size: int = 32,
+        **kwargs: Any,
+    ):
+        super().__init__(val_split=val_split, eval_batch_size=eval_batch_size, **kwargs)
+        if seq_len < 1:
+            raise UsageError(f"data.seq_len must be a positive integer, got {seq_len}")
+        if not 0.0 < test_split < 1.0 or val_split + test_split >= 1.0:
+            raise UsageError(f"data.val_split + data.test_split must be below 1, got {val_split} + {test_split}")
+        self.path = Path(path).expanduser() if path else None
+        self.level, self.seq_len, self.stream, self.test_split = level, seq_len, stream, test_split
+        self.vocab: list[str] = []
+        self.split_ids: dict[str, torch.Tensor] = {}
+
+    def prepare_data(self) -> None:
+        if self.path is not None and not self.path.exists():
+            raise DataError(f"text file not found: {self.path}")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.split_ids:
+            return
+        self.prepare_data()
+        tokens = tokenize(read_text(self.path or default_corpus()), self.level)
+        n = len(tokens)
+        n_test = int(n * self.test_split)
+        n_val = int(n * self.val_split)
+        bounds = {"train": (0, n - n_val - n_test), "val": (n - n_val - n_test, n - n_test), "test": (n - n_test, n)}
+        parts = {split: tokens[a:b] for split, (a, b) in bounds.items()}
+        for split, part in parts.items():
+            need = self.seq_len + 1 if split == "train" else 2
+            if len(part) < need:
+                raise DataError(
+                    f"the text is too short: {n} {self.level} tokens leave {len(part)} for the {split} split, "
+                    f"which needs at least {need} (data.seq_len is {self.seq_len})"
+                )
+        self.vocab = sorted(set(parts["train"]))
+        if any(t not in set(self.vocab) for t in parts["val"] + parts["test"]):
+            self.vocab.append(UNK)
+        index = {t: i for i, t in enumerate(self.vocab)}
+        unk = index.get(UNK)
+        self.split_ids = {
+            split: torch.tensor([index.get(t, unk) for t in part], dtype=torch.long) for split, part in parts.items()
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {"vocab_size": len(self.vocab), "vocab": list(self.vocab), "level": self.level}
+
+    def train_dataloader(self) -> DataLoader:
+        ids = self.split_ids["train"]
+        rank, world = self._rank_world()
+        if self.stream == "windows":
+            order = WindowOrder(len(ids), self.batch_size, self.seq_len, self.shuffle_seed + rank)
+            return DataLoader(WindowBatches(ids, self.seq_len), sampler=order, batch_size=None)
+        lanes = LaneBatches(ids, self._lanes(len(ids), self.batch_size * world) // world or 1, self.seq_len, rank=rank, world=world)
+        return DataLoader(lanes, sampler=LaneOrder(lanes, shift=True, seed=self.shuffle_seed), batch_size=None)
+
+    def _eval_loader(self, ids: torch.Tensor) -> DataLoader:
+        rank, world = self._rank_world()
+        lanes = LaneBatches(
+            ids, max(1, self._lanes(len(ids), self.eval_batch_size * world) // world), self.seq_len,
+            partial=True, rank=rank, world=world,
+        )
+        return DataLoader(lanes, sampler=LaneOrder(lanes, shift=False, seed=0), batch_size=None)
+
+    def _rank_world(self) -> tuple[int, int]:
+        return (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+
+    def _lanes(self, n_tokens: int, wanted: int) -> int:
+        """As many lanes as asked for, but no more than leave each lane one full chunk plus one token."""
+        return max(1, min(wanted, (n_tokens - 1) // (self.seq_len + 1)))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader(self.split_ids["val"])
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader(self.split_ids["test"])

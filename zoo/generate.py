@@ -1,0 +1,63 @@
+"""``python -m zoo.generate CHECKPOINT --prompt "ROMEO:" --length 500 --temperature 0.8 [--top_k 40] [--seed N]``
+
+Continue a prompt with a trained language model. CHECKPOINT is a ``.ckpt`` file or a run directory
+(its best checkpoint). The text goes to stdout; with ``--seed`` the same command prints the same text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from zoo.errors import UsageError, ZooError
+
+PROG = "zoo.generate"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like zoo.train
+        raise UsageError(message)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(prog=f"python -m {PROG}", description="Continue a prompt with a trained zoo language model.")
+    parser.add_argument("checkpoint", help="a .ckpt file or a run directory")
+    parser.add_argument("--prompt", default="", help="text to continue (default: start from a random token)")
+    parser.add_argument("--length", type=int, default=500, help="tokens to generate (characters at char level)")
+    parser.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder")
+    parser.add_argument("--top_k", type=int, default=None, help="sample only among the k likeliest tokens")
+    parser.add_argument("--seed", type=int, default=None, help="make the output repeatable")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    if args.length < 0:
+        raise UsageError(f"--length must be >= 0, got {args.length}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
+    try:
+        args = parse(argv)
+        import torch
+
+        from zoo.checkpoint import load_checkpoint
+
+        task = load_checkpoint(args.checkpoint, map_location=args.device)
+        if not hasattr(task, "generate"):
+            raise UsageError(f"{args.checkpoint} holds a {task.name} model, which does not generate text")
+        generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+        text = task.generate(args.prompt, args.length, args.temperature, args.top_k, generator=generator)
+        print(text)
+        return 0
+    except ZooError as err:
+        if debug:
+            raise
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Language modelling: predict every next token of a text; generate text from a trained model.
+
+Loss is the mean cross-entropy in nats per token; perplexity is exp(loss) and bits per character
+loss / ln 2 (character level). With ``carry_state`` the LSTM state at the end of one batch starts the
+next batch of the same lanes (truncated back-propagation through time: gradients stop at the batch
+boundary, the information does not), so the model sees context longer than ``seq_len``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from zoo.data.text import UNK, detokenize, tokenize
+from zoo.errors import UsageError
+from zoo.tasks.base import Task
+
+
+class TokenAccuracy(MulticlassAccuracy):
+    """Next-token accuracy over every position: logits (B, T, V) against targets (B, T)."""
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update(preds.reshape(-1, preds.shape[-1]), target.reshape(-1))
+
+
+class LanguageModelTask(Task):
+    name = "language_model"
+    sample_unit = "tokens"
+    filled_by_data = ("vocab", "level")
+
+    def __init__(
+        self,
+        *,
+        vocab: list[str],
+        level: Literal["char", "word"] = "char",
+        carry_state: bool = True,
+        sample_temperatures: list[float] | None = None,
+        sample_length: int = 200,
+        sample_prompt: str = "",
+        **kwargs: Any,
+    ):
+        self.vocab_size = len(vocab)
+        super().__init__(**kwargs)
+        self.vocab, self.level, self.carry_state = list(vocab), level, carry_state
+        self.index = {token: i for i, token in enumerate(self.vocab)}
+        self.sample_temperatures = list(sample_temperatures or [])
+        self.sample_length, self.sample_prompt = sample_length, sample_prompt
+        self._state: dict[str, Any] = {}  # per stage: the state to continue from
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection({"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)})
+
+    def count_samples(self, batch: Any) -> int:
+        return batch[0].numel()  # tokens
+
+    def loss_and_outputs(self, batch):
+        x, y, continues = batch
+        stage = "train" if self.training else "eval"
+        state = self._state.get(stage) if (self.carry_state and continues) else None
+        logits, state = self.model.forward_with_state(x, state)
+        # Keep the values, drop the graph: the next batch starts from here without back-propagating
+        # into this one.
+        self._state[stage] = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        return loss, logits, y
+
+    def epoch_extras(self, stage: str, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        loss = values[f"{stage}_loss"]
+        extras = {f"{stage}_ppl": torch.exp(loss)}
+        if self.level == "char":
+            extras[f"{stage}_bpc"] = loss / math.log(2)
+        return extras
+
+    # --- text in, text out -------------------------------------------------------------------
+    def encode(self, text: str) -> torch.Tensor:
+        """Token ids (1-D LongTensor). Unknown tokens map to ``<unk>`` if the vocabulary has it, else fail."""
+        tokens = tokenize(text, self.level)
+        if self.level == "word" and tokens and not text.endswith("\n"):
+            tokens = tokens[:-1]  # tokenize() ends every line; an unfinished prompt line has no end yet
+        unknown = sorted({t for t in tokens if t not in self.index})
+        if unknown and UNK not in self.index:
+            shown = ", ".join(repr(t) for t in unknown[:10])
+            raise UsageError(f"not in the model's vocabulary: {shown} (it was built from the training text)")
+        unk = self.index.get(UNK)
+        return torch.tensor([self.index.get(t, unk) for t in tokens], dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+        return detokenize([self.vocab[i] for i in ids], self.level)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: str = "",
+        length: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> str:
+        """Continue ``prompt`` by ``length`` tokens, sampling from softmax(logits / temperature), only
+        among the ``top_k`` likeliest if given. Pass a seeded ``torch.Generator`` to repeat a sample."""
+        if temperature <= 0:
+            raise UsageError(f"temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise UsageError(f"top_k must be >= 1, got {top_k}")
+        was_training = self.training
+        self.eval()
+        ids = self.encode(prompt)
+        if len(ids) == 0:  # no prompt: start from a random token
+            ids = torch.randint(self.vocab_size, (1,), generator=generator)
+        device = next(self.parameters()).device
+        logits, state = self.model.forward_with_state(ids.to(device)[None], None)
+        out = []
+        for _ in range(length):
+            scores = logits[0, -1].float().cpu() / temperature
+            if top_k is not None and top_k < len(scores):
+                cutoff = torch.topk(scores, top_k).values[-1]
+                scores = scores.masked_fill(scores < cutoff, -math.inf)
+            token = torch.multinomial(torch.softmax(scores, dim=0), 1, generator=generator)
+            out.append(int(token))
+            logits, state = self.model.forward_with_state(token.to(device)[None], state)
+        self.train(was_training)
+        if self.level == "char" or not prompt or prompt.endswith((" ", "\n")):
+            return prompt + self.decode(out)
+        return prompt + " " + self.decode(out)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        if self.sample_temperatures and self.trainer.is_global_zero:
+            # As Keras' lstm_text_generation example does: watch the model learn to write.
+            for temperature in self.sample_temperatures:
+                text = self.generate(self.sample_prompt, self.sample_length, temperature)
+                print(f"--- epoch {self.current_epoch}, temperature {temperature} ---\n{text}\n", file=sys.stderr, flush=True)
+
+    def on_train_epoch_start(self) -> None:
+        self._state.pop("train", None)
+
+    def on_validation_epoch_start(self) -> None:
+        self._state.pop("eval", None)
+
+    def on_test_epoch_start(self) -> None:
+        self._state.pop("eval", None)

@@ -1,0 +1,220 @@
+"""Word vectors: skip-gram with negative sampling, trained by word2vec's own update rule.
+
+The Trainer drives it like any task (epochs, devices, DDP, checkpoints, logs), but each training step
+applies word2vec's closed-form SGD update to a chunk of the corpus instead of autograd plus an
+optimizer: ``zoo/nn/skipgram.py``, a numba kernel on CPU and tensor operations elsewhere. The learning
+rate decays linearly from ``optimizer.lr`` to ``min_lr`` over all the words of all epochs, as in
+word2vec.c and gensim. The loss is summed in float64, so it stays exact however long the run.
+
+Validation reports the word-similarity benchmarks that ship with gensim (Spearman correlation with
+human judgements: wordsim353, simlex999) after every epoch; the test adds the analogy questions
+(questions-words.txt, accuracy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torchmetrics import SumMetric
+
+from zoo.errors import UsageError
+from zoo.nn.skipgram import keep_thresholds, negative_table, train_chunk_cpu, train_chunk_torch
+from zoo.tasks.base import Task
+
+
+def gensim_benchmark(name: str) -> str:
+    from gensim.test.utils import datapath
+
+    return datapath(name)
+
+
+class SkipGramTask(Task):
+    name = "skipgram"
+    sample_unit = "words"
+    monitor = None  # the last epoch is the result: the learning rate has decayed to its floor there
+    filled_by_data = ("vocab", "counts", "corpus_words")
+
+    def __init__(
+        self,
+        *,
+        vocab: list[str],
+        counts: list[int],
+        corpus_words: int = 0,
+        window: int = 5,
+        negative: int = 5,
+        sample: float = 1e-3,
+        min_lr: float = 1e-4,
+        ns_exponent: float = 0.75,
+        share_negatives: bool = True,
+        batch_pairs: int = 16384,
+        backend: Literal["auto", "numba", "torch"] = "auto",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if window < 1 or negative < 0:
+            raise UsageError(f"task.window must be >= 1 and task.negative >= 0, got {window} and {negative}")
+        if sample < 0 or min_lr < 0:
+            raise UsageError("task.sample and task.min_lr must be >= 0")
+        unsupported = {k: v for k, v in self.optimizer_cfg.items() if k not in ("name", "lr", "dampening") and v}
+        if self.optimizer_cfg["name"] != "sgd" or unsupported:
+            raise UsageError(
+                "word2vec trains with word2vec's own SGD update: use optimizer.name sgd with only lr "
+                f"(got {self.optimizer_cfg['name']!r}{', ' + ', '.join(unsupported) if unsupported else ''})"
+            )
+        self.automatic_optimization = False  # the update below is the optimizer
+        self.vocab, self.counts, self.corpus_words = list(vocab), list(counts), corpus_words
+        self.window, self.negative, self.min_lr, self.batch_pairs = window, negative, min_lr, batch_pairs
+        # auto: the numba kernel on CPU, tensor operations on any other device
+        self.backend, self.share_negatives = backend, share_negatives
+        self.lr = float(self.optimizer_cfg.get("lr", 0.025))
+        self.thresholds = keep_thresholds(np.array(counts), sample)
+        self.table = negative_table(np.array(counts), ns_exponent)
+        # The epoch's loss, summed in float64 (gensim's float32 running sum stops growing once it
+        # reaches 2^27), and its number of pairs; both reduced across processes under DDP.
+        self.loss_sum = SumMetric(nan_strategy="disable").set_dtype(torch.float64)
+        self.pair_count = SumMetric(nan_strategy="disable").set_dtype(torch.float64)
+
+    def make_metrics(self):
+        return None
+
+    def count_samples(self, batch: Any) -> int:
+        return self._raw_words(batch)
+
+    def _raw_words(self, batch: Any) -> int:
+        """Corpus words this chunk stands for, out-of-vocabulary ones included (gensim's raw words)."""
+        tokens, _ = batch
+        total_known = max(1, sum(self.counts))
+        return round(len(tokens) * max(self.corpus_words, total_known) / total_known)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # The update is the kernel's; this optimizer never sees a gradient. It carries the current
+        # learning rate (for the logs) and counts steps for Lightning (checkpoints, logging).
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    def _alpha_range(self, batch_idx: int) -> tuple[float, float]:
+        """Linear decay over the whole run, by the chunk's place in it."""
+        per_epoch = max(1, self.trainer.num_training_batches)
+        epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
+        done = (self.current_epoch * per_epoch + batch_idx) / (epochs * per_epoch)
+        step = 1.0 / (epochs * per_epoch)
+        span = self.lr - self.min_lr
+
+        def at(p: float) -> float:
+            return max(self.min_lr, self.lr - span * min(1.0, p))
+
+        return at(done), at(done + step)
+
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
+        tokens, bounds = batch
+        alpha_start, alpha_end = self._alpha_range(batch_idx)
+        optimizer = self.optimizers()
+        optimizer.param_groups[0]["lr"] = alpha_end  # what the next chunk starts from
+        w_in, w_out = self.model.input.weight.data, self.model.output.weight.data
+        if self.backend == "numba" or (self.backend == "auto" and w_in.device.type == "cpu"):
+            if w_in.device.type != "cpu":
+                raise UsageError("task.backend 'numba' runs on the CPU only; use 'torch' or 'auto' on a GPU")
+            loss, pairs = train_chunk_cpu(
+                w_in, w_out, tokens.numpy(), bounds.numpy(), self.thresholds, self.table,
+                window=self.window, negative=self.negative, alpha_start=alpha_start, alpha_end=alpha_end,
+                seed=self.global_step * 7919 + self.global_rank, threads=torch.get_num_threads(),
+                share_negatives=self.share_negatives,
+            )
+        else:
+            loss, pairs = self._train_on_device(tokens, bounds, alpha_start, alpha_end)
+        if self.trainer.world_size > 1:
+            # Each process updated its own copy from its own chunks: average them, as data-parallel
+            # word2vec does, so all processes continue from the same tables.
+            for table in (w_in, w_out):
+                torch.distributed.all_reduce(table)
+                table /= self.trainer.world_size
+        optimizer.step()  # no gradients: only counts the step
+        self.loss_sum.update(torch.tensor(loss, dtype=torch.float64))
+        self.pair_count.update(torch.tensor(float(pairs), dtype=torch.float64))
+        return {"loss": torch.tensor(loss / max(1, pairs), dtype=torch.float64)}  # nats per pair
+
+    def _train_on_device(self, tokens, bounds, alpha_start, alpha_end) -> tuple[float, int]:
+        device = tokens.device
+        if not hasattr(self, "_device_tables") or self._device_tables[0].device != device:
+            keep = torch.tensor(self.thresholds.astype(np.float64) / 2**32, dtype=torch.float32, device=device)
+            table = torch.tensor(self.table, dtype=torch.float64, device=device)
+            self._device_tables = (keep, table)
+        sentence = torch.repeat_interleave(
+            torch.arange(len(bounds) - 1, device=device), bounds[1:] - bounds[:-1]
+        )
+        keep, table = self._device_tables
+        return train_chunk_torch(
+            self.model.input.weight.data, self.model.output.weight.data, tokens.long(), sentence, keep, table,
+            window=self.window, negative=self.negative, alpha_start=alpha_start, alpha_end=alpha_end,
+            generator=None, batch_pairs=self.batch_pairs,
+        )
+
+    def on_train_epoch_end(self) -> None:
+        if self.loss_sum.update_count:
+            loss_sum, pairs = self.loss_sum.compute(), self.pair_count.compute()
+            self.log_dict({
+                "train_loss": loss_sum / pairs.clamp_min(1),  # nats per pair
+                "train_loss_sum": loss_sum,
+                "train_pairs": pairs,
+                "lr": self.current_lr(),
+                "step": float(self.global_step),  # a step is a corpus chunk
+                "epoch": float(self.current_epoch),
+            })
+        self.loss_sum.reset()
+        self.pair_count.reset()
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def keyed_vectors(self):
+        """The word vectors as a gensim ``KeyedVectors``: most_similar, similarity, analogies..."""
+        from gensim.models import KeyedVectors
+
+        vectors = KeyedVectors(self.model.input.weight.shape[1])
+        vectors.add_vectors(self.vocab, self.model.input.weight.detach().float().cpu().numpy())
+        vectors.allocate_vecattrs(attrs=["count"], types=[np.int64])  # gensim's word counts, in one go
+        vectors.expandos["count"][:] = self.counts
+        return vectors
+
+    def similarity_scores(self, analogies: bool) -> dict[str, float]:
+        """Spearman correlation on wordsim353 and simlex999 and, with ``analogies``, the accuracy on
+        questions-words.txt; NaN where none of a benchmark's words are in the vocabulary."""
+        import logging
+        import warnings
+
+        vectors = self.keyed_vectors()
+        logging.getLogger("gensim").setLevel(logging.WARNING)
+        benchmarks = {
+            "wordsim353": lambda: vectors.evaluate_word_pairs(gensim_benchmark("wordsim353.tsv"))[1][0],
+            "simlex999": lambda: vectors.evaluate_word_pairs(gensim_benchmark("simlex999.txt"))[1][0],
+        }
+        if analogies:
+            benchmarks["analogy"] = lambda: vectors.evaluate_word_analogies(gensim_benchmark("questions-words.txt"))[0]
+        scores = {}
+        for name, evaluate in benchmarks.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # scipy warns on constant input (untrained vectors)
+                try:
+                    scores[name] = float(evaluate())
+                except (ValueError, ZeroDivisionError):  # no benchmark word in this vocabulary
+                    scores[name] = float("nan")
+        return scores
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.log_dict({f"val_{k}": v for k, v in self.similarity_scores(analogies=False).items()}, prog_bar=True, batch_size=1)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.log_dict({f"test_{k}": v for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)
+
+    def on_validation_epoch_end(self) -> None:
+        pass
+
+    def on_test_epoch_end(self) -> None:
+        pass
+
+    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+        if not self.trainer.is_global_zero:
+            return {}
+        path = run_dir / "vectors.bin"
+        self.keyed_vectors().save_word2vec_format(str(path), binary=True)
+        return {"vectors": str(path)}

@@ -69,9 +69,17 @@ def build_cache(files: list[Path], folder: Path, tokenizer_name: str, max_senten
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
     try:
         ids: dict[str, int] = {}
-        counts = array("q")
+        counts = np.zeros(0, dtype=np.int64)
         tokens, starts = array("i"), array("q", [0])
         written = 0
+
+        def flush_tokens(raw) -> np.ndarray:
+            block = np.frombuffer(tokens, dtype=np.int32)
+            block.tofile(raw)
+            added = np.bincount(block, minlength=len(ids))  # counting per block, not per word in Python
+            added[: len(counts)] += counts
+            return added
+
         with open(work / "raw.i32", "wb") as raw, open(work / "sentences.i64", "wb") as sentences:
             for file in files:
                 with open(file, "rb") as f:
@@ -86,26 +94,22 @@ def build_cache(files: list[Path], folder: Path, tokenizer_name: str, max_senten
                             ) from None
                         words = tokenize(text)
                         for begin in range(0, len(words), max_sentence_length):
-                            for word in words[begin : begin + max_sentence_length]:
-                                i = ids.setdefault(word, len(ids))
-                                if i == len(counts):
-                                    counts.append(0)
-                                counts[i] += 1
-                                tokens.append(i)
-                            written += len(words[begin : begin + max_sentence_length])
+                            piece = words[begin : begin + max_sentence_length]
+                            tokens.extend([ids.setdefault(word, len(ids)) for word in piece])  # new word: next id
+                            written += len(piece)
                             starts.append(written)
                         if len(tokens) > 1 << 20:  # flush: memory stays bounded by the vocabulary
-                            tokens.tofile(raw)
+                            counts = flush_tokens(raw)
                             tokens = array("i")
                         if len(starts) > 1 << 16:
                             starts[:-1].tofile(sentences)
                             starts = array("q", [starts[-1]])
-            tokens.tofile(raw)
+            counts = flush_tokens(raw)
             starts.tofile(sentences)
-        if not counts:
+        if not len(counts):
             raise DataError(f"the corpus has no words ({', '.join(str(f) for f in files[:3])})")
         # Renumber by frequency (stable: ties keep first-seen order), so vocabularies are id prefixes.
-        order = np.argsort(-np.frombuffer(counts, dtype=np.int64), kind="stable")
+        order = np.argsort(-counts, kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         rank = rank.astype(np.int32)

@@ -124,3 +124,19 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     result = subprocess.run([python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "name: digits" in result.stdout
+
+
+def test_logged_numbers_keep_their_meaning_in_the_csv(tmp_path):
+    """metrics.csv shows a float32 metric as the decimal it stands for, and never rounds a float64
+    number, even one that float32 could also hold (a loss sum, a pair count past 2**24)."""
+    from zoo.callbacks import EpochCSVLogger, exact
+
+    assert exact(torch.tensor(0.064)).item() == 0.064
+    assert exact(torch.tensor(1 / 3)).item() == 0.33333334
+    for value in (441636.890625, 30000002.0, 3.1985753233796617):
+        assert exact(torch.tensor(value, dtype=torch.float64)).item() == value
+        assert exact(value).item() == value
+    logger = EpochCSVLogger(tmp_path)
+    logger.log_metrics({"epoch": 0.0, "train_loss_sum": 441636.890625, "train_pairs": 30000002.0, "val_acc": 0.064}, step=3)
+    row = (tmp_path / "metrics.csv").read_text().splitlines()[1]
+    assert row == "0,3,441636.890625,30000002.0,0.064"

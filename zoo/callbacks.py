@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
@@ -19,11 +20,17 @@ from lightning.pytorch.utilities import rank_zero_only
 from zoo.checkpoint import atomic_write_text
 
 
-def _scalar(value: Any) -> float:
-    """A logged number as a plain float. A value that is a float32 keeps the digits float32 has (0.064,
-    not 0.06400000303983688); float64 values (word2vec's exact loss) keep all of theirs."""
-    value = float(value.item() if hasattr(value, "item") else value)
-    return float(f"{value:.7g}") if float(np.float32(value)) == value else value
+def exact(value: Any) -> torch.Tensor:
+    """A number to log, as a float64 tensor that says what it means. Lightning stores a logged Python
+    float as float32 (0.064 becomes 0.06400000303983688) and hands loggers plain floats, so the dtype
+    is gone by the time a row is written. A float32 value becomes the shortest decimal that float32
+    reads back (0.064); float64 values (word2vec's exact loss, step counts) keep every digit."""
+    if isinstance(value, torch.Tensor) and value.dtype != torch.float64:
+        shortest = np.format_float_positional(np.float32(value.item()), unique=True)
+        return torch.tensor(float(shortest), dtype=torch.float64)
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    return torch.tensor(float(value), dtype=torch.float64)
 
 
 def _column_order(name: str) -> tuple[int, str]:
@@ -73,7 +80,7 @@ class EpochCSVLogger(Logger):
         epoch = int(metrics["epoch"])
         row = self.rows.setdefault(epoch, {"epoch": epoch})
         row["step"] = int(step) if step is not None else None
-        row.update({k: _scalar(v) for k, v in metrics.items() if k != "epoch"})
+        row.update({k: float(v) for k, v in metrics.items() if k != "epoch"})
         write_csv(self.run_dir / "metrics.csv", [self.rows[e] for e in sorted(self.rows)])
 
     @rank_zero_only
@@ -103,7 +110,7 @@ class StepLog(L.Callback):
                 self._file.write("batch,epoch,loss,lr\n")
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         lr = pl_module.current_lr()
-        self._file.write(f"{batches},{trainer.current_epoch},{_scalar(loss)!r},{'' if lr is None else repr(lr)}\n")
+        self._file.write(f"{batches},{trainer.current_epoch},{exact(loss).item()!r},{'' if lr is None else repr(lr)}\n")
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._file is not None:
@@ -145,7 +152,7 @@ class TrainThroughput(L.Callback):
         self._mark = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        pl_module.log("train_time_s", round(self.seconds, 3))  # cumulative, into metrics.csv
+        pl_module.log("train_time_s", exact(round(self.seconds, 3)))  # cumulative, into metrics.csv
 
     def samples_per_s(self) -> float:
         return self.samples / self.seconds if self.seconds > 0 else math.nan

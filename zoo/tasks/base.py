@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
+from zoo.callbacks import exact
 from zoo.optim import build_optimizer, build_scheduler
 from zoo.registry import get_model
 
@@ -115,7 +116,7 @@ class Task(L.LightningModule):
                 # "step" is Lightning's key for the x-axis: optimizer steps so far. (Giving it makes
                 # Lightning leave out the epoch, so that goes in too.)
                 values["step"], values["epoch"] = float(self.trainer.global_step), float(self.current_epoch)
-            self.log_dict(values, prog_bar=stage != "test")
+            self.log_dict({k: exact(v) for k, v in values.items()}, prog_bar=stage != "test")
         for metric in (loss, metrics, self.penalty if stage == "train" else None):
             if metric is not None:
                 metric.reset()

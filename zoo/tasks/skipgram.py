@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torchmetrics import SumMetric
 
+from zoo.callbacks import exact
 from zoo.errors import UsageError
 from zoo.nn.skipgram import keep_thresholds, negative_table, train_chunk_cpu, train_chunk_torch
 from zoo.tasks.base import Task
@@ -154,14 +155,15 @@ class SkipGramTask(Task):
     def on_train_epoch_end(self) -> None:
         if self.loss_sum.update_count:
             loss_sum, pairs = self.loss_sum.compute(), self.pair_count.compute()
-            self.log_dict({
+            values = {
                 "train_loss": loss_sum / pairs.clamp_min(1),  # nats per pair
                 "train_loss_sum": loss_sum,
                 "train_pairs": pairs,
                 "lr": self.current_lr(),
                 "step": float(self.global_step),  # a step is a corpus chunk
                 "epoch": float(self.current_epoch),
-            })
+            }
+            self.log_dict({k: exact(v) for k, v in values.items()})
         self.loss_sum.reset()
         self.pair_count.reset()
 
@@ -201,10 +203,10 @@ class SkipGramTask(Task):
         return scores
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self.log_dict({f"val_{k}": v for k, v in self.similarity_scores(analogies=False).items()}, prog_bar=True, batch_size=1)
+        self.log_dict({f"val_{k}": exact(v) for k, v in self.similarity_scores(analogies=False).items()}, prog_bar=True, batch_size=1)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        self.log_dict({f"test_{k}": v for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)
+        self.log_dict({f"test_{k}": exact(v) for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)
 
     def on_validation_epoch_end(self) -> None:
         pass

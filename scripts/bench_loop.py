@@ -1,6 +1,6 @@
 """The shared training loop against a hand-written PyTorch loop, model by model, on this machine.
 
-    python scripts/bench_loop.py                 # all models, about 10 minutes on 2 CPU cores
+    python scripts/bench_loop.py                 # all models, about 15 minutes on 2 CPU cores
     python scripts/bench_loop.py --only lenet mlp
 
 For each model, zoo's real training path (``zoo.cli.prepare`` + ``train_and_test``, what
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +23,7 @@ import zoo
 from benchlib import SHARED_DATA, machine, table
 from zoo.cli import prepare, resolve_config, train_and_test
 from zoo.data import TensorBatches
+from zoo.nn.skipgram import train_chunk_cpu
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 COMMON = ["--scheduler.name", "constant", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
@@ -32,6 +34,7 @@ CASES = {
     "lenet": ("lenet_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
     "mlp": ("mlp_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
     "lstm": ("lstm_tinyshakespeare", ["--data.path", str(SHARED_DATA / "tinyshakespeare.txt"), "--trainer.max_time", "null"]),
+    "word2vec": ("word2vec", ["--data.path", str(SHARED_DATA / "brown.txt"), "--trainer.limit_val_batches", "0"]),
 }
 
 
@@ -49,6 +52,8 @@ def zoo_epoch(model: str, repeat: int = 1) -> tuple[float, float]:
 def repeat_training_data(datamodule, times: int) -> None:
     if hasattr(datamodule, "split_ids"):  # text: a longer token stream
         datamodule.split_ids["train"] = datamodule.split_ids["train"].repeat(times)
+    elif hasattr(datamodule, "chunks"):  # corpus: every chunk again
+        datamodule.chunks = np.tile(datamodule.chunks, (times, 1))
     else:
         datamodule.train_set = TensorBatches(*(t.repeat(times, *[1] * (t.dim() - 1)) for t in datamodule.train_set.tensors))
 
@@ -99,7 +104,29 @@ def hand_lstm() -> float:
     return seen / (time.perf_counter() - start)
 
 
-HAND = {"lenet": lambda: hand_classifier("lenet"), "mlp": lambda: hand_classifier("mlp"), "lstm": hand_lstm}
+def hand_word2vec() -> float:
+    """Corpus words/s of a plain loop over the same chunks, calling the same kernel with the same
+    linearly decaying rate: what is left to compare is the loop around it."""
+    recipe, extra = CASES["word2vec"]
+    cfg = resolve_config("word2vec", [recipe], extra + COMMON)
+    datamodule, task = prepare("word2vec", cfg)
+    torch.manual_seed(0)
+    net = zoo.get_model("word2vec", **task.hparams.model_kwargs)
+    chunks = datamodule.train_dataloader()  # read from the token cache inside the loop, as zoo does
+    alphas = np.linspace(task.lr, task.min_lr, len(chunks) + 1)
+    start, seen = time.perf_counter(), 0
+    for step, (tokens, bounds) in enumerate(chunks):
+        train_chunk_cpu(
+            net.input.weight.data, net.output.weight.data, tokens.numpy(), bounds.numpy(), task.thresholds, task.table,
+            window=task.window, negative=task.negative, alpha_start=alphas[step], alpha_end=alphas[step + 1],
+            seed=step * 7919, threads=torch.get_num_threads(), share_negatives=task.share_negatives,
+        )
+        seen += task.count_samples((tokens, bounds))
+    return seen / (time.perf_counter() - start)
+
+
+HAND = {"lenet": lambda: hand_classifier("lenet"), "mlp": lambda: hand_classifier("mlp"), "lstm": hand_lstm,
+        "word2vec": hand_word2vec}
 
 
 def main() -> None:

@@ -217,3 +217,51 @@ def test_augmentation_moves_pixels_only_while_training():
     assert torch.allclose(same, x, atol=1e-5)  # the identity transform leaves images alone
     flipped = random_affine(x[:, :, :, :].roll(5, dims=3), shift=0.0, rotate=0.0, scale=0.0, hflip=True)
     assert torch.allclose(flipped.sum(), x.sum(), rtol=1e-3)  # mirroring keeps every pixel
+
+
+class PlainBatches:
+    """Lists of sample indices from a BatchOrder; ``.sampler`` is where Lightning calls set_epoch."""
+
+    def __init__(self, order):
+        self.sampler = order
+
+    def __iter__(self):
+        return (batch.tolist() for batch in self.sampler)
+
+    def __len__(self):
+        return len(self.sampler)
+
+
+def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
+    """Whole-batch indexing is only a faster way to fetch the same batches: LeNet trained two epochs
+    through it ends with the same weights as through DataLoader(TensorDataset) fetching sample by
+    sample and collating, over the same seeded batch order."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from zoo.cli import prepare, resolve_config, train_and_test
+
+    def trained(plain: bool) -> dict:
+        cfg = resolve_config("lenet", [], [
+            "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "6", "--data.batch_size", "16",
+            "--data.augment", "false", "--trainer.default_root_dir", str(tmp_path / str(plain)),
+            "--trainer.enable_progress_bar", "false",
+        ])
+        datamodule, task = prepare("lenet", cfg)
+        if plain:
+            fast = datamodule.train_dataloader
+
+            def per_sample():
+                batches = PlainBatches(fast().sampler)  # the same seeded BatchOrder
+                return DataLoader(TensorDataset(*datamodule.train_set.tensors), batch_sampler=batches)
+
+            datamodule.train_dataloader = per_sample
+        before = {k: v.clone() for k, v in task.model.state_dict().items()}
+        train_and_test("lenet", cfg, datamodule, task)
+        after = task.model.state_dict()
+        assert not torch.equal(before["features.0.weight"], after["features.0.weight"])  # it trained
+        return {k: v.clone() for k, v in after.items()}
+
+    fast, plain = trained(False), trained(True)
+    assert fast.keys() == plain.keys()
+    for name in fast:
+        assert torch.equal(fast[name], plain[name]), name

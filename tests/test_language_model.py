@@ -169,3 +169,18 @@ def test_missing_text_and_empty_folder(tmp_path, cli):
     assert status == 1 and "text file not found" in err
     with pytest.raises(DataError, match="no .txt files"):
         DATASETS.get("text")(path=str(tmp_path)).setup("fit")
+
+
+def test_samples_after_each_epoch_go_to_the_run_directory(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("the cat sat on the mat.\n" * 30, encoding="utf-8")
+    cfg = resolve_config("lstm", [], TINY + [
+        "--data.path", str(corpus), "--trainer.max_epochs", "2", "--trainer.default_root_dir", str(tmp_path),
+        "--task.sample_temperatures", "[0.5,1.0]", "--task.sample_length", "12", "--task.sample_prompt", "the",
+    ])
+    summary = run("lstm", cfg)
+    text = open(os.path.join(summary["run_dir"], "samples.txt"), encoding="utf-8").read()
+    headers = [line for line in text.splitlines() if line.startswith("--- epoch")]
+    assert headers == [f"--- epoch {e}, temperature {t} ---" for e in (0, 1) for t in (0.5, 1.0)]
+    lines = text.splitlines()
+    assert all(lines[lines.index(h) + 1].startswith("the") for h in headers)  # each continues the prompt

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -134,9 +135,15 @@ class LanguageModelTask(Task):
         super().on_train_epoch_end()
         if self.sample_temperatures and self.trainer.is_global_zero:
             # As Keras' lstm_text_generation example does: watch the model learn to write.
+            # On stderr to watch it live, and into samples.txt in the run directory to read later.
+            log_dir = self.trainer.log_dir
             for temperature in self.sample_temperatures:
                 text = self.generate(self.sample_prompt, self.sample_length, temperature)
-                print(f"--- epoch {self.current_epoch}, temperature {temperature} ---\n{text}\n", file=sys.stderr, flush=True)
+                block = f"--- epoch {self.current_epoch}, temperature {temperature} ---\n{text}\n"
+                print(block, file=sys.stderr, flush=True)
+                if log_dir is not None:
+                    with open(Path(log_dir) / "samples.txt", "a", encoding="utf-8") as f:
+                        f.write(block + "\n")
 
     def on_train_epoch_start(self) -> None:
         self._state.pop("train", None)

@@ -33,6 +33,13 @@ def exact(value: Any) -> torch.Tensor:
     return torch.tensor(float(value), dtype=torch.float64)
 
 
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    number = float(text)
+    return int(number) if number.is_integer() and "." not in text and "e" not in text else number
+
+
 def _column_order(name: str) -> tuple[int, str]:
     first = {"epoch": 0, "step": 1}
     return (first.get(name, 2 if name.startswith("train_") and name != "train_time_s" else 3 if name.startswith("val_") else 4), "")
@@ -56,6 +63,10 @@ class EpochCSVLogger(Logger):
         super().__init__()
         self.run_dir, self.title = run_dir, title
         self.rows: dict[int, dict[str, Any]] = {}
+        if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run epochs are replaced)
+            with open(run_dir / "metrics.csv", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    self.rows[int(row["epoch"])] = {k: _number(v) for k, v in row.items()}
 
     @property
     def name(self) -> str:
@@ -99,22 +110,26 @@ class StepLog(L.Callback):
         self.path = run_dir / "steps.csv"
         self._file = None
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        # A resumed run re-trains what came after its checkpoint: drop those rows, they come again.
+        if trainer.is_global_zero and self.path.exists():
+            done = trainer.fit_loop.epoch_loop.batch_progress.total.processed
+            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = lines[:1] + [line for line in lines[1:] if line.endswith("\n") and int(line.split(",", 1)[0]) <= done]
+            atomic_write_text(self.path, "".join(kept))
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         batches = trainer.fit_loop.total_batch_idx + 1  # not global_step: word2vec has no optimizer steps
         if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps) or outputs is None:
             return
         if self._file is None:
-            new = not self.path.exists()
             self._file = open(self.path, "a", encoding="utf-8")
-            if new:
+            if self._file.tell() == 0:
                 self._file.write("batch,epoch,loss,lr\n")
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         lr = pl_module.current_lr()
         self._file.write(f"{batches},{trainer.current_epoch},{exact(loss).item()!r},{'' if lr is None else repr(lr)}\n")
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if self._file is not None:
-            self._file.flush()
+        self._file.flush()  # in the OS's hands at once: a killed run loses no row before its checkpoint
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self._file is not None:
@@ -184,3 +199,90 @@ class ThrottledProgressBar(TQDMProgressBar):
             self._last_draw = now
             return True
         return False
+
+
+class RunGuard(L.Callback):
+    """Stops a run cleanly, between two steps, when it must stop:
+
+    - SIGINT (Ctrl-C) or SIGTERM: the current step finishes, ``last.ckpt`` is written and the run
+      exits with 128 + the signal number, saying how to resume. A second signal exits at once
+      (checkpoint writes are atomic, so that too leaves no half-written file).
+    - a non-finite training loss: the run stops at that step, before any checkpoint holds the
+      broken weights, and names the step and the learning rate.
+
+    Lightning orders checkpoint callbacks after this one, so its checks run before they save.
+    """
+
+    def __init__(self, last_path: Path):
+        self.last_path = last_path
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return  # handlers can only be installed from the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        import os
+        import sys
+
+        if self.signal is not None:
+            os._exit(128 + signum)  # the second one: now
+        self.signal = signum
+        print("\nstopping after this step (again to quit at once)", file=sys.stderr, flush=True)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        from zoo.errors import Stopped
+
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss).all():
+            lr = pl_module.current_lr()
+            raise Stopped(
+                f"the training loss became {loss.item()} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
+                f"the learning rate ({lr:g}) is probably too high for this model: lower --optimizer.lr "
+                "or clip gradients (--trainer.gradient_clip_val 1.0); the checkpoints keep the last good weights"
+            )
+        if self.signal is not None:
+            import signal
+
+            trainer.save_checkpoint(self.last_path, weights_only=False)
+            raise Stopped(
+                f"interrupted by {signal.Signals(self.signal).name} at step {trainer.global_step}; saved {self.last_path}",
+                exit_code=128 + self.signal,
+            )
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+class PeriodicCheckpoint(L.Callback):
+    """Writes ``last.ckpt`` every ``every_n_steps`` training steps and/or every ``every_minutes``
+    minutes, so a long epoch killed half-way loses minutes, not the epoch. (It is also written at
+    the end of every epoch.)"""
+
+    def __init__(self, *, every_n_steps: int | None = None, every_minutes: float | None = None):
+        from zoo.errors import UsageError
+
+        if every_n_steps is not None and every_n_steps < 1:
+            raise UsageError(f"checkpoint.every_n_steps must be >= 1, got {every_n_steps}")
+        if every_minutes is not None and every_minutes <= 0:
+            raise UsageError(f"checkpoint.every_minutes must be > 0, got {every_minutes}")
+        self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
+        self.path: Path | None = None
+        self._last_save = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        by_steps = self.every_n_steps is not None and trainer.global_step % self.every_n_steps == 0
+        by_time = self.every_minutes is not None and time.monotonic() - self._last_save >= 60 * self.every_minutes
+        if self.path is not None and (by_steps or by_time):
+            trainer.save_checkpoint(self.path, weights_only=False)
+            self._last_save = time.monotonic()

@@ -3,7 +3,8 @@ test the best checkpoint, and print the run's summary as the last line on stdout
 
 Recipe layers, later ones winning: ``configs/MODEL.yaml`` (shipped with the package), each
 ``--config FILE``, then ``--section.key VALUE`` overrides. Sections: model, data, task, optimizer,
-scheduler, trainer, early_stopping; plus ``seed_everything``.
+scheduler, trainer, early_stopping, checkpoint; plus ``seed_everything``. ``--resume RUN_DIR``
+continues a stopped run in its own directory.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from zoo.registry import MODELS
 
 PROG = "zoo.train"
 USAGE = f"""usage: python -m {PROG} MODEL [--config FILE_OR_RECIPE] [--section.key VALUE ...]
-                          [--seed_everything N] [--print_config] [--debug]
+                          [--seed_everything N] [--resume RUN_DIR] [--print_config] [--debug]
 
 Train MODEL with its recipe (configs/MODEL.yaml), test the best checkpoint, print a JSON summary.
 
   MODEL                one of: {{models}}
   --config X           a YAML file, or a shipped recipe name ({{recipes}}); repeatable
   --section.key VALUE  override one option; sections: model, data, task, optimizer, scheduler,
-                       trainer, early_stopping (e.g. --data.name fashion-mnist --trainer.max_epochs 3)
+                       trainer, early_stopping, checkpoint (e.g. --data.name fashion-mnist)
   --seed_everything N  seed for weights, data order, dropout and augmentation
+  --resume PATH        continue a run (its directory, or one of its checkpoints) where it stopped;
+                       give the same options it was started with
   --print_config       print the resolved recipe and exit
   --debug              show tracebacks (also ZOO_DEBUG=1)
 """
@@ -69,6 +72,7 @@ def sections(model_name: str) -> dict[str, Section]:
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping
 
+    from zoo.callbacks import PeriodicCheckpoint
     from zoo.data import DATASETS, DESCRIBED
     from zoo.optim import COMMON_OPTIMIZER_OPTIONS, IMPLEMENTATION_OPTIONS, OPTIMIZERS, SCHEDULERS
     from zoo.tasks import TASK_MANAGED, TASKS
@@ -84,6 +88,7 @@ def sections(model_name: str) -> dict[str, Section]:
         "early_stopping": Section(
             lambda _: EarlyStopping, named=False, skip=("monitor", "mode"), extra=EARLY_STOPPING_OPTIONS
         ),
+        "checkpoint": Section(lambda _: PeriodicCheckpoint, named=False),
     }
 
 
@@ -163,6 +168,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     # Lightning 2.6 with torch 2.14 warns about its own use of a torch API; nothing for users to do.
     warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
+    # Every run has a directory of its own; only a resumed run finds checkpoints there, as it should.
+    warnings.filterwarnings("ignore", ".*exists and is not empty.*")
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if _no_tips not in logger.filters:
         logger.addFilter(_no_tips)
@@ -172,10 +179,47 @@ def _no_tips(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("💡 Tip")  # advertising for a hosted service, at every start
 
 
-def run(model_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def run(model_name: str, cfg: dict[str, Any], resume: str | None = None) -> dict[str, Any]:
     """Everything ``python -m zoo.train`` does after parsing: returns the summary."""
     datamodule, task = prepare(model_name, cfg)
-    return train_and_test(model_name, cfg, datamodule, task)
+    return train_and_test(model_name, cfg, datamodule, task, resume=resume)
+
+
+def resume_point(path: str, task: Any) -> tuple[Path, Path]:
+    """``(run directory, checkpoint)`` for ``--resume PATH``: a checkpoint file, or a run directory
+    whose newest checkpoint that loads is taken (saying so when a newer one does not load). The
+    checkpoint must come from a run with the same options as this one."""
+    from zoo.checkpoint import safe_load
+    from zoo.errors import DataError
+
+    given = Path(path).expanduser()
+    if given.is_file():
+        candidates = [given]
+        run_dir = given.resolve().parent.parent if given.parent.name == "checkpoints" else given.resolve().parent
+    elif given.is_dir():
+        run_dir = given.resolve()
+        candidates = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda f: f.stat().st_mtime, reverse=True)
+        if not candidates:
+            raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
+    else:
+        raise UsageError(f"--resume: no such run directory or checkpoint file: {path}")
+    for newer, candidate in enumerate(candidates):
+        try:
+            checkpoint = safe_load(candidate)
+        except DataError as err:
+            if len(candidates) == 1:
+                raise
+            print(f"{PROG}: {err}; trying an older checkpoint", file=sys.stderr)
+            continue
+        if newer:
+            print(f"{PROG}: resuming from {candidate.name}, the newest checkpoint that loads", file=sys.stderr)
+        saved, now = checkpoint.get("hyper_parameters", {}), dict(task.hparams)
+        differ = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        if differ:
+            shown = "; ".join(f"{k}: {saved.get(k)!r} then, {now.get(k)!r} now" for k in differ[:3])
+            raise UsageError(f"--resume: {candidate} was trained with other options ({shown}); give the options it was started with")
+        return run_dir, candidate
+    raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} loads")
 
 
 def prepare(model_name: str, cfg: dict[str, Any]):
@@ -213,22 +257,39 @@ def prepare(model_name: str, cfg: dict[str, Any]):
     return datamodule, task
 
 
-def train_and_test(model_name: str, cfg: dict[str, Any], datamodule: Any, task: Any) -> dict[str, Any]:
-    """Make the run directory, fit, evaluate the best checkpoint on validation and test, summarise."""
+def train_and_test(
+    model_name: str, cfg: dict[str, Any], datamodule: Any, task: Any, resume: str | None = None
+) -> dict[str, Any]:
+    """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
+    validation and test, summarise."""
     from zoo.checkpoint import atomic_write_text
+    from zoo.errors import Stopped
 
     data_name = cfg["data"]["name"]
     trainer_cfg = dict(cfg["trainer"])
-    run_dir = make_run_dir(trainer_cfg.pop("default_root_dir", None) or "runs", model_name, data_name)
+    root = trainer_cfg.pop("default_root_dir", None) or "runs"
+    if resume:
+        run_dir, checkpoint = resume_point(resume, task)
+    else:
+        run_dir, checkpoint = make_run_dir(root, model_name, data_name), None
     try:
-        trainer, (best_checkpoint, last_checkpoint), throughput = build_trainer(trainer_cfg, cfg["early_stopping"], task, run_dir)
+        trainer, (best_checkpoint, last_checkpoint), throughput = build_trainer(
+            trainer_cfg, cfg["early_stopping"], cfg["checkpoint"], task, run_dir
+        )
     except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
+        if not resume:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
         raise
     print(f"run_dir: {run_dir}", flush=True)
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
 
-    trainer.fit(task, datamodule=datamodule)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint)
+    except Stopped as stop:
+        if stop.exit_code > 128:  # a signal: say how to go on
+            raise Stopped(f"{stop}; to continue: python -m {PROG} {model_name} [the same options] --resume {run_dir}",
+                          stop.exit_code) from None
+        raise
     if trainer.interrupted:
         raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
     # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
@@ -258,14 +319,17 @@ def train_and_test(model_name: str, cfg: dict[str, Any], datamodule: Any, task: 
     return summary
 
 
-def build_trainer(trainer_cfg: dict[str, Any], stopping_cfg: dict[str, Any], task: Any, run_dir: Path):
-    """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints, optional
-    early stopping, and a progress bar on a terminal."""
+def build_trainer(
+    trainer_cfg: dict[str, Any], stopping_cfg: dict[str, Any], checkpoint_cfg: dict[str, Any], task: Any, run_dir: Path
+):
+    """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints (also every
+    N steps or M minutes if asked), clean stops on signals and non-finite losses, optional early
+    stopping, and a progress bar on a terminal."""
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from zoo.callbacks import EpochCSVLogger, StepLog, ThrottledProgressBar, TrainThroughput
+    from zoo.callbacks import EpochCSVLogger, PeriodicCheckpoint, RunGuard, StepLog, ThrottledProgressBar, TrainThroughput
     from zoo.checkpoint import AtomicCheckpointIO
 
     stopping = dict(stopping_cfg)
@@ -285,7 +349,12 @@ def build_trainer(trainer_cfg: dict[str, Any], stopping_cfg: dict[str, Any], tas
         save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
     )
     throughput = TrainThroughput()
-    callbacks = [throughput, StepLog(run_dir), *dict.fromkeys([best, last]), *early_stop]
+    periodic = construct("checkpoint", PeriodicCheckpoint, dict(checkpoint_cfg))
+    periodic.path = run_dir / "checkpoints" / "last.ckpt"
+    callbacks = [
+        RunGuard(run_dir / "checkpoints" / "last.ckpt"), throughput, StepLog(run_dir), periodic,
+        *dict.fromkeys([best, last]), *early_stop,
+    ]
     if trainer_cfg.get("enable_progress_bar") is None:
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
     if trainer_cfg["enable_progress_bar"]:
@@ -337,7 +406,7 @@ def split_argv(argv: list[str]) -> dict[str, Any]:
             opts["print_config"] = True
         elif arg == "--debug":
             opts["debug"] = True
-        elif arg in ("--config", "--seed_everything") or arg.startswith(("--config=", "--seed_everything=")):
+        elif arg in ("--config", "--seed_everything", "--resume") or arg.startswith(("--config=", "--seed_everything=", "--resume=")):
             name, eq, value = arg.partition("=")
             if not eq:
                 if i + 1 >= len(argv):
@@ -345,6 +414,8 @@ def split_argv(argv: list[str]) -> dict[str, Any]:
                 value, i = argv[i + 1], i + 1
             if name == "--config":
                 opts["configs"].append(value)
+            elif name == "--resume":
+                opts["resume"] = value
             else:
                 opts["seed"] = value
         elif not arg.startswith("-") and opts["model"] is None and not opts["overrides"]:
@@ -377,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts["print_config"]:
             print(dump_yaml(cfg), end="")
             return 0
-        summary = run(opts["model"], cfg)
+        summary = run(opts["model"], cfg, resume=opts.get("resume"))
         print(json.dumps(summary), flush=True)
         return 0
     except ZooError as err:

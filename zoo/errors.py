@@ -19,3 +19,12 @@ class UsageError(ZooError, ValueError):
 
 class DataError(ZooError):
     """A data file or folder is missing, empty, corrupt or cannot be fetched."""
+
+
+class Stopped(ZooError):
+    """Training stopped before its end and said why (a signal, a non-finite loss); its exit status
+    is set per case (128 + the signal number for a signal, as shells report it)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code

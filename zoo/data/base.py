@@ -7,6 +7,7 @@ Small data sets live in memory as tensors. A batch is one fancy-indexing call (`
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Iterator, Literal
 
@@ -83,17 +84,69 @@ class BatchOrder(Sampler[torch.Tensor]):
         return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
 
 
+def quiet_loader(dataset: Any, **kwargs: Any) -> DataLoader:
+    """A DataLoader that takes its worker seed from a random stream of its own. A plain one draws it
+    from torch's global stream each time an epoch starts, moving the numbers dropout and augmentation
+    draw next; an exact resume needs those to depend on the training steps alone."""
+    return DataLoader(dataset, generator=torch.Generator(), **kwargs)
+
+
+class ResumableOrder(Sampler):
+    """A batch order that can start part-way through an epoch: the first ``skip`` batches of the next
+    pass are left out (only their indices are drawn, no data is fetched)."""
+
+    def __init__(self, order: Sampler):
+        self.order, self.epoch, self.skip = order, 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.order, "set_epoch"):
+            self.order.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[Any]:
+        skip, self.skip = self.skip, 0
+        return itertools.islice(iter(self.order), skip, None)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+class ResumableLoader(DataLoader):
+    """The training loader. Lightning saves ``state_dict()`` in every checkpoint and hands it back to
+    ``load_state_dict()`` on ``--resume``, so a run resumed from a mid-epoch checkpoint continues the
+    same epoch's order at the next batch instead of starting the epoch again."""
+
+    def __init__(self, dataset: Dataset, order: Sampler, trainer: Any, **kwargs: Any):
+        super().__init__(dataset, sampler=ResumableOrder(order), batch_size=None, generator=torch.Generator(), **kwargs)
+        self.trainer = trainer
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, done = self.sampler.epoch, 0
+        if self.trainer is not None:
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            if done >= self.trainer.num_training_batches:  # saved at the epoch's end: the next one starts afresh
+                epoch, done = epoch + 1, 0
+        return {"epoch": epoch, "batches_done": done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.set_epoch(state["epoch"])
+        self.sampler.skip = state["batches_done"]
+
+
 def batch_loader(
     dataset: Dataset, batch_size: int, *, shuffle: bool, drop_last: bool, seed: int, trainer: Any
 ) -> DataLoader:
     """A DataLoader whose sampler yields whole batches of indices (``batch_size=None`` turns off
-    per-sample collation). Pinned memory only when batches go to a GPU."""
+    per-sample collation). Pinned memory only when batches go to a GPU. The shuffled (training)
+    loader is resumable mid-epoch."""
     rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
     order = BatchOrder(
         len(dataset), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed, rank=rank, world_size=world
     )
     on_gpu = trainer is not None and trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
-    return DataLoader(dataset, sampler=order, batch_size=None, num_workers=0, pin_memory=on_gpu)
+    if shuffle:
+        return ResumableLoader(dataset, order, trainer, num_workers=0, pin_memory=on_gpu)
+    return quiet_loader(dataset, sampler=order, batch_size=None, num_workers=0, pin_memory=on_gpu)
 
 
 def seeded_split(n: int, fraction: float, seed: int, mode: Literal["random", "last"] = "random"):

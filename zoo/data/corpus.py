@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from zoo.data.base import ResumableLoader, quiet_loader
 from zoo.data.text import default_corpus
 from zoo.errors import DataError, UsageError
 
@@ -248,10 +249,10 @@ class CorpusDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
         chunks = CorpusChunks(self.folder, len(self.words), self.chunks)
-        return DataLoader(chunks, sampler=ChunkOrder(len(chunks), rank, world), batch_size=None)
+        return ResumableLoader(chunks, ChunkOrder(len(chunks), rank, world), self.trainer)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader([0], batch_size=None)  # one step: the word-similarity benchmarks
+        return quiet_loader([0], batch_size=None)  # one step: the word-similarity benchmarks
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader([0], batch_size=None)
+        return quiet_loader([0], batch_size=None)

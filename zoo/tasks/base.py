@@ -56,6 +56,10 @@ class Task(L.LightningModule):
         metrics = self.make_metrics()
         if metrics is not None:
             self.metrics = nn.ModuleDict({f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in STAGES})
+        # What the training epoch has accumulated so far goes into checkpoints, so that a run resumed
+        # mid-epoch reports the same epoch figures as the run left alone.
+        for accumulator in Task.train_accumulators(self):  # (a subclass adds its own after its __init__)
+            accumulator.persistent(True)
 
     # --- what subclasses provide -------------------------------------------------------------
     def make_metrics(self) -> MetricCollection | None:
@@ -121,6 +125,16 @@ class Task(L.LightningModule):
             if metric is not None:
                 metric.reset()
 
+    def train_accumulators(self) -> list[nn.Module]:
+        """The metric objects that sum up a training epoch."""
+        found = [self.losses["train_loss"], self.penalty]
+        return found + [self.metrics["train_metrics"]] if hasattr(self, "metrics") else found
+
+    def on_train_epoch_start(self) -> None:
+        # (Lightning skips this hook when it resumes in the middle of an epoch: the sums go on.)
+        for accumulator in self.train_accumulators():
+            accumulator.reset()
+
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
 
@@ -176,3 +190,32 @@ class Task(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_task"] = self.name
+        # The random streams behind dropout, noise and augmentation, so that a resumed run draws
+        # exactly what the uninterrupted run would have (the data order has its own seeded stream).
+        checkpoint["zoo_rng"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            checkpoint["zoo_rng"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_train_start(self) -> None:
+        # A schedule that asks for the number of steps (trainer.estimated_stepping_batches) makes
+        # Lightning build the training loader before a resumed checkpoint is restored, and then it
+        # never hands the loader its saved place in the epoch. Dropping that early loader makes
+        # Lightning build it again at the epoch's start, now with the place (see ResumableLoader).
+        loop = self.trainer.fit_loop
+        if loop._combined_loader is not None and loop._combined_loader_states_to_load:
+            loop._combined_loader = None
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        resuming = self._trainer is not None and self.trainer.state.fn == "fit"
+        if resuming:  # restored epoch sums that hold something count as updated
+            for accumulator in self.train_accumulators():
+                for metric in accumulator.values() if hasattr(accumulator, "values") else [accumulator]:
+                    if any(
+                        isinstance(default, torch.Tensor) and bool((getattr(metric, name).cpu().double() != default.cpu().double()).any())
+                        for name, default in metric._defaults.items()
+                    ):
+                        metric._update_count = max(1, metric._update_count)
+        if resuming and "zoo_rng" in checkpoint:
+            torch.set_rng_state(checkpoint["zoo_rng"]["torch"])
+            if "cuda" in checkpoint["zoo_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(checkpoint["zoo_rng"]["cuda"])

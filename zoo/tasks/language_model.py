@@ -64,6 +64,8 @@ class LanguageModelTask(Task):
         x, y, continues = batch
         stage = "train" if self.training else "eval"
         state = self._state.get(stage) if (self.carry_state and continues) else None
+        if state is not None and state[0].device != x.device:  # restored from a checkpoint
+            state = tuple(s.to(x.device) for s in state)
         logits, state = self.model.forward_with_state(x, state)
         # Keep the values, drop the graph: the next batch starts from here without back-propagating
         # into this one.
@@ -138,7 +140,10 @@ class LanguageModelTask(Task):
             # On stderr to watch it live, and into samples.txt in the run directory to read later.
             log_dir = self.trainer.log_dir
             for temperature in self.sample_temperatures:
-                text = self.generate(self.sample_prompt, self.sample_length, temperature)
+                # A stream of its own: sampling must not move the one dropout draws from, or a
+                # resumed run would diverge from the uninterrupted one.
+                generator = torch.Generator().manual_seed(self.current_epoch)
+                text = self.generate(self.sample_prompt, self.sample_length, temperature, generator=generator)
                 block = f"--- epoch {self.current_epoch}, temperature {temperature} ---\n{text}\n"
                 print(block, file=sys.stderr, flush=True)
                 if log_dir is not None:
@@ -146,7 +151,19 @@ class LanguageModelTask(Task):
                         f.write(block + "\n")
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         self._state.pop("train", None)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        if "train" in self._state:
+            checkpoint["zoo_carried_state"] = [t.cpu() for t in self._state["train"]]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        resuming = self._trainer is not None and self.trainer.state.fn == "fit"
+        if resuming and "zoo_carried_state" in checkpoint:  # resumed mid-epoch: the lanes go on from here
+            self._state["train"] = tuple(checkpoint["zoo_carried_state"])
 
     def on_validation_epoch_start(self) -> None:
         self._state.pop("eval", None)

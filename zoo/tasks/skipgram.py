@@ -77,6 +77,8 @@ class SkipGramTask(Task):
         # reaches 2^27), and its number of pairs; both reduced across processes under DDP.
         self.loss_sum = SumMetric(nan_strategy="disable").set_dtype(torch.float64)
         self.pair_count = SumMetric(nan_strategy="disable").set_dtype(torch.float64)
+        for accumulator in self.train_accumulators():
+            accumulator.persistent(True)  # a run resumed mid-epoch goes on summing
 
     def make_metrics(self):
         return None
@@ -164,8 +166,9 @@ class SkipGramTask(Task):
                 "epoch": float(self.current_epoch),
             }
             self.log_dict({k: exact(v) for k, v in values.items()})
-        self.loss_sum.reset()
-        self.pair_count.reset()
+
+    def train_accumulators(self) -> list:
+        return [self.loss_sum, self.pair_count]
 
     # --- evaluation ---------------------------------------------------------------------------
     def keyed_vectors(self):

@@ -1,0 +1,149 @@
+"""Nothing lost: a run killed anywhere resumes to exactly the uninterrupted result; signals and
+non-finite losses stop a run cleanly; --resume refuses what it cannot continue, in one line."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT
+from zoo.checkpoint import safe_load
+from zoo.cli import resolve_config, run
+
+# LeNet on digits with everything random switched on (shuffling, augmentation, dropout) and a
+# checkpoint after every step, deterministic kernels, three short epochs.
+EXACT = [
+    "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "40", "--data.batch_size", "16",
+    "--data.augment", "true", "--model.dropout", "0.2", "--model.batch_norm", "true",
+    "--checkpoint.every_n_steps", "1", "--trainer.deterministic", "true", "--trainer.enable_progress_bar", "false",
+    "--trainer.log_every_n_steps", "1",
+]
+SEED = ["--seed_everything", "3"]
+
+
+def start(args, root):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("ZOO_DEBUG", None)
+    return subprocess.Popen([sys.executable, "-m", "zoo.train", *args, "--trainer.default_root_dir", str(root)],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.02)
+
+
+def kill_after_new_checkpoint(proc, last, delay):
+    """SIGKILL ``proc`` ``delay`` seconds after it first (re)writes ``last``; where it stood when killed."""
+    before = last.stat().st_mtime_ns if last.exists() else 0
+    wait_for(lambda: last.exists() and last.stat().st_mtime_ns != before or proc.poll() is not None)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    progress = safe_load(last)["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"]
+    return progress
+
+
+def metric_rows(run_dir):
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        return [{k: v for k, v in row.items() if k != "train_time_s"} for row in csv.DictReader(f)]
+
+
+def test_killed_anywhere_and_resumed_ends_exactly_like_the_run_left_alone(tmp_path):
+    cfg = resolve_config("lenet", [], EXACT + ["--trainer.default_root_dir", str(tmp_path / "alone")])
+    alone = run("lenet", dict(cfg, seed_everything=3))
+
+    root = tmp_path / "killed"
+    root.mkdir()
+    proc = start(["lenet", *EXACT, *SEED], root)
+    wait_for(lambda: any(root.glob("lenet-digits-*/checkpoints/last.ckpt")))
+    run_dir = next(root.glob("lenet-digits-*"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    stood = [kill_after_new_checkpoint(proc, last, 0.3)]
+    for delay in (0.5, 1.0):  # killed again, each time after resuming
+        proc = start(["lenet", *EXACT, *SEED, "--resume", str(run_dir)], root)
+        stood.append(kill_after_new_checkpoint(proc, last, delay))
+    assert any(0 < s < 40 for s in stood), stood  # at least one kill landed mid-epoch
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.train", "lenet", *EXACT, *SEED, "--resume", str(run_dir), "--trainer.default_root_dir", str(root)],
+        cwd=root, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert resumed["run_dir"] == str(run_dir)
+    assert resumed["test"] == alone["test"] and resumed["val"] == alone["val"]
+    assert resumed["epochs"] == alone["epochs"]
+    weights = safe_load(resumed["checkpoint"])["state_dict"]
+    for name, value in safe_load(alone["checkpoint"])["state_dict"].items():
+        assert torch.equal(value, weights[name]), name
+    assert metric_rows(run_dir) == metric_rows(alone["run_dir"])  # one row per epoch, the same numbers
+    steps = [int(line.split(",")[0]) for line in (run_dir / "steps.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, 121))  # every step once, in order
+
+
+def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path):
+    proc = start(["mlp", "--trainer.max_epochs", "1000", "--trainer.enable_progress_bar", "false",
+                  "--checkpoint.every_n_steps", "20"], tmp_path)
+    wait_for(lambda: any(tmp_path.glob("mlp-spiral-*/checkpoints/last.ckpt")))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT
+    run_dir = next(tmp_path.glob("mlp-spiral-*"))
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("zoo.train: error: interrupted by SIGINT at step ")
+    assert lines[-1].endswith(f"--resume {run_dir}") and "Traceback" not in err
+    checkpoint = safe_load(run_dir / "checkpoints" / "last.ckpt")
+    assert f"at step {checkpoint['global_step']};" in lines[-1]  # the checkpoint is the step it names
+
+
+def test_a_non_finite_loss_stops_at_once_naming_the_step_and_the_learning_rate(cli, tmp_path):
+    code, out, err = cli("mlp", "--optimizer.name", "sgd", "--optimizer.lr", "1e30", "--model.activation", "relu", "--scheduler.name", "constant",
+                         "--trainer.max_epochs", "5", "--trainer.default_root_dir", str(tmp_path))
+    assert code == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("zoo.train: error: the training loss became ") and "learning rate (1e+30)" in line
+    for checkpoint in tmp_path.glob("*/checkpoints/*.ckpt"):  # whatever was saved is from before the fault
+        assert all(torch.isfinite(v).all() for v in safe_load(checkpoint)["state_dict"].values() if v.is_floating_point())
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    summary = run("mlp", resolve_config("mlp", [], ["--trainer.max_epochs", "3", "--trainer.default_root_dir", str(root)]))
+    return summary
+
+
+def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
+    code, _, err = cli("mlp", "--resume", str(tmp_path / "nowhere"))
+    assert code == 2 and err.strip().splitlines() == [f"zoo.train: error: --resume: no such run directory or checkpoint file: {tmp_path / 'nowhere'}"]
+    code, _, err = cli("mlp", "--model.hidden", "[8]", "--resume", finished["run_dir"])
+    assert code == 2 and "was trained with other options (model_kwargs:" in err and len(err.strip().splitlines()) == 1
+    empty = tmp_path / "empty"
+    (empty / "checkpoints").mkdir(parents=True)
+    code, _, err = cli("mlp", "--resume", str(empty))
+    assert code == 1 and err.strip() == f"zoo.train: error: --resume: no checkpoint in {empty / 'checkpoints'}"
+
+
+def test_resume_skips_a_corrupt_last_checkpoint_and_says_so(cli, finished, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished["run_dir"], run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # truncated, and the newest
+    os.utime(last, None)
+    code, out, err = cli("mlp", "--trainer.max_epochs", "4", "--resume", str(run_dir),
+                         "--trainer.default_root_dir", str(tmp_path))
+    assert code == 0, err
+    assert f"{last} is not a readable checkpoint" in err and "resuming from best.ckpt" in err
+    assert os.path.basename(json.loads(out.strip().splitlines()[-1])["run_dir"]) == "copy"

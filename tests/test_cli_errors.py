@@ -62,6 +62,12 @@ CASES = {
         ["mlp", "--data.name", "csv", "--data.path", csv_file("a,b\n1,2\n3,4\n5,6\n"), "--data.target", "label"],
         1, ["has no column 'label' for --data.target", "(columns: a, b)"],
     ),
+    "no training batch": (
+        ["mlp", "--data.batch_size", "1000", "--data.drop_last", "true"],
+        1, ["no training batches", "smaller than one batch"],
+    ),
+    "bad checkpoint interval": (["mlp", "--checkpoint.every_n_steps", "0"], 2, ["checkpoint.every_n_steps must be >= 1, got 0"]),
+    "resume from nowhere": (["mlp", "--resume", "{tmp}/nowhere"], 2, ["--resume: no such run directory or checkpoint file"]),
     "non-numeric csv cell": (
         ["mlp", "--data.name", "csv", "--data.path", csv_file("a,y\n1,0\n2,1\nx7,0\n4,1\n"), "--data.target", "y"],
         1, ["row 4, column 'a': 'x7' is not a number"],

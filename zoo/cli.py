@@ -117,6 +117,19 @@ def resolve_config(model_name: str, config_files: list[str], overrides: list[str
 
 # --- one run ------------------------------------------------------------------------------------
 
+# The run directory every process of a multi-process run writes to. zoo sets it for the processes
+# Lightning launches; with torchrun or SLURM, set it yourself (the same path for every process).
+RUN_DIR_ENV = "ZOO_RUN_DIR"
+
+
+def launched_rank() -> int:
+    """This process's rank as its launcher (Lightning, torchrun, SLURM) set it; 0 when alone."""
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
 def make_run_dir(root: str | Path, model_name: str, data_name: str) -> Path:
     """``ROOT/MODEL-DATA-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``... when two runs start in the same second."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -168,6 +181,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     # Lightning 2.6 with torch 2.14 warns about its own use of a torch API; nothing for users to do.
     warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
+    # zoo's epoch figures are torchmetrics objects, already reduced across processes when computed.
+    warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")
     # Every run has a directory of its own; only a resumed run finds checkpoints there, as it should.
     warnings.filterwarnings("ignore", ".*exists and is not empty.*")
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -270,6 +285,11 @@ def train_and_test(
     root = trainer_cfg.pop("default_root_dir", None) or "runs"
     if resume:
         run_dir, checkpoint = resume_point(resume, task)
+    elif os.environ.get(RUN_DIR_ENV):  # another process of this run made it (or the user named it)
+        run_dir, checkpoint = Path(os.environ[RUN_DIR_ENV]).resolve(), None
+        run_dir.mkdir(parents=True, exist_ok=True)
+    elif launched_rank() > 0:
+        raise UsageError(f"process {launched_rank()} of a multi-process run needs {RUN_DIR_ENV}=DIR: the run directory all processes share")
     else:
         run_dir, checkpoint = make_run_dir(root, model_name, data_name), None
     try:
@@ -280,9 +300,13 @@ def train_and_test(
         if not resume:
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
         raise
-    print(f"run_dir: {run_dir}", flush=True)
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+    if launched_rank() == 0:
+        print(f"run_dir: {run_dir}", flush=True)
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
 
+    # Lightning's own launcher (--trainer.devices N) starts the other processes inside fit(), by
+    # running this same command again: they find the run directory here.
+    shared, os.environ[RUN_DIR_ENV] = os.environ.get(RUN_DIR_ENV), str(run_dir)
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint)
     except Stopped as stop:
@@ -290,8 +314,21 @@ def train_and_test(
             raise Stopped(f"{stop}; to continue: python -m {PROG} {model_name} [the same options] --resume {run_dir}",
                           stop.exit_code) from None
         raise
+    finally:
+        if shared is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = shared
     if trainer.interrupted:
         raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
+    if trainer.num_training_batches == 0 and not trainer.global_step:
+        from zoo.errors import DataError
+
+        if not resume and trainer.is_global_zero:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: nothing to keep
+
+        raise DataError(f"no training batches: the training split is smaller than one batch per process "
+                        f"({trainer.world_size} processes), or --trainer.limit_train_batches is 0")
     # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
     epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
     trainer.loggers = []  # metrics.csv is the training history; the evaluations below go to the summary
@@ -449,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             print(dump_yaml(cfg), end="")
             return 0
         summary = run(opts["model"], cfg, resume=opts.get("resume"))
-        print(json.dumps(summary), flush=True)
+        if launched_rank() == 0:  # one summary per run, not one per process
+            print(json.dumps(summary), flush=True)
         return 0
     except ZooError as err:
         if debug:

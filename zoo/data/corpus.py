@@ -224,18 +224,19 @@ class CorpusDataModule(L.LightningDataModule):
         self.words, self.counts = words, counts
         self.chunks = self._chunk_table()
 
-    def _chunk_table(self) -> np.ndarray:
+    def _chunk_table(self, batch_words: int | None = None) -> np.ndarray:
         """(first sentence, end sentence) of each chunk: whole sentences, at least ``batch_words``
         tokens (the last chunk may have fewer). Reads the sentence table in blocks, not whole."""
+        batch_words = batch_words or self.batch_words
         path = self.folder / "sentences.i64"
         n_sentences = path.stat().st_size // 8 - 1
-        edges, target, last_end = [0], self.batch_words, 0
+        edges, target, last_end = [0], batch_words, 0
         for block in range(0, n_sentences, 1 << 20):
             count = min(1 << 20, n_sentences - block)
             ends = np.fromfile(path, dtype=np.int64, count=count, offset=8 * (block + 1))  # token offset after each sentence
             while (k := int(np.searchsorted(ends, target))) < count:
                 edges.append(block + k + 1)
-                target = int(ends[k]) + self.batch_words
+                target = int(ends[k]) + batch_words
             last_end = int(ends[-1])
         if edges[-1] < n_sentences:
             edges.append(n_sentences)
@@ -248,6 +249,8 @@ class CorpusDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+        if len(self.chunks) < world:  # a small corpus: smaller chunks, so that every process gets one
+            self.chunks = self._chunk_table(max(1, self.corpus_words // world))
         chunks = CorpusChunks(self.folder, len(self.words), self.chunks)
         return ResumableLoader(chunks, ChunkOrder(len(chunks), rank, world), self.trainer)
 

@@ -1,0 +1,78 @@
+"""Two processes on the CPU (DDP over gloo) train every model through Lightning's own launcher: one
+run directory, one summary, the data split between the processes, metrics reduced across them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import zoo
+from conftest import ROOT
+from zoo.checkpoint import safe_load
+
+DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+       "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+RUNS = {
+    "lenet": ["--trainer.max_epochs", "2", "--data.batch_size", "32"],
+    "mlp": ["--trainer.max_epochs", "3"],
+    "lstm": ["--trainer.max_epochs", "1", "--model.hidden_size", "32", "--data.seq_len", "32",
+             "--task.sample_temperatures", "[]", "--trainer.limit_train_batches", "30"],
+    "word2vec": ["--trainer.max_epochs", "2", "--model.dim", "20"],
+}
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory):
+    """All four commands at once (they wait on each other's start-up more than on the CPU)."""
+    root = tmp_path_factory.mktemp("ddp")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "zoo.train", name, *DDP, *args, "--trainer.default_root_dir", str(root / name)],
+            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, args in RUNS.items()
+    }
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=600)
+        results[name] = (proc.returncode, out, err, root / name)
+    return results
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_two_processes_train_every_model_into_one_run(ddp_runs, name):
+    code, out, err, root = ddp_runs[name]
+    assert code == 0, err[-3000:]
+    lines = out.strip().splitlines()
+    summaries = [line for line in lines if line.startswith("{")]
+    assert len(summaries) == 1 and sum(line.startswith("run_dir: ") for line in lines) == 1  # rank 0 alone reports
+    summary = json.loads(summaries[0])
+    assert os.listdir(root) == [os.path.basename(summary["run_dir"])]  # one directory for both processes
+    assert json.loads(open(os.path.join(summary["run_dir"], "summary.json")).read()) == summary
+    checkpoint = safe_load(summary["checkpoint"])
+    assert checkpoint["global_step"] > 0
+    for value in summary["test"].values():
+        assert value is None or value == value  # finite or absent, never NaN
+
+
+def test_ddp_splits_the_data_and_reduces_metrics_over_all_of_it(ddp_runs):
+    """Each process takes half of every epoch (half the steps of one process), and the test accuracy
+    reported is the whole test split's, as one process computes it from the checkpoint."""
+    from zoo.data import DATASETS
+
+    code, out, err, root = ddp_runs["lenet"]
+    assert code == 0, err[-3000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    dm = DATASETS.get("digits")(image_size=28, batch_size=32)
+    dm.setup("fit")
+    per_process = len(dm.train_set) // 2
+    assert safe_load(os.path.join(summary["run_dir"], "checkpoints", "last.ckpt"))["global_step"] == 2 * -(-per_process // 32)
+    task = zoo.load_checkpoint(summary["checkpoint"])
+    x, y = dm.test_set.tensors
+    with torch.no_grad():
+        acc = (task(x).argmax(1) == y).float().mean().item()
+    assert acc == pytest.approx(summary["test"]["acc"], abs=1e-6)

@@ -252,7 +252,10 @@ def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
 
             def per_sample():
                 batches = PlainBatches(fast().sampler)  # the same seeded BatchOrder
-                return DataLoader(TensorDataset(*datamodule.train_set.tensors), batch_sampler=batches)
+                # (its own generator, as zoo's loaders: a plain one would draw from the global random
+                # stream at each epoch's start and change the dropout masks that follow)
+                return DataLoader(TensorDataset(*datamodule.train_set.tensors), batch_sampler=batches,
+                                  generator=torch.Generator())
 
             datamodule.train_dataloader = per_sample
         before = {k: v.clone() for k, v in task.model.state_dict().items()}

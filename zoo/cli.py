@@ -191,7 +191,10 @@ def quiet_lightning() -> None:
 
 
 def _no_tips(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith("💡 Tip")  # advertising for a hosted service, at every start
+    message = str(record.msg)
+    # Advertising for a hosted service at every start, and a note on the step count that the cosine
+    # schedule asks Lightning for; neither is for the user to act on.
+    return not message.startswith(("💡 Tip", "Loading `train_dataloader` to estimate number of stepping batches"))
 
 
 def run(model_name: str, cfg: dict[str, Any], resume: str | None = None) -> dict[str, Any]:

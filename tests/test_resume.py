@@ -91,16 +91,17 @@ def test_killed_anywhere_and_resumed_ends_exactly_like_the_run_left_alone(tmp_pa
     assert steps == list(range(1, 121))  # every step once, in order
 
 
-def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(tmp_path, sig):
     proc = start(["mlp", "--trainer.max_epochs", "1000", "--trainer.enable_progress_bar", "false",
                   "--checkpoint.every_n_steps", "20"], tmp_path)
     wait_for(lambda: any(tmp_path.glob("mlp-spiral-*/checkpoints/last.ckpt")))
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGINT
+    assert proc.returncode == 128 + sig
     run_dir = next(tmp_path.glob("mlp-spiral-*"))
     lines = err.strip().splitlines()
-    assert lines[-1].startswith("zoo.train: error: interrupted by SIGINT at step ")
+    assert lines[-1].startswith(f"zoo.train: error: interrupted by {sig.name} at step ")
     assert lines[-1].endswith(f"--resume {run_dir}") and "Traceback" not in err
     checkpoint = safe_load(run_dir / "checkpoints" / "last.ckpt")
     assert f"at step {checkpoint['global_step']};" in lines[-1]  # the checkpoint is the step it names

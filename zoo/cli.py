@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from zoo.config import Section, check_kwargs, coerce_text, dump_yaml, load_yaml_file, parse_overrides, resolve
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError, ZooError, command_main
 from zoo.registry import MODELS
 
 PROG = "zoo.train"
@@ -472,28 +472,24 @@ def split_argv(argv: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
-    try:
-        opts = split_argv(argv)
-        if opts.get("help") or opts["model"] is None:
-            text = USAGE.format(models=", ".join(MODELS.names()), recipes=", ".join(list_recipes()))
-            if opts.get("help"):
-                print(text)
-                return 0
-            raise UsageError(f"missing MODEL (one of: {', '.join(MODELS.names())}); see --help")
-        cfg = resolve_config(opts["model"], opts["configs"], opts["overrides"])
-        if "seed" in opts:
-            cfg["seed_everything"] = coerce_text(opts["seed"], int, "--seed_everything")
-        if opts["print_config"]:
-            print(dump_yaml(cfg), end="")
+    return command_main(PROG, argv, train)
+
+
+def train(argv: list[str]) -> int:
+    opts = split_argv(argv)
+    if opts.get("help") or opts["model"] is None:
+        text = USAGE.format(models=", ".join(MODELS.names()), recipes=", ".join(list_recipes()))
+        if opts.get("help"):
+            print(text)
             return 0
-        summary = run(opts["model"], cfg, resume=opts.get("resume"))
-        if launched_rank() == 0:  # one summary per run, not one per process
-            print(json.dumps(summary), flush=True)
+        raise UsageError(f"missing MODEL (one of: {', '.join(MODELS.names())}); see --help")
+    cfg = resolve_config(opts["model"], opts["configs"], opts["overrides"])
+    if "seed" in opts:
+        cfg["seed_everything"] = coerce_text(opts["seed"], int, "--seed_everything")
+    if opts["print_config"]:
+        print(dump_yaml(cfg), end="")
         return 0
-    except ZooError as err:
-        if debug:
-            raise
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.exit_code
+    summary = run(opts["model"], cfg, resume=opts.get("resume"))
+    if launched_rank() == 0:  # one summary per run, not one per process
+        print(json.dumps(summary), flush=True)
+    return 0

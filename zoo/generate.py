@@ -7,21 +7,15 @@ Continue a prompt with a trained language model. CHECKPOINT is a ``.ckpt`` file 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from zoo.errors import UsageError, ZooError
+from zoo.errors import OneLineParser, UsageError, command_main
 
 PROG = "zoo.generate"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like zoo.train
-        raise UsageError(message)
-
-
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog=f"python -m {PROG}", description="Continue a prompt with a trained zoo language model.")
+    parser = OneLineParser(prog=f"python -m {PROG}", description="Continue a prompt with a trained zoo language model.")
     parser.add_argument("checkpoint", help="a .ckpt file or a run directory")
     parser.add_argument("--prompt", default="", help="text to continue (default: start from a random token)")
     parser.add_argument("--length", type=int, default=500, help="tokens to generate (characters at char level)")
@@ -37,26 +31,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
-    try:
-        args = parse(argv)
-        import torch
+    return command_main(PROG, argv, generate)
 
-        from zoo.checkpoint import load_checkpoint
 
-        task = load_checkpoint(args.checkpoint, map_location=args.device)
-        if not hasattr(task, "generate"):
-            raise UsageError(f"{args.checkpoint} holds a {task.name} model, which does not generate text")
-        generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
-        text = task.generate(args.prompt, args.length, args.temperature, args.top_k, generator=generator)
-        print(text)
-        return 0
-    except ZooError as err:
-        if debug:
-            raise
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.exit_code
+def generate(argv: list[str]) -> int:
+    args = parse(argv)
+    import torch
+
+    from zoo.checkpoint import load_checkpoint
+
+    task = load_checkpoint(args.checkpoint, map_location=args.device)
+    if not hasattr(task, "generate"):
+        raise UsageError(f"{args.checkpoint} holds a {task.name} model, which does not generate text")
+    generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+    print(task.generate(args.prompt, args.length, args.temperature, args.top_k, generator=generator))
+    return 0
 
 
 if __name__ == "__main__":

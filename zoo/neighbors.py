@@ -6,20 +6,13 @@ VECTORS is a run directory (its ``vectors.bin``) or a word2vec-format file. A WO
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import sys
 from pathlib import Path
 
-from zoo.errors import DataError, UsageError, ZooError
+from zoo.errors import DataError, OneLineParser, UsageError, command_main
 
 PROG = "zoo.neighbors"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise UsageError(message)
 
 
 def load_vectors(path: str | Path):
@@ -46,30 +39,26 @@ def parse_query(query: str) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
-    parser = _Parser(prog=f"python -m {PROG}", description="Print the nearest words (or analogies) in trained word vectors.")
+    return command_main(PROG, argv, neighbors)
+
+
+def neighbors(argv: list[str]) -> int:
+    parser = OneLineParser(prog=f"python -m {PROG}", description="Print the nearest words (or analogies) in trained word vectors.")
     parser.add_argument("vectors", help="a run directory or a vectors.bin file")
     parser.add_argument("words", nargs="+", help="words, or analogies written like king-man+woman")
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--debug", action="store_true")
-    try:
-        args = parser.parse_args(argv)
-        vectors = load_vectors(args.vectors)
-        for query in args.words:
-            positive, negative = parse_query(query)
-            missing = [w for w in positive + negative if w not in vectors.key_to_index]
-            if missing:
-                raise UsageError(f"not in the vocabulary: {', '.join(missing)} ({len(vectors)} words)")
-            print(f"{query}:")
-            for word, score in vectors.most_similar(positive=positive, negative=negative, topn=args.topn):
-                print(f"  {score:.3f}  {word}")
-        return 0
-    except ZooError as err:
-        if debug:
-            raise
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.exit_code
+    args = parser.parse_args(argv)
+    vectors = load_vectors(args.vectors)
+    for query in args.words:
+        positive, negative = parse_query(query)
+        missing = [w for w in positive + negative if w not in vectors.key_to_index]
+        if missing:
+            raise UsageError(f"not in the vocabulary: {', '.join(missing)} ({len(vectors)} words)")
+        print(f"{query}:")
+        for word, score in vectors.most_similar(positive=positive, negative=negative, topn=args.topn):
+            print(f"  {score:.3f}  {word}")
+    return 0
 
 
 if __name__ == "__main__":

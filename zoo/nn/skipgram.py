@@ -105,6 +105,16 @@ def window_pairs(n, window, out_center, out_context, rng):
     return count, rng
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _sigmoid_and_log(f):
+    """sigmoid(f) and log sigmoid(f), computed without overflow for any f."""
+    if f >= 0:
+        e = math.exp(-f)
+        return 1.0 / (1.0 + e), -math.log1p(e)
+    e = math.exp(f)
+    return e / (1.0 + e), f - math.log1p(e)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _train_pair(w_in, w_out, word, word2, negative, table, alpha, neu1e, rng):
     """One SGD step for (centre ``word``, context ``word2``); returns (loss in nats, rng)."""
@@ -123,13 +133,7 @@ def _train_pair(w_in, w_out, word, word2, negative, table, alpha, neu1e, rng):
         f = np.float32(0.0)
         for k in range(dim):
             f += w_in[word2, k] * w_out[target, k]
-        # log sigmoid(f) and sigmoid(f), computed without overflow for any f
-        if f >= 0:
-            e = math.exp(-f)
-            sig, log_sig = 1.0 / (1.0 + e), -math.log1p(e)
-        else:
-            e = math.exp(f)
-            sig, log_sig = e / (1.0 + e), f - math.log1p(e)
+        sig, log_sig = _sigmoid_and_log(f)
         loss -= log_sig if label == 1.0 else log_sig - f  # log sigmoid(-f) = log sigmoid(f) - f
         if abs(f) >= MAX_EXP:
             continue  # saturated: word2vec.c and gensim leave such a pair alone
@@ -173,12 +177,7 @@ def _train_window(w_in, w_out, kept, i, lo, hi, negative, table, alpha, targets,
             f = np.float32(0.0)
             for k in range(dim):
                 f += w_in[word2, k] * w_out[target, k]
-            if f >= 0:
-                e = math.exp(-f)
-                sig, log_sig = 1.0 / (1.0 + e), -math.log1p(e)
-            else:
-                e = math.exp(f)
-                sig, log_sig = e / (1.0 + e), f - math.log1p(e)
+            sig, log_sig = _sigmoid_and_log(f)
             loss -= log_sig if label == 1.0 else log_sig - f
             if abs(f) >= MAX_EXP:
                 continue

@@ -205,8 +205,14 @@ class Task(L.LightningModule):
         if loop._combined_loader is not None and loop._combined_loader_states_to_load:
             loop._combined_loader = None
 
+    @property
+    def resuming_fit(self) -> bool:
+        """Whether a checkpoint being loaded resumes training (``--resume``), rather than being read
+        for evaluation or by ``zoo.load_checkpoint``: only then are random streams and sums restored."""
+        return self._trainer is not None and self.trainer.state.fn == "fit"
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        resuming = self._trainer is not None and self.trainer.state.fn == "fit"
+        resuming = self.resuming_fit
         if resuming:  # restored epoch sums that hold something count as updated
             for accumulator in self.train_accumulators():
                 for metric in accumulator.values() if hasattr(accumulator, "values") else [accumulator]:

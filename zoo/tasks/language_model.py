@@ -161,8 +161,7 @@ class LanguageModelTask(Task):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
-        resuming = self._trainer is not None and self.trainer.state.fn == "fit"
-        if resuming and "zoo_carried_state" in checkpoint:  # resumed mid-epoch: the lanes go on from here
+        if self.resuming_fit and "zoo_carried_state" in checkpoint:  # resumed mid-epoch: the lanes go on from here
             self._state["train"] = tuple(checkpoint["zoo_carried_state"])
 
     def on_validation_epoch_start(self) -> None:

@@ -248,13 +248,27 @@ class RunGuard(L.Callback):
                 "or clip gradients (--trainer.gradient_clip_val 1.0); the checkpoints keep the last good weights"
             )
         if self.signal is not None:
-            import signal
-
+            if ends_epoch(trainer):
+                # A checkpoint from here would resume past this epoch's validation and epoch end
+                # (see PeriodicCheckpoint); let the epoch finish and write its own, then stop.
+                trainer.should_stop = True
+                return
             trainer.save_checkpoint(self.last_path, weights_only=False)
-            raise Stopped(
-                f"interrupted by {signal.Signals(self.signal).name} at step {trainer.global_step}; saved {self.last_path}",
-                exit_code=128 + self.signal,
-            )
+            self._stop(trainer)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if self.signal is not None:
+            self._stop(trainer)
+
+    def _stop(self, trainer) -> None:
+        import signal
+
+        from zoo.errors import Stopped
+
+        raise Stopped(
+            f"interrupted by {signal.Signals(self.signal).name} at step {trainer.global_step}; saved {self.last_path}",
+            exit_code=128 + self.signal,
+        )
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         import signal
@@ -264,10 +278,18 @@ class RunGuard(L.Callback):
         self._previous.clear()
 
 
+def ends_epoch(trainer) -> bool:
+    """Whether the batch just trained was the epoch's last. Lightning 2.6 cannot resume exactly from a
+    checkpoint written after it but before the epoch's end: it skips that epoch's validation and
+    epoch-end hooks and counts the epochs wrong from then on. The epoch-end checkpoint follows
+    within moments, so none is written there."""
+    return bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+
+
 class PeriodicCheckpoint(L.Callback):
     """Writes ``last.ckpt`` every ``every_n_steps`` training steps and/or every ``every_minutes``
     minutes, so a long epoch killed half-way loses minutes, not the epoch. (It is also written at
-    the end of every epoch.)"""
+    the end of every epoch, and so not after an epoch's last batch: see ``ends_epoch``.)"""
 
     def __init__(self, *, every_n_steps: int | None = None, every_minutes: float | None = None):
         from zoo.errors import UsageError
@@ -283,6 +305,6 @@ class PeriodicCheckpoint(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         by_steps = self.every_n_steps is not None and trainer.global_step % self.every_n_steps == 0
         by_time = self.every_minutes is not None and time.monotonic() - self._last_save >= 60 * self.every_minutes
-        if self.path is not None and (by_steps or by_time):
+        if self.path is not None and (by_steps or by_time) and not ends_epoch(trainer):
             trainer.save_checkpoint(self.path, weights_only=False)
             self._last_save = time.monotonic()

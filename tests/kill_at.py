@@ -1,0 +1,36 @@
+"""``python tests/kill_at.py HOOK STEP [zoo.train arguments]``: the real training command, SIGKILLed by
+itself the first time Lightning calls callback hook HOOK at global step STEP (outside the sanity check).
+
+A timed kill lands wherever the clock says; this one lands exactly where a test wants it, such as
+after an epoch's last batch but before its validation."""
+
+import os
+import signal
+import sys
+
+import lightning as L
+
+import zoo.cli
+
+
+def main() -> int:
+    hook, step, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+
+    def kill(self, trainer, *args):
+        if trainer.global_step == step and not trainer.sanity_checking:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    killer = type("KillAt", (L.Callback,), {hook: kill})()
+    build_trainer = zoo.cli.build_trainer
+
+    def with_killer(*args, **kwargs):
+        trainer, checkpoints, throughput = build_trainer(*args, **kwargs)
+        trainer.callbacks.append(killer)  # after zoo's own callbacks: their saves for this hook are done
+        return trainer, checkpoints, throughput
+
+    zoo.cli.build_trainer = with_killer
+    return zoo.cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

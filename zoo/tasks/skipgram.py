@@ -59,7 +59,7 @@ class SkipGramTask(Task):
             raise UsageError(f"task.window must be >= 1 and task.negative >= 0, got {window} and {negative}")
         if sample < 0 or min_lr < 0:
             raise UsageError("task.sample and task.min_lr must be >= 0")
-        unsupported = {k: v for k, v in self.optimizer_cfg.items() if k not in ("name", "lr", "dampening") and v}
+        unsupported = {k: v for k, v in self.optimizer_cfg.items() if k not in ("name", "lr", "dampening", "fused") and v}
         if self.optimizer_cfg["name"] != "sgd" or unsupported:
             raise UsageError(
                 "word2vec trains with word2vec's own SGD update: use optimizer.name sgd with only lr "

@@ -283,7 +283,8 @@ def ends_epoch(trainer) -> bool:
     checkpoint written after it but before the epoch's end: it skips that epoch's validation and
     epoch-end hooks and counts the epochs wrong from then on. The epoch-end checkpoint follows
     within moments, so none is written there."""
-    return bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+    progress = trainer.fit_loop.epoch_loop.batch_progress
+    return bool(progress.is_last_batch) or progress.current.processed >= trainer.num_training_batches
 
 
 class PeriodicCheckpoint(L.Callback):

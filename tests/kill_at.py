@@ -1,5 +1,6 @@
-"""``python tests/kill_at.py HOOK STEP [zoo.train arguments]``: the real training command, SIGKILLed by
-itself the first time Lightning calls callback hook HOOK at global step STEP (outside the sanity check).
+"""``python tests/kill_at.py [--signal NAME] HOOK STEP [zoo.train arguments]``: the real training command,
+sent SIGKILL (or signal NAME, e.g. SIGINT) by itself the first time Lightning calls callback hook HOOK
+at global step STEP (outside the sanity check).
 
 A timed kill lands wherever the clock says; this one lands exactly where a test wants it, such as
 after an epoch's last batch but before its validation."""
@@ -14,11 +15,17 @@ import zoo.cli
 
 
 def main() -> int:
-    hook, step, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    args = sys.argv[1:]
+    sig = signal.SIGKILL
+    if args[0] == "--signal":
+        sig, args = signal.Signals[args[1]], args[2:]
+    hook, step, argv = args[0], int(args[1]), args[2:]
+    sent = []
 
     def kill(self, trainer, *args):
-        if trainer.global_step == step and not trainer.sanity_checking:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if trainer.global_step == step and not trainer.sanity_checking and not sent:
+            sent.append(sig)
+            os.kill(os.getpid(), sig)
 
     killer = type("KillAt", (L.Callback,), {hook: kill})()
     build_trainer = zoo.cli.build_trainer

@@ -137,6 +137,26 @@ def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(tmp_path, 
     assert f"at step {checkpoint['global_step']};" in lines[-1]  # the checkpoint is the step it names
 
 
+def test_a_stop_signal_after_an_epochs_last_batch_lets_the_epoch_finish_first(tmp_path):
+    # Ctrl-C during the last of 5 batches. A checkpoint taken after it would resume past the epoch's
+    # validation; the epoch ends instead, then it stops.
+    args = ["mlp", "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "5", "--trainer.enable_progress_bar", "false",
+            "--checkpoint.every_n_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.default_root_dir", str(tmp_path)]
+    stopped = subprocess.run([sys.executable, str(ROOT / "tests" / "kill_at.py"), "--signal", "SIGINT", "on_train_batch_start", "4", *args],
+                             cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert stopped.returncode == 130, stopped.stderr
+    run_dir = next(tmp_path.glob("mlp-spiral-*"))
+    assert stopped.stderr.strip().splitlines()[-1].startswith("zoo.train: error: interrupted by SIGINT at step 5;")
+    assert [row["epoch"] for row in metric_rows(run_dir)] == ["0"] and metric_rows(run_dir)[0]["val_loss"]  # validated
+    assert safe_load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 5
+    done = subprocess.run([sys.executable, "-m", "zoo.train", *args, "--resume", str(run_dir)],
+                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [row["epoch"] for row in metric_rows(run_dir)] == ["0", "1", "2"]
+    steps = [int(line.split(",")[0]) for line in (run_dir / "steps.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, 16))  # epoch 0 not trained again, nothing skipped
+
+
 def test_a_non_finite_loss_stops_at_once_naming_the_step_and_the_learning_rate(cli, tmp_path):
     code, out, err = cli("mlp", "--optimizer.name", "sgd", "--optimizer.lr", "1e30", "--model.activation", "relu", "--scheduler.name", "constant",
                          "--trainer.max_epochs", "5", "--trainer.default_root_dir", str(tmp_path))

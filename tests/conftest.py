@@ -37,13 +37,21 @@ def require(path: Path, why: str) -> Path:
     return path
 
 
-def run_command(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m ARGS`` in a subprocess, importing the zoo of this checkout (whatever is installed)."""
+def checkout_env() -> dict[str, str]:
+    """The environment for a subprocess that imports the zoo of this checkout (whatever is installed)."""
     env = {k: v for k, v in os.environ.items() if k != "ZOO_DEBUG"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return env
+
+
+def run_python(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a subprocess with ``checkout_env()``."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=checkout_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def run_command(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m ARGS`` in a subprocess (see ``run_python``)."""
+    return run_python(["-m", *args], cwd, timeout)
 
 
 def summary_of(stdout: str) -> dict:

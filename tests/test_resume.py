@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, checkout_env, run_command, run_python
 from zoo.checkpoint import safe_load
 from zoo.cli import resolve_config, run
 
@@ -26,13 +26,12 @@ EXACT = [
     "--trainer.log_every_n_steps", "1",
 ]
 SEED = ["--seed_everything", "3"]
+KILL_AT = ROOT / "tests" / "kill_at.py"  # the real command, killed by itself at a chosen hook and step
 
 
 def start(args, root):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("ZOO_DEBUG", None)
     return subprocess.Popen([sys.executable, "-m", "zoo.train", *args, "--trainer.default_root_dir", str(root)],
-                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=root, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(predicate, timeout=120.0):
@@ -64,20 +63,14 @@ def alone(tmp_path_factory):
     """The uninterrupted run, as its own process like the killed ones: nothing an earlier test left in
     this process (thread settings, deterministic flags) can tell the two apart."""
     root = tmp_path_factory.mktemp("alone")
-    reference = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "lenet", *EXACT, *SEED, "--trainer.default_root_dir", str(root)],
-        cwd=root, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-    )
+    reference = run_command(["zoo.train", "lenet", *EXACT, *SEED, "--trainer.default_root_dir", str(root)], root)
     assert reference.returncode == 0, reference.stderr
     return json.loads(reference.stdout.strip().splitlines()[-1])
 
 
 def finish_and_compare(run_dir, root, alone, stood):
     """Resume ``run_dir`` to the end: everything must equal the run left alone."""
-    done = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "lenet", *EXACT, *SEED, "--resume", str(run_dir), "--trainer.default_root_dir", str(root)],
-        cwd=root, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-    )
+    done = run_command(["zoo.train", "lenet", *EXACT, *SEED, "--resume", str(run_dir), "--trainer.default_root_dir", str(root)], root)
     assert done.returncode == 0, done.stderr
     resumed = json.loads(done.stdout.strip().splitlines()[-1])
     assert resumed["run_dir"] == str(run_dir)
@@ -111,11 +104,8 @@ def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_
     run_dir = None
     for hook, step in points:
         resume = ["--resume", str(run_dir)] if run_dir else []
-        killed = subprocess.run(
-            [sys.executable, str(ROOT / "tests" / "kill_at.py"), hook, str(step), "lenet", *EXACT, *SEED, *resume,
-             "--trainer.default_root_dir", str(tmp_path)],
-            cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-        )
+        killed = run_python([str(KILL_AT), hook, str(step), "lenet", *EXACT, *SEED, *resume,
+                             "--trainer.default_root_dir", str(tmp_path)], tmp_path)
         assert killed.returncode == -signal.SIGKILL, killed.stderr
         run_dir = run_dir or next(tmp_path.glob("lenet-digits-*"))
     finish_and_compare(run_dir, tmp_path, alone, points)
@@ -142,15 +132,13 @@ def test_a_stop_signal_after_an_epochs_last_batch_lets_the_epoch_finish_first(tm
     # validation; the epoch ends instead, then it stops.
     args = ["mlp", "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "5", "--trainer.enable_progress_bar", "false",
             "--checkpoint.every_n_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.default_root_dir", str(tmp_path)]
-    stopped = subprocess.run([sys.executable, str(ROOT / "tests" / "kill_at.py"), "--signal", "SIGINT", "on_train_batch_start", "4", *args],
-                             cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    stopped = run_python([str(KILL_AT), "--signal", "SIGINT", "on_train_batch_start", "4", *args], tmp_path)
     assert stopped.returncode == 130, stopped.stderr
     run_dir = next(tmp_path.glob("mlp-spiral-*"))
     assert stopped.stderr.strip().splitlines()[-1].startswith("zoo.train: error: interrupted by SIGINT at step 5;")
     assert [row["epoch"] for row in metric_rows(run_dir)] == ["0"] and metric_rows(run_dir)[0]["val_loss"]  # validated
     assert safe_load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 5
-    done = subprocess.run([sys.executable, "-m", "zoo.train", *args, "--resume", str(run_dir)],
-                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    done = run_command(["zoo.train", *args, "--resume", str(run_dir)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert [row["epoch"] for row in metric_rows(run_dir)] == ["0", "1", "2"]
     steps = [int(line.split(",")[0]) for line in (run_dir / "steps.csv").read_text().splitlines()[1:]]

@@ -184,3 +184,27 @@ def test_samples_after_each_epoch_go_to_the_run_directory(tmp_path):
     assert headers == [f"--- epoch {e}, temperature {t} ---" for e in (0, 1) for t in (0.5, 1.0)]
     lines = text.splitlines()
     assert all(lines[lines.index(h) + 1].startswith("the") for h in headers)  # each continues the prompt
+
+
+@pytest.mark.parametrize("weight_init", ["torch", "keras"])
+def test_forget_gate_starts_open_and_keras_init_matches_keras(weight_init):
+    hidden, embed = 32, 8
+    net = zoo.get_model("lstm", vocab_size=11, hidden_size=hidden, embed_dim=embed, weight_init=weight_init)
+    lstm = net.lstm
+    forget = slice(hidden, 2 * hidden)  # torch stacks the gates (input, forget, cell, output)
+    total_bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
+    assert torch.allclose(total_bias[forget], torch.ones(hidden))
+    if weight_init == "keras":
+        others = torch.cat([total_bias[:hidden], total_bias[2 * hidden :]])
+        assert torch.equal(others, torch.zeros(3 * hidden))
+        recurrent = lstm.weight_hh_l0.detach()  # (4H, H): Keras' (H, 4H) kernel, transposed
+        torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(hidden), atol=1e-5, rtol=0)
+        glorot = math.sqrt(6 / (embed + 4 * hidden))
+        assert lstm.weight_ih_l0.abs().max() <= glorot
+        assert lstm.weight_ih_l0.abs().max() > 0.5 * glorot
+    else:
+        bound = 1 / math.sqrt(hidden)
+        assert lstm.weight_hh_l0.abs().max() <= bound
+        assert not torch.allclose(lstm.weight_hh_l0.T @ lstm.weight_hh_l0, torch.eye(hidden), atol=0.1)
+    with pytest.raises(UsageError, match="weight_init expects one of"):
+        zoo.get_model("lstm", vocab_size=11, weight_init="glorot")

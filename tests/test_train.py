@@ -140,3 +140,15 @@ def test_logged_numbers_keep_their_meaning_in_the_csv(tmp_path):
     logger.log_metrics({"epoch": 0.0, "train_loss_sum": 441636.890625, "train_pairs": 30000002.0, "val_acc": 0.064}, step=3)
     row = (tmp_path / "metrics.csv").read_text().splitlines()[1]
     assert row == "0,3,441636.890625,30000002.0,0.064"
+
+
+def test_gpu_probe_returns_to_torchs_default_only_where_there_is_no_gpu(monkeypatch):
+    from zoo.cli import cheap_gpu_probe
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # what importing Lightning sets
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    cheap_gpu_probe()
+    assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"  # GPUs: keep Lightning's fork-safe probe
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    cheap_gpu_probe()
+    assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "0"

@@ -2,6 +2,7 @@
 
     python scripts/bench_loop.py                 # all models, about 15 minutes on 2 CPU cores
     python scripts/bench_loop.py --only lenet mlp
+    python scripts/bench_loop.py --step-cost      # the loop's fixed cost per step, on a near-empty model
 
 For each model, zoo's real training path (``zoo.cli.prepare`` + ``train_and_test``, what
 ``python -m zoo.train`` runs, with augmentation off) and a plain loop over the same ``nn.Module``
@@ -134,12 +135,32 @@ HAND = {"lenet": lambda fused: hand_classifier("lenet", fused), "mlp": lambda fu
         "lstm": hand_lstm, "word2vec": hand_word2vec}
 
 
+def step_cost(rounds: int) -> None:
+    """ms per step of the Fashion-MNIST MLP shrunk to one hidden layer of 8 units, plain loop and zoo:
+    with almost no arithmetic left, the difference is what the loop itself costs at every step."""
+    recipe, extra = CASES["mlp"]
+    CASES["mlp"] = (recipe, extra + ["--model.hidden", "[8]", "--model.batch_norm", "false", "--model.dropout", "0"])
+    hand, ours = [], []
+    for _ in range(rounds):
+        hand.append(hand_classifier("mlp", fused=True))
+        ours.append(zoo_epoch("mlp")[0])
+    batch = resolve_config("mlp", [recipe], extra + COMMON)["data"]["batch_size"]
+    hand_ms, zoo_ms = 1000 * batch / max(hand), 1000 * batch / max(ours)
+    print(f"\n{machine()}\n")
+    print(table(["MLP with one hidden layer of 8 units", "ms per step (best epoch)"],
+                [["hand-written loop, fused Adam", f"{hand_ms:.2f}"], ["zoo", f"{zoo_ms:.2f}"],
+                 ["zoo's cost per step", f"{zoo_ms - hand_ms:.2f}"]]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1x/2x/4x epoch times")
     parser.add_argument("--rounds", type=int, default=2, help="alternate hand/zoo this many times; best of each")
+    parser.add_argument("--step-cost", action="store_true", help="only the loop's fixed cost per step (see step_cost)")
     args = parser.parse_args()
+    if args.step_cost:
+        return step_cost(args.rounds)
     rows, scaling = [], []
     for model in args.only:
         # This machine's speed drifts by 10-30% from minute to minute: alternate the two and keep

@@ -42,10 +42,10 @@ CASES = {
 }
 
 
-def zoo_epoch(model: str, repeat: int = 1) -> tuple[float, float]:
-    """(samples/s, epoch seconds) of one epoch through zoo's own path."""
+def zoo_epoch(model: str, repeat: int = 1, more: tuple[str, ...] = ()) -> tuple[float, float]:
+    """(samples/s, epoch seconds) of one epoch through zoo's own path (``more``: extra overrides)."""
     recipe, extra = CASES[model]
-    cfg = resolve_config(model, [recipe], extra + COMMON)
+    cfg = resolve_config(model, [recipe], extra + COMMON + list(more))
     datamodule, task = prepare(model, cfg)
     if repeat > 1:
         repeat_training_data(datamodule, repeat)
@@ -62,10 +62,10 @@ def repeat_training_data(datamodule, times: int) -> None:
         datamodule.train_set = TensorBatches(*(t.repeat(times, *[1] * (t.dim() - 1)) for t in datamodule.train_set.tensors))
 
 
-def hand_classifier(model: str, fused: bool = False) -> float:
+def hand_classifier(model: str, fused: bool = False, more: tuple[str, ...] = ()) -> float:
     """Samples/s of the plain loop: randperm batches, normalise, forward, loss, backward, Adam step."""
     recipe, extra = CASES[model]
-    cfg = resolve_config(model, [recipe], extra + COMMON)
+    cfg = resolve_config(model, [recipe], extra + COMMON + list(more))
     datamodule, task = prepare(model, cfg)  # the same tensors, sizes and normalisation statistics
     x, y = datamodule.train_set.tensors
     mean = torch.tensor(datamodule.mean).view(1, -1, 1, 1)
@@ -138,12 +138,12 @@ HAND = {"lenet": lambda fused: hand_classifier("lenet", fused), "mlp": lambda fu
 def step_cost(rounds: int) -> None:
     """ms per step of the Fashion-MNIST MLP shrunk to one hidden layer of 8 units, plain loop and zoo:
     with almost no arithmetic left, the difference is what the loop itself costs at every step."""
-    recipe, extra = CASES["mlp"]
-    CASES["mlp"] = (recipe, extra + ["--model.hidden", "[8]", "--model.batch_norm", "false", "--model.dropout", "0"])
+    tiny = ("--model.hidden", "[8]", "--model.batch_norm", "false", "--model.dropout", "0")
     hand, ours = [], []
     for _ in range(rounds):
-        hand.append(hand_classifier("mlp", fused=True))
-        ours.append(zoo_epoch("mlp")[0])
+        hand.append(hand_classifier("mlp", fused=True, more=tiny))
+        ours.append(zoo_epoch("mlp", more=tiny)[0])
+    recipe, extra = CASES["mlp"]
     batch = resolve_config("mlp", [recipe], extra + COMMON)["data"]["batch_size"]
     hand_ms, zoo_ms = 1000 * batch / max(hand), 1000 * batch / max(ours)
     print(f"\n{machine()}\n")

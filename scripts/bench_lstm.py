@@ -4,7 +4,6 @@ PyTorch LSTM loop (the reference measured here), both scored the same way.
     python scripts/bench_lstm.py [--seconds 90]
     python scripts/bench_lstm.py --steps 2500 3750 5000    # the recipe for fixed numbers of steps
 
-
 Score: mean cross-entropy in nats per character over the last 10% of tinyshakespeare (nanoGPT's
 validation split), every character predicted once with all the text before it in that 10% as context
 (one stream, state carried). nanoGPT's small CPU config reached 1.886 with the same 90 s here
@@ -73,15 +72,19 @@ def hand_written(text: str, seconds: float) -> tuple[float, float]:
     return stream_loss(model, held), rate
 
 
+def zoo_recipe(text: str, *overrides: str) -> tuple[float, dict]:
+    """``python -m zoo.train lstm --config lstm_tinyshakespeare OVERRIDES``; its run's summary, and the
+    score of the checkpoint it reports (the best validation loss, at an epoch's end)."""
+    summary = run_zoo("lstm", "--config", "lstm_tinyshakespeare", "--data.path", str(CORPUS), *overrides)
+    task = zoo.load_checkpoint(summary["checkpoint"])
+    return stream_loss(task.model, task.encode(text[int(len(text) * 0.9) :])), summary
+
+
 def by_steps(text: str, steps: list[int]) -> None:
-    """The recipe for fixed numbers of steps: loss on the last 10% against the text it trained on.
-    Scored, as after the 90 s run, is the checkpoint with the best validation loss (at an epoch's end)."""
-    held, rows = text[int(len(text) * 0.9) :], []
+    """The recipe for fixed numbers of steps: loss on the last 10% against the text it trained on."""
+    rows = []
     for n in steps:
-        summary = run_zoo("lstm", "--config", "lstm_tinyshakespeare", "--data.path", str(CORPUS),
-                          "--trainer.max_time", "null", "--trainer.max_steps", str(n), "--scheduler.over", "steps")
-        task = zoo.load_checkpoint(summary["checkpoint"])
-        loss = stream_loss(task.model, task.encode(held))
+        loss, summary = zoo_recipe(text, "--trainer.max_time", "null", "--trainer.max_steps", str(n), "--scheduler.over", "steps")
         best_step = torch.load(summary["checkpoint"], map_location="cpu", weights_only=True)["global_step"]
         seconds = summary["train_time_s"]
         rows.append([n, round(summary["train_samples_per_s"] * seconds), best_step, loss, seconds, summary["train_samples_per_s"]])
@@ -102,10 +105,7 @@ def main() -> None:
         return by_steps(text, args.steps)
     seconds = int(args.seconds)
     max_time = f"00:00:{seconds // 60:02d}:{seconds % 60:02d}"
-    summary = run_zoo("lstm", "--config", "lstm_tinyshakespeare", "--data.path", str(CORPUS), "--trainer.max_time", max_time)
-    task = zoo.load_checkpoint(summary["checkpoint"])
-    held = task.encode(text[int(len(text) * 0.9) :])
-    zoo_loss = stream_loss(task.model, held)
+    zoo_loss, summary = zoo_recipe(text, "--trainer.max_time", max_time)
     ref_loss, ref_rate = hand_written(text, args.seconds)
     print(f"\n{machine()}\n")
     print(table(

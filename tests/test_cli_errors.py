@@ -66,6 +66,7 @@ CASES = {
         ["mlp", "--data.batch_size", "1000", "--data.drop_last", "true"],
         1, ["no training batches", "smaller than one batch"],
     ),
+    "compile for word2vec": (["word2vec", "--task.compile", "true"], 2, ["task.compile does not apply to word2vec"]),
     "bad checkpoint interval": (["mlp", "--checkpoint.every_n_steps", "0"], 2, ["checkpoint.every_n_steps must be >= 1, got 0"]),
     "resume from nowhere": (["mlp", "--resume", "{tmp}/nowhere"], 2, ["--resume: no such run directory or checkpoint file"]),
     "non-numeric csv cell": (

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import zoo
-from conftest import ROOT
+from conftest import checkout_env
 from zoo.checkpoint import safe_load
 
 DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
@@ -28,7 +28,7 @@ RUNS = {
 def ddp_runs(tmp_path_factory):
     """All four commands at once (they wait on each other's start-up more than on the CPU)."""
     root = tmp_path_factory.mktemp("ddp")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = checkout_env()
     procs = {
         name: subprocess.Popen(
             [sys.executable, "-m", "zoo.train", name, *DDP, *args, "--trainer.default_root_dir", str(root / name)],

@@ -186,3 +186,21 @@ def test_resume_skips_a_corrupt_last_checkpoint_and_says_so(cli, finished, tmp_p
     assert code == 0, err
     assert f"{last} is not a readable checkpoint" in err and "resuming from best.ckpt" in err
     assert os.path.basename(json.loads(out.strip().splitlines()[-1])["run_dir"]) == "copy"
+
+
+def test_losses_checked_in_groups_name_the_first_bad_step():
+    """On a GPU the losses of several steps are read at once (one host-device sync): the message must
+    still name the step where the loss went bad, not the step where it was read."""
+    from types import SimpleNamespace
+
+    from zoo.callbacks import RunGuard
+    from zoo.errors import Stopped
+
+    guard = RunGuard(Path("unused.ckpt"))
+    guard._unchecked = [(torch.tensor(2.5), 10, 0), (torch.tensor(1.5), 11, 0)]
+    module = SimpleNamespace(current_lr=lambda: 0.1)
+    guard.check_losses(module)  # all finite: nothing happens, nothing is kept
+    assert guard._unchecked == []
+    guard._unchecked = [(torch.tensor(2.0), 12, 0), (torch.tensor(float("inf")), 13, 1), (torch.tensor(float("nan")), 14, 1)]
+    with pytest.raises(Stopped, match=r"became inf at step 13 \(epoch 1\).*learning rate \(0.1\)"):
+        guard.check_losses(module)

@@ -152,3 +152,35 @@ def test_gpu_probe_returns_to_torchs_default_only_where_there_is_no_gpu(monkeypa
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     cheap_gpu_probe()
     assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "0"
+
+
+def test_compile_option_compiles_in_place_and_keeps_checkpoints_interchangeable():
+    """``--task.compile true`` compiles the model in place: the same parameter names, so a checkpoint
+    written by a compiled run loads where nothing is compiled (and back). (Running the compiled model
+    is left to torch's own tests: compiling even a tiny one takes half a minute on 2 cores.)"""
+    from zoo.tasks import ClassificationTask, LanguageModelTask
+
+    torch.manual_seed(0)
+    kwargs = dict(model="mlp", model_kwargs=dict(in_features=4, num_classes=3, hidden=[8]), num_classes=3)
+    plain, compiled = ClassificationTask(**kwargs), ClassificationTask(**kwargs, compile=True)
+    assert compiled.model._compiled_call_impl is not None and plain.model._compiled_call_impl is None
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    compiled.load_state_dict(plain.state_dict())
+    plain.load_state_dict(compiled.state_dict())
+    language = LanguageModelTask(model="lstm", model_kwargs=dict(vocab_size=5), vocab=list("abcde"), compile=True)
+    assert language._forward_with_state is not language.model.forward_with_state  # the path training takes
+
+
+def test_epoch_loss_is_the_mean_over_samples_so_a_short_last_batch_counts_for_what_it_holds():
+    import torch.nn.functional as F
+
+    from zoo.tasks import ClassificationTask
+
+    torch.manual_seed(0)
+    task = ClassificationTask(model="mlp", model_kwargs=dict(in_features=4, num_classes=3, hidden=[8]), num_classes=3).eval()
+    batches = [(torch.rand(6, 4), torch.randint(3, (6,))), (torch.rand(1, 4), torch.randint(3, (1,)))]
+    with torch.no_grad():
+        for batch in batches:
+            task.step(batch, "val")
+        expected = sum(F.cross_entropy(task(x), y, reduction="sum") for x, y in batches) / 7
+    torch.testing.assert_close(task.losses["val_loss"].compute(), expected)

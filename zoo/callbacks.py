@@ -154,6 +154,8 @@ class TrainThroughput(L.Callback):
         self._mark = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.device.type == "cuda" and ends_epoch(trainer):
+            torch.cuda.synchronize(pl_module.device)  # the GPU's queued work counts in this epoch's time
         now = time.perf_counter()
         if self._mark is not None:
             self.seconds += now - self._mark
@@ -207,16 +209,20 @@ class RunGuard(L.Callback):
     - SIGINT (Ctrl-C) or SIGTERM: the current step finishes, ``last.ckpt`` is written and the run
       exits with 128 + the signal number, saying how to resume. A second signal exits at once
       (checkpoint writes are atomic, so that too leaves no half-written file).
-    - a non-finite training loss: the run stops at that step, before any checkpoint holds the
-      broken weights, and names the step and the learning rate.
+    - a non-finite training loss: the run stops, before any checkpoint holds the broken weights, and
+      names the step where the loss went bad and the learning rate. On a GPU, reading the loss makes
+      the host wait for the device, so losses are checked in groups of ``gpu_check_every`` steps (and
+      always before a checkpoint is saved, before validation and at the epoch's end); on the CPU every step.
 
     Lightning orders checkpoint callbacks after this one, so its checks run before they save.
     """
 
-    def __init__(self, last_path: Path):
+    def __init__(self, last_path: Path, gpu_check_every: int = 32):
         self.last_path = last_path
         self.signal: int | None = None
         self._previous: dict[int, Any] = {}
+        self.gpu_check_every = gpu_check_every
+        self._unchecked: list[tuple[torch.Tensor, int, int]] = []  # (loss, step, epoch) not yet read
 
     def on_train_start(self, trainer, pl_module) -> None:
         import signal
@@ -237,16 +243,11 @@ class RunGuard(L.Callback):
         print("\nstopping after this step (again to quit at once)", file=sys.stderr, flush=True)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        from zoo.errors import Stopped
-
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss).all():
-            lr = pl_module.current_lr()
-            raise Stopped(
-                f"the training loss became {loss.item()} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
-                f"the learning rate ({lr:g}) is probably too high for this model: lower --optimizer.lr "
-                "or clip gradients (--trainer.gradient_clip_val 1.0); the checkpoints keep the last good weights"
-            )
+        if isinstance(loss, torch.Tensor):
+            self._unchecked.append((loss.detach(), trainer.global_step, trainer.current_epoch))
+            if loss.device.type == "cpu" or len(self._unchecked) >= self.gpu_check_every or ends_epoch(trainer):
+                self.check_losses(pl_module)
         if self.signal is not None:
             if ends_epoch(trainer):
                 # A checkpoint from here would resume past this epoch's validation and epoch end
@@ -255,6 +256,33 @@ class RunGuard(L.Callback):
                 return
             trainer.save_checkpoint(self.last_path, weights_only=False)
             self._stop(trainer)
+
+    def check_losses(self, pl_module) -> None:
+        """Stop at the first non-finite loss among those not read yet (one host-device sync on a GPU)."""
+        from zoo.errors import Stopped
+
+        if not self._unchecked:
+            return
+        losses, self._unchecked = self._unchecked, []
+        finite = torch.isfinite(torch.stack([loss.reshape(()) for loss, _, _ in losses])).tolist()
+        if all(finite):
+            return
+        loss, step, epoch = losses[finite.index(False)]
+        lr = pl_module.current_lr()
+        raise Stopped(
+            f"the training loss became {loss.item()} at step {step} (epoch {epoch}); "
+            f"the learning rate ({lr:g}) is probably too high for this model: lower --optimizer.lr "
+            "or clip gradients (--trainer.gradient_clip_val 1.0); the checkpoints keep the last good weights"
+        )
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        self.check_losses(pl_module)  # raising here leaves the file on disk as it was
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self.check_losses(pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.check_losses(pl_module)
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if self.signal is not None:

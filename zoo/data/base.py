@@ -143,10 +143,14 @@ def batch_loader(
     order = BatchOrder(
         len(dataset), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed, rank=rank, world_size=world
     )
-    on_gpu = trainer is not None and trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
     if shuffle:
-        return ResumableLoader(dataset, order, trainer, num_workers=0, pin_memory=on_gpu)
-    return quiet_loader(dataset, sampler=order, batch_size=None, num_workers=0, pin_memory=on_gpu)
+        return ResumableLoader(dataset, order, trainer, num_workers=0, pin_memory=feeds_gpu(trainer))
+    return quiet_loader(dataset, sampler=order, batch_size=None, num_workers=0, pin_memory=feeds_gpu(trainer))
+
+
+def feeds_gpu(trainer: Any) -> bool:
+    """Whether batches go to a GPU: then the loader pins them, so the copy can overlap with compute."""
+    return trainer is not None and trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
 
 
 def seeded_split(n: int, fraction: float, seed: int, mode: Literal["random", "last"] = "random"):

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Literal
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from zoo.data.base import ResumableLoader, ZooDataModule, quiet_loader
+from zoo.data.base import ResumableLoader, ZooDataModule, feeds_gpu, quiet_loader
 from zoo.errors import DataError, UsageError
 
 UNK = "<unk>"
@@ -220,9 +220,10 @@ class TextDataModule(ZooDataModule):
         rank, world = self._rank_world()
         if self.stream == "windows":
             order = WindowOrder(len(ids), self.batch_size, self.seq_len, self.shuffle_seed + rank)
-            return ResumableLoader(WindowBatches(ids, self.seq_len), order, self.trainer)
+            return ResumableLoader(WindowBatches(ids, self.seq_len), order, self.trainer, pin_memory=feeds_gpu(self.trainer))
         lanes = LaneBatches(ids, self._lanes(len(ids), self.batch_size * world) // world or 1, self.seq_len, rank=rank, world=world)
-        return ResumableLoader(lanes, LaneOrder(lanes, shift=True, seed=self.shuffle_seed), self.trainer)
+        order = LaneOrder(lanes, shift=True, seed=self.shuffle_seed)
+        return ResumableLoader(lanes, order, self.trainer, pin_memory=feeds_gpu(self.trainer))
 
     def _eval_loader(self, ids: torch.Tensor) -> DataLoader:
         rank, world = self._rank_world()
@@ -230,7 +231,7 @@ class TextDataModule(ZooDataModule):
             ids, max(1, self._lanes(len(ids), self.eval_batch_size * world) // world), self.seq_len,
             partial=True, rank=rank, world=world,
         )
-        return quiet_loader(lanes, sampler=LaneOrder(lanes, shift=False, seed=0), batch_size=None)
+        return quiet_loader(lanes, sampler=LaneOrder(lanes, shift=False, seed=0), batch_size=None, pin_memory=feeds_gpu(self.trainer))
 
     def _rank_world(self) -> tuple[int, int]:
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)

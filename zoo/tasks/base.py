@@ -39,12 +39,17 @@ class Task(L.LightningModule):
         model_kwargs: dict[str, Any] | None = None,
         optimizer: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
+        compile: bool = False,
     ):
         super().__init__()
         # Every __init__ argument up the subclass chain lands in hparams and in each checkpoint, so
         # a checkpoint alone rebuilds the task (see zoo/checkpoint.py). Only plain data goes in there.
         self.save_hyperparameters()
         self.model = get_model(model, **(model_kwargs or {}))
+        if compile:
+            # torch.compile in place: the first batches take longer (compilation), later ones launch
+            # fewer, fused kernels. The parameter names, and so checkpoints, stay as they are.
+            self.model.compile()
         self.optimizer_cfg = optimizer or {"name": "adam", "lr": 1e-3}
         self.scheduler_cfg = scheduler or {"name": "constant"}
         # Separate metric objects per stage: torchmetrics accumulates over the epoch and, under DDP,
@@ -89,7 +94,10 @@ class Task(L.LightningModule):
         step, which cost more than a small model's whole forward and backward pass.
         """
         loss, preds, target = self.loss_and_outputs(batch)
-        self.losses[f"{stage}_loss"].update(loss.detach(), self.count_samples(batch))
+        # The epoch's loss is the mean over samples, so a short last batch counts for what it holds.
+        # MeanMetric(nan_strategy="disable") drops its weight argument (torchmetrics issue #3434), so
+        # the batch mean goes in once per sample: a view, no copy (and no host-to-GPU copy of a count).
+        self.losses[f"{stage}_loss"].update(loss.detach().expand(self.count_samples(batch)))
         self.metrics[f"{stage}_metrics"].update(preds.detach(), target)
         if stage == "train":
             # Weight penalties (an MLP's L1/L2) count in what is minimised, and are logged on their own

@@ -53,6 +53,8 @@ class LanguageModelTask(Task):
         self.sample_temperatures = list(sample_temperatures or [])
         self.sample_length, self.sample_prompt = sample_length, sample_prompt
         self._state: dict[str, Any] = {}  # per stage: the state to continue from
+        # (The model is called through forward_with_state, which the base class's compile does not reach.)
+        self._forward_with_state = torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)})
@@ -66,7 +68,7 @@ class LanguageModelTask(Task):
         state = self._state.get(stage) if (self.carry_state and continues) else None
         if state is not None and state[0].device != x.device:  # restored from a checkpoint
             state = tuple(s.to(x.device) for s in state)
-        logits, state = self.model.forward_with_state(x, state)
+        logits, state = self._forward_with_state(x, state)
         # Keep the values, drop the graph: the next batch starts from here without back-propagating
         # into this one.
         self._state[stage] = tuple(s.detach() for s in state)

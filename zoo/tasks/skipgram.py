@@ -65,6 +65,8 @@ class SkipGramTask(Task):
                 "word2vec trains with word2vec's own SGD update: use optimizer.name sgd with only lr "
                 f"(got {self.optimizer_cfg['name']!r}{', ' + ', '.join(unsupported) if unsupported else ''})"
             )
+        if self.hparams.compile:
+            raise UsageError("task.compile does not apply to word2vec: its training step is one kernel, not a forward pass")
         self.automatic_optimization = False  # the update below is the optimizer
         self.vocab, self.counts, self.corpus_words = list(vocab), list(counts), corpus_words
         self.window, self.negative, self.min_lr, self.batch_pairs = window, negative, min_lr, batch_pairs

@@ -200,6 +200,7 @@ def step_cost(rounds: int) -> None:
     with almost no arithmetic left, the difference is what the loop itself costs at every step."""
     tiny = ("--model.hidden", "[8]", "--model.batch_norm", "false", "--model.dropout", "0")
     hand, ours = [], []
+    warm_up("mlp")
     for _ in range(rounds):
         hand.append(hand_classifier("mlp", fused=True, more=tiny))
         ours.append(zoo_epoch("mlp", more=tiny)[0])

@@ -28,7 +28,7 @@ import zoo
 from benchlib import SHARED_DATA, machine, run_zoo, table
 
 CORPUS = SHARED_DATA / "tinyshakespeare.txt"
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # for scoring only
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where zoo's "auto" trains too
 RECIPE = "lstm_tinyshakespeare"  # main() may change it
 
 
@@ -58,13 +58,13 @@ def hand_written(text: str, seconds: float) -> tuple[float, float]:
     ids = torch.tensor([index[c] for c in text], dtype=torch.long)
     split = int(len(ids) * 0.9)
     train, held = ids[:split], ids[split:]
-    model = zoo.get_model("lstm", vocab_size=len(vocab), embed_dim=64, hidden_size=256)
+    model = zoo.get_model("lstm", vocab_size=len(vocab), embed_dim=64, hidden_size=256).to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), 3e-3)
-    span = torch.arange(65)
+    train, span = train.to(DEVICE), torch.arange(65, device=DEVICE)
     chars, start = 0, time.perf_counter()
     model.train()
     while time.perf_counter() - start < seconds:
-        chunk = train[torch.randint(len(train) - 65, (32, 1)) + span]
+        chunk = train[torch.randint(len(train) - 65, (32, 1), device=DEVICE) + span]
         logits = model(chunk[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, len(vocab)), chunk[:, 1:].reshape(-1))
         opt.zero_grad()
@@ -72,6 +72,8 @@ def hand_written(text: str, seconds: float) -> tuple[float, float]:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         chars += chunk[:, :-1].numel()
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
     rate = chars / (time.perf_counter() - start)
     return stream_loss(model, held), rate
 

@@ -22,6 +22,9 @@ RUNS = {
              "--task.sample_temperatures", "[]", "--trainer.limit_train_batches", "30"],
     "word2vec": ["--trainer.max_epochs", "2", "--model.dim", "20"],
 }
+# (a run name -> its model and options, beside the four above: one whose loss goes bad)
+DIVERGING = ("mlp", ["--optimizer.name", "sgd", "--optimizer.lr", "1e30", "--model.activation", "relu",
+                     "--scheduler.name", "constant", "--trainer.max_epochs", "5"])
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +32,13 @@ def ddp_runs(tmp_path_factory):
     """All four commands at once (they wait on each other's start-up more than on the CPU)."""
     root = tmp_path_factory.mktemp("ddp")
     env = checkout_env()
+    runs = {name: (name, args) for name, args in RUNS.items()} | {"diverging": DIVERGING}
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "zoo.train", name, *DDP, *args, "--trainer.default_root_dir", str(root / name)],
+            [sys.executable, "-m", "zoo.train", model, *DDP, *args, "--trainer.default_root_dir", str(root / name)],
             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        for name, args in RUNS.items()
+        for name, (model, args) in runs.items()
     }
     results = {}
     for name, proc in procs.items():
@@ -76,3 +80,11 @@ def test_ddp_splits_the_data_and_reduces_metrics_over_all_of_it(ddp_runs):
     with torch.no_grad():
         acc = (task(x).argmax(1) == y).float().mean().item()
     assert acc == pytest.approx(summary["test"]["acc"], abs=1e-6)
+
+
+def test_a_loss_gone_bad_stops_every_process_with_one_line(ddp_runs):
+    """The processes agree on the verdict (a loss that goes bad in one process alone would otherwise
+    leave the others waiting for it in the next gradient exchange): all stop, rank 0 says why."""
+    code, out, err, root = ddp_runs["diverging"]
+    errors = [line for line in err.splitlines() if line.startswith("zoo.train: error:")]
+    assert code == 1 and len(errors) == 1 and "the training loss became nan at step" in errors[0], err[-3000:]

@@ -190,17 +190,73 @@ def test_resume_skips_a_corrupt_last_checkpoint_and_says_so(cli, finished, tmp_p
 
 def test_losses_checked_in_groups_name_the_first_bad_step():
     """On a GPU the losses of several steps are read at once (one host-device sync): the message must
-    still name the step where the loss went bad, not the step where it was read."""
+    still name the step where the loss went bad, and the learning rate of that step, not those of the
+    step where it was read."""
     from types import SimpleNamespace
 
     from zoo.callbacks import RunGuard
     from zoo.errors import Stopped
 
     guard = RunGuard(Path("unused.ckpt"))
-    guard._unchecked = [(torch.tensor(2.5), 10, 0), (torch.tensor(1.5), 11, 0)]
+    guard._unchecked = [(torch.tensor(2.5), 10, 0, 0.1), (torch.tensor(1.5), 11, 0, 0.1)]
     module = SimpleNamespace(current_lr=lambda: 0.1)
     guard.check_losses(module)  # all finite: nothing happens, nothing is kept
     assert guard._unchecked == []
-    guard._unchecked = [(torch.tensor(2.0), 12, 0), (torch.tensor(float("inf")), 13, 1), (torch.tensor(float("nan")), 14, 1)]
-    with pytest.raises(Stopped, match=r"became inf at step 13 \(epoch 1\).*learning rate \(0.1\)"):
+    guard._unchecked = [(torch.tensor(2.0), 12, 0, 0.3), (torch.tensor(float("inf")), 13, 1, 0.2), (torch.tensor(float("nan")), 14, 1, 0.1)]
+    with pytest.raises(Stopped, match=r"became inf at step 13 \(epoch 1\).*learning rate \(0.2\)"):
         guard.check_losses(module)
+
+
+def test_losses_read_in_groups_still_stop_before_a_checkpoint_holds_bad_weights(tmp_path):
+    """Through the real Trainer, losses read 8 steps at a time (as on a GPU): the loss goes bad at step
+    6, a checkpoint is due at step 7, before the group is full. The save must not happen, and the run
+    stops naming step 6."""
+    import lightning as L
+
+    from zoo.callbacks import PeriodicCheckpoint, RunGuard
+    from zoo.errors import Stopped
+
+    class Diverges(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def training_step(self, batch, batch_idx):
+            loss = (self.w * batch).sum()
+            return loss * float("nan") if batch_idx == 5 else loss  # the 6th step
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+        def current_lr(self):
+            return self.trainer.optimizers[0].param_groups[0]["lr"]
+
+    last = tmp_path / "last.ckpt"
+    saver = PeriodicCheckpoint(every_n_steps=7)
+    saver.path = last
+    trainer = L.Trainer(max_epochs=1, callbacks=[RunGuard(last, check_every=8), saver], logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        accelerator="cpu")
+    with pytest.raises(Stopped, match=r"became nan at step 6 \(epoch 0\).*learning rate \(0.01\)"):
+        trainer.fit(Diverges(), torch.utils.data.DataLoader(torch.ones(20, 3), batch_size=None))
+    assert not last.exists()
+
+
+def test_a_run_resumes_from_checkpoints_that_predate_the_compile_option_and_loads_uncompiled(cli, finished, tmp_path):
+    import shutil
+
+    from zoo.checkpoint import load_checkpoint
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished["run_dir"], run_dir)
+    for path in (run_dir / "checkpoints").glob("*.ckpt"):
+        checkpoint = torch.load(path, weights_only=False)
+        del checkpoint["hyper_parameters"]["compile"]  # as written before task.compile existed
+        torch.save(checkpoint, path)
+    code, out, err = cli("mlp", "--trainer.max_epochs", "4", "--resume", str(run_dir), "--trainer.default_root_dir", str(tmp_path))
+    assert code == 0, err
+    best = run_dir / "checkpoints" / "best.ckpt"
+    checkpoint = torch.load(best, weights_only=False)
+    checkpoint["hyper_parameters"]["compile"] = True  # a run trained with --task.compile true
+    torch.save(checkpoint, best)
+    assert load_checkpoint(best).model._compiled_call_impl is None  # an inference copy is not compiled

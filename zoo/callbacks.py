@@ -163,6 +163,10 @@ class TrainThroughput(L.Callback):
         self.samples += pl_module.count_samples(batch) * trainer.world_size
 
     def on_validation_start(self, trainer, pl_module) -> None:
+        if self._mark is not None and pl_module.device.type == "cuda":
+            # (a run stopped by max_time validates mid-epoch: the GPU's queued training work counts)
+            torch.cuda.synchronize(pl_module.device)
+            self.seconds += time.perf_counter() - self._mark
         self._mark = None  # a mid-epoch validation is not training time
 
     def on_validation_end(self, trainer, pl_module) -> None:
@@ -210,19 +214,20 @@ class RunGuard(L.Callback):
       exits with 128 + the signal number, saying how to resume. A second signal exits at once
       (checkpoint writes are atomic, so that too leaves no half-written file).
     - a non-finite training loss: the run stops, before any checkpoint holds the broken weights, and
-      names the step where the loss went bad and the learning rate. On a GPU, reading the loss makes
-      the host wait for the device, so losses are checked in groups of ``gpu_check_every`` steps (and
-      always before a checkpoint is saved, before validation and at the epoch's end); on the CPU every step.
+      names the step where the loss went bad and the learning rate it had. On a GPU, reading the loss
+      makes the host wait for the device, so losses are read ``check_every`` steps at a time (default:
+      every step on the CPU, 32 on a GPU), and always before a checkpoint is saved, before validation
+      and at the epoch's end. Under DDP the processes agree on the verdict, so all stop together.
 
     Lightning orders checkpoint callbacks after this one, so its checks run before they save.
     """
 
-    def __init__(self, last_path: Path, gpu_check_every: int = 32):
+    def __init__(self, last_path: Path, check_every: int | None = None):
         self.last_path = last_path
         self.signal: int | None = None
         self._previous: dict[int, Any] = {}
-        self.gpu_check_every = gpu_check_every
-        self._unchecked: list[tuple[torch.Tensor, int, int]] = []  # (loss, step, epoch) not yet read
+        self.check_every = check_every
+        self._unchecked: list[tuple[torch.Tensor, int, int, float | None]] = []  # (loss, step, epoch, lr) not read yet
 
     def on_train_start(self, trainer, pl_module) -> None:
         import signal
@@ -245,8 +250,9 @@ class RunGuard(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if isinstance(loss, torch.Tensor):
-            self._unchecked.append((loss.detach(), trainer.global_step, trainer.current_epoch))
-            if loss.device.type == "cpu" or len(self._unchecked) >= self.gpu_check_every or ends_epoch(trainer):
+            self._unchecked.append((loss.detach(), trainer.global_step, trainer.current_epoch, pl_module.current_lr()))
+            every = self.check_every or (1 if loss.device.type == "cpu" else 32)
+            if len(self._unchecked) >= every or ends_epoch(trainer):
                 self.check_losses(pl_module)
         if self.signal is not None:
             if ends_epoch(trainer):
@@ -264,19 +270,27 @@ class RunGuard(L.Callback):
         if not self._unchecked:
             return
         losses, self._unchecked = self._unchecked, []
-        finite = torch.isfinite(torch.stack([loss.reshape(()) for loss, _, _ in losses])).tolist()
+        finite = torch.isfinite(torch.stack([loss.reshape(()).float() for loss, *_ in losses])).float()
+        trainer = getattr(pl_module, "_trainer", None)
+        if trainer is not None and trainer.world_size > 1:
+            # Losses go bad on one process first (the next update spreads it to all): if that one
+            # stopped alone, the others would wait for it forever in the next gradient exchange.
+            finite = trainer.strategy.reduce(finite.to(pl_module.device), reduce_op="min")
+        finite = finite.tolist()
         if all(finite):
             return
-        loss, step, epoch = losses[finite.index(False)]
-        lr = pl_module.current_lr()
+        loss, step, epoch, lr = losses[finite.index(0.0)]
+        lr_text = "" if lr is None else f" ({lr:g})"
         raise Stopped(
             f"the training loss became {loss.item()} at step {step} (epoch {epoch}); "
-            f"the learning rate ({lr:g}) is probably too high for this model: lower --optimizer.lr "
+            f"the learning rate{lr_text} is probably too high for this model: lower --optimizer.lr "
             "or clip gradients (--trainer.gradient_clip_val 1.0); the checkpoints keep the last good weights"
         )
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        self.check_losses(pl_module)  # raising here leaves the file on disk as it was
+        # Raising here leaves the file on disk as it was. (Lightning calls this for full checkpoints,
+        # which are the only ones zoo writes; a weights-only save would skip the check.)
+        self.check_losses(pl_module)
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self.check_losses(pl_module)

@@ -89,7 +89,9 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu"):
     checkpoint = safe_load(path, map_location)
     if "zoo_task" not in checkpoint or "hyper_parameters" not in checkpoint:
         raise DataError(f"{path} is not a zoo checkpoint (no task name or hyperparameters)")
-    task = TASKS.get(checkpoint["zoo_task"])(**checkpoint["hyper_parameters"])
+    # An inference copy is not compiled, whatever the training run did: compiling is slow and on a
+    # CPU needs a C++ toolchain, for a model that is called a few times.
+    task = TASKS.get(checkpoint["zoo_task"])(**{**checkpoint["hyper_parameters"], "compile": False})
     task.on_load_checkpoint(checkpoint)
     task.load_state_dict(checkpoint["state_dict"])
     return task.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()

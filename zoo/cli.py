@@ -247,7 +247,7 @@ def resume_point(path: str, task: Any) -> tuple[Path, Path]:
         if newer:
             print(f"{PROG}: resuming from {candidate.name}, the newest checkpoint that loads", file=sys.stderr)
         saved, now = checkpoint.get("hyper_parameters", {}), dict(task.hparams)
-        differ = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        differ = sorted(k for k in set(saved) | set(now) if k not in task.runtime_options and saved.get(k) != now.get(k))
         if differ:
             shown = "; ".join(f"{k}: {saved.get(k)!r} then, {now.get(k)!r} now" for k in differ[:3])
             raise UsageError(f"--resume: {candidate} was trained with other options ({shown}); give the options it was started with")

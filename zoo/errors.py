@@ -53,5 +53,9 @@ def command_main(prog: str, argv: list[str] | None, body: Callable[[list[str]], 
     except ZooError as err:
         if debug:
             raise
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        from zoo.cli import launched_rank
+
+        # Every process of a multi-process run stops together and for the same reason: one line, from rank 0.
+        if not (isinstance(err, Stopped) and launched_rank() != 0):
+            print(f"{prog}: error: {err}", file=sys.stderr)
         return err.exit_code

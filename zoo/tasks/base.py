@@ -31,6 +31,9 @@ class Task(L.LightningModule):
     sample_unit = "samples"
     #: __init__ arguments that come from the data module's ``describe()``, not from the recipe
     filled_by_data: tuple[str, ...] = ()
+    #: __init__ arguments that change how the task runs, not what it learns: a run may resume with
+    #: other values, and checkpoints written before they existed still resume
+    runtime_options: tuple[str, ...] = ("compile",)
 
     def __init__(
         self,

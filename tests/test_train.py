@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -184,3 +185,22 @@ def test_epoch_loss_is_the_mean_over_samples_so_a_short_last_batch_counts_for_wh
             task.step(batch, "val")
         expected = sum(F.cross_entropy(task(x), y, reduction="sum") for x, y in batches) / 7
     torch.testing.assert_close(task.losses["val_loss"].compute(), expected)
+
+
+def test_a_run_that_max_steps_stops_mid_epoch_validates_its_final_weights(tmp_path, capsys):
+    """Lightning validates before a max_time or early stop, not before a max_steps stop in the middle
+    of an epoch: the last steps (at a decayed rate) would then never count as "best" nor be tested."""
+    import csv
+
+    from zoo.checkpoint import safe_load
+
+    # digits: 1,294 training images, 21 batches of 64 an epoch; 30 steps end 9 batches into epoch 1
+    summary = run("lenet", resolve_config("lenet", [], ["--trainer.max_steps", "30", "--trainer.max_epochs", "-1",
+                                                        "--trainer.default_root_dir", str(tmp_path)]))
+    rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
+    assert [(row["epoch"], row["step"]) for row in rows] == [("0", "21"), ("1", "30")]
+    assert rows[-1]["val_loss"] != ""  # the final weights were validated
+    best = safe_load(Path(summary["run_dir"]) / "checkpoints" / "best.ckpt")
+    best_loss = min(float(row["val_loss"]) for row in rows)
+    assert best["global_step"] == (30 if float(rows[-1]["val_loss"]) == best_loss else 21)
+    assert summary["val"]["loss"] == pytest.approx(best_loss, abs=1e-6)

@@ -141,6 +141,14 @@ class Task(L.LightningModule):
         found = [self.losses["train_loss"], self.penalty]
         return found + [self.metrics["train_metrics"]] if hasattr(self, "metrics") else found
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Lightning validates before stopping for max_time or early stopping, but not when max_steps
+        # ends a run in the middle of an epoch: the last steps (a decayed schedule's best) would never
+        # be validated, and "best" and the test would use the weights of the last epoch's end.
+        max_steps = self.trainer.max_steps
+        if max_steps is not None and 0 <= max_steps <= self.trainer.global_step:
+            self.trainer.should_stop = True
+
     def on_train_epoch_start(self) -> None:
         # (Lightning skips this hook when it resumes in the middle of an epoch: the sums go on.)
         for accumulator in self.train_accumulators():

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import time
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def hand_word2vec(fused: bool = False) -> float:
 
 # Each takes ``fused``: torch's one-kernel Adam, which zoo uses by default. The plain loop with torch's
 # default Adam is what people write; the fused one isolates the cost of the loop itself.
-HAND = {"lenet": lambda fused: hand_classifier("lenet", fused), "mlp": lambda fused: hand_classifier("mlp", fused),
+HAND = {"lenet": functools.partial(hand_classifier, "lenet"), "mlp": functools.partial(hand_classifier, "mlp"),
         "lstm": hand_lstm, "word2vec": hand_word2vec}
 
 
@@ -240,10 +241,7 @@ def options(models: list[str], rounds: int) -> None:
                 continue
             hand, ours = [], []
             for _ in range(rounds):
-                if model == "lstm":
-                    hand.append(hand_lstm(fused=True, **hand_kwargs))
-                else:
-                    hand.append(hand_classifier(model, fused=True, **hand_kwargs))
+                hand.append(HAND[model](fused=True, **hand_kwargs))
                 if zoo_args is not None:
                     ours.append(zoo_epoch(model, more=zoo_args)[0])
             zoo_rate = f"{max(ours):,.0f}" if ours else "-"

@@ -80,7 +80,7 @@ def hand_written(text: str, seconds: float) -> tuple[float, float]:
 
 def zoo_recipe(text: str, *overrides: str) -> tuple[float, dict]:
     """``python -m zoo.train lstm --config RECIPE OVERRIDES``; its run's summary, and the
-    score of the checkpoint it reports (the best validation loss, at an epoch's end)."""
+    score of the checkpoint it reports (the best validation loss)."""
     summary = run_zoo("lstm", "--config", RECIPE, "--data.path", str(CORPUS), *overrides)
     task = zoo.load_checkpoint(summary["checkpoint"])
     return stream_loss(task.model, task.encode(text[int(len(text) * 0.9) :])), summary

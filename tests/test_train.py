@@ -204,3 +204,19 @@ def test_a_run_that_max_steps_stops_mid_epoch_validates_its_final_weights(tmp_pa
     best_loss = min(float(row["val_loss"]) for row in rows)
     assert best["global_step"] == (30 if float(rows[-1]["val_loss"]) == best_loss else 21)
     assert summary["val"]["loss"] == pytest.approx(best_loss, abs=1e-6)
+
+
+def test_progress_bar_shows_the_step_loss_without_logging_it_at_every_step(tmp_path, capsys):
+    """The bar reads the last step's loss when it draws (no self.log at every step): the loss is on
+    the bar, and neither it nor the bar's own step/epoch columns end up among the logged metrics."""
+    import csv
+    import re
+
+    summary = run("mlp", resolve_config("mlp", [], TINY + ["--trainer.enable_progress_bar", "true",
+                                                           "--trainer.default_root_dir", str(tmp_path)]))
+    bar = capsys.readouterr().out.replace("\r", "\n")  # (Lightning's tqdm bar writes to stdout)
+    train_lines = [line for line in bar.splitlines() if line.startswith("Epoch 0: 100%")]
+    assert train_lines and re.search(r"\bloss=\d", train_lines[-1]), bar[-2000:]
+    assert not re.search(r"\b(step|epoch)=", train_lines[-1])
+    header = next(csv.reader(open(Path(summary["run_dir"]) / "metrics.csv")))
+    assert "loss" not in header and "train_loss" in header

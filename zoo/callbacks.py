@@ -186,16 +186,32 @@ class TrainThroughput(L.Callback):
 
 
 class ThrottledProgressBar(TQDMProgressBar):
-    """Lightning's tqdm bar, redrawn at most every ``min_interval`` seconds (and at each epoch's end).
+    """Lightning's tqdm bar, redrawn at most every ``min_interval`` seconds (and at each epoch's end),
+    showing the last step's training loss beside the epoch metrics.
 
     Redrawing and collecting the metrics for it at every step of a small model costs a measurable
-    share of the step time; a human cannot read faster than a few updates a second anyway.
+    share of the step time; a human cannot read faster than a few updates a second anyway. For the
+    same reason the step loss is not logged (``self.log`` at every step costs more than a small
+    model's step): the bar keeps the loss tensor and reads it only when it draws, which on a GPU is
+    also the only time it makes the host wait for the device.
     """
 
     def __init__(self, min_interval: float = 0.25):
         super().__init__(refresh_rate=1)
         self.min_interval = min_interval
         self._last_draw = 0.0
+        self._loss: torch.Tensor | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self._loss = loss.detach() if isinstance(loss, torch.Tensor) else None
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def get_metrics(self, trainer, pl_module) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        # ("step" and "epoch" are in the logged metrics as the CSV's x-axis; the bar shows both already)
+        shown = {k: v for k, v in items.items() if k not in ("step", "epoch")}
+        return shown if self._loss is None else {"loss": self._loss.item(), **shown}
 
     def _should_update(self, current: int, total: int | float) -> bool:
         if not self.is_enabled:
@@ -214,15 +230,16 @@ class RunGuard(L.Callback):
       exits with 128 + the signal number, saying how to resume. A second signal exits at once
       (checkpoint writes are atomic, so that too leaves no half-written file).
     - a non-finite training loss: the run stops, before any checkpoint holds the broken weights, and
-      names the step where the loss went bad and the learning rate it had. On a GPU, reading the loss
-      makes the host wait for the device, so losses are read ``check_every`` steps at a time (default:
-      every step on the CPU, 32 on a GPU), and always before a checkpoint is saved, before validation
-      and at the epoch's end. Under DDP the processes agree on the verdict, so all stop together.
+      names the step where the loss went bad and the learning rate it had. Losses are read
+      ``check_every`` steps at a time (default 32: on a GPU each read makes the host wait for the
+      device, and on the CPU checking 32 at once costs what checking one does), and always before a
+      checkpoint is saved, before validation and at the epoch's end, so no checkpoint ever holds what
+      came after a bad loss. Under DDP the processes agree on the verdict, so all stop together.
 
     Lightning orders checkpoint callbacks after this one, so its checks run before they save.
     """
 
-    def __init__(self, last_path: Path, check_every: int | None = None):
+    def __init__(self, last_path: Path, check_every: int = 32):
         self.last_path = last_path
         self.signal: int | None = None
         self._previous: dict[int, Any] = {}
@@ -251,8 +268,7 @@ class RunGuard(L.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if isinstance(loss, torch.Tensor):
             self._unchecked.append((loss.detach(), trainer.global_step, trainer.current_epoch, pl_module.current_lr()))
-            every = self.check_every or (1 if loss.device.type == "cpu" else 32)
-            if len(self._unchecked) >= every or ends_epoch(trainer):
+            if len(self._unchecked) >= self.check_every or ends_epoch(trainer):
                 self.check_losses(pl_module)
         if self.signal is not None:
             if ends_epoch(trainer):
@@ -344,6 +360,10 @@ class PeriodicCheckpoint(L.Callback):
         self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
         self.path: Path | None = None
         self._last_save = time.monotonic()
+
+    @property
+    def enabled(self) -> bool:
+        return self.every_n_steps is not None or self.every_minutes is not None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         by_steps = self.every_n_steps is not None and trainer.global_step % self.every_n_steps == 0

@@ -407,9 +407,11 @@ def build_trainer(
     throughput = TrainThroughput()
     periodic = construct("checkpoint", PeriodicCheckpoint, dict(checkpoint_cfg))
     periodic.path = run_dir / "checkpoints" / "last.ckpt"
+    # (Lightning calls every hook of every callback at every step, whether it does anything or not:
+    # a periodic saver nobody asked for is left out.)
     callbacks = [
-        RunGuard(run_dir / "checkpoints" / "last.ckpt"), throughput, StepLog(run_dir), periodic,
-        *dict.fromkeys([best, last]), *early_stop,
+        RunGuard(run_dir / "checkpoints" / "last.ckpt"), throughput, StepLog(run_dir),
+        *([periodic] if periodic.enabled else []), *dict.fromkeys([best, last]), *early_stop,
     ]
     if trainer_cfg.get("enable_progress_bar") is None:
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs

@@ -3,8 +3,8 @@
 
 Each hidden layer is, in the order the lecture draws it: Dense -> BatchNorm (optional) -> activation
 -> Dropout. The output layer is a plain Dense producing logits (the task applies softmax in the loss).
-L1/L2 penalties on every Dense kernel are exposed by ``regularization_loss()``, which the training
-loop adds to the loss, like Keras' ``kernel_regularizer``.
+L1/L2 penalties on every Dense kernel are exposed by ``regularization_loss()`` (None without them),
+which the training loop adds to the loss, like Keras' ``kernel_regularizer``.
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ class MLP(nn.Module):
     def dense_layers(self) -> list[nn.Linear]:
         return [m for m in self.layers if isinstance(m, nn.Linear)]
 
-    def regularization_loss(self) -> torch.Tensor:
-        """l1 * sum|W| + l2 * sum W^2 over every Dense kernel (biases are not penalised, as in Keras)."""
+    def regularization_loss(self) -> torch.Tensor | None:
+        """l1 * sum|W| + l2 * sum W^2 over every Dense kernel (biases are not penalised, as in Keras);
+        None when both are 0, so that the loop adds and logs nothing."""
+        if not (self.l1 or self.l2):
+            return None
         weights = [d.weight for d in self.dense_layers()]
         penalty = weights[0].new_zeros(())
         if self.l1:

@@ -105,18 +105,11 @@ class Task(L.LightningModule):
         if stage == "train":
             # Weight penalties (an MLP's L1/L2) count in what is minimised, and are logged on their own
             # so the data loss stays comparable with runs that have none.
-            penalty = getattr(self.model, "regularization_loss", None)
+            penalty = getattr(self.model, "regularization_loss", lambda: None)()
             if penalty is not None:
-                penalty = penalty()
                 self.penalty.update(penalty.detach())
                 loss = loss + penalty
-            if self.show_step_loss:  # for the progress bar only
-                self.log("loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, logger=False)
         return loss, preds, target
-
-    @property
-    def show_step_loss(self) -> bool:
-        return self._trainer is not None and self.trainer.progress_bar_callback is not None
 
     def _log_epoch(self, stage: str) -> None:
         loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]

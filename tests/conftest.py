@@ -16,6 +16,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    # Parallel workers (pytest -n) share the cores: each worker and the commands it starts get their
+    # share of threads. Two processes each asking torch for every core made both run several times
+    # slower than one alone (OpenMP threads waiting on each other), not twice as fast.
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = str(_threads)
+    torch.set_num_threads(_threads)
+
 # One small input per registered model: (constructor kwargs, input batch or tuple of inputs, expected
 # output shape).
 # test_models.py fails for a model that is registered without an entry here.

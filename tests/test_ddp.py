@@ -13,6 +13,9 @@ import zoo
 from conftest import checkout_env
 from zoo.checkpoint import safe_load
 
+# One worker runs this whole module under pytest -n (--dist loadgroup): its fixture starts ten processes.
+pytestmark = pytest.mark.xdist_group("ddp")
+
 DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 RUNS = {

@@ -145,12 +145,15 @@ def test_a_stop_signal_after_an_epochs_last_batch_lets_the_epoch_finish_first(tm
     assert steps == list(range(1, 16))  # epoch 0 not trained again, nothing skipped
 
 
-def test_a_non_finite_loss_stops_at_once_naming_the_step_and_the_learning_rate(cli, tmp_path):
+def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_learning_rate(cli, tmp_path):
     code, out, err = cli("mlp", "--optimizer.name", "sgd", "--optimizer.lr", "1e30", "--model.activation", "relu", "--scheduler.name", "constant",
                          "--trainer.max_epochs", "5", "--trainer.default_root_dir", str(tmp_path))
     assert code == 1
     line = err.strip().splitlines()[-1]
     assert line.startswith("zoo.train: error: the training loss became ") and "learning rate (1e+30)" in line
+    # The first update (at 1e30) breaks the weights, so the second batch's loss is the first bad one:
+    # named exactly, although losses are read 32 steps at a time (here at the 23-batch epoch's end).
+    assert " at step 2 (epoch 0);" in line
     for checkpoint in tmp_path.glob("*/checkpoints/*.ckpt"):  # whatever was saved is from before the fault
         assert all(torch.isfinite(v).all() for v in safe_load(checkpoint)["state_dict"].values() if v.is_floating_point())
 

@@ -160,6 +160,20 @@ def test_corpus_cache_is_built_once_and_reused(tmp_path):
     assert dm.counts == sorted(dm.counts, reverse=True)  # ids are numbered by frequency
 
 
+def test_two_processes_building_the_same_cache_both_succeed(tmp_path):
+    """Two runs on a fresh machine (tests in parallel, DDP) may both find no cache and build it: the
+    one that finishes second keeps the first one's folder instead of failing."""
+    from zoo.data.corpus import build_cache, corpus_files
+
+    corpus = planted_corpus(tmp_path / "c.txt", sentences=50)
+    dm = DATASETS.get("corpus")(path=str(corpus), cache_dir=str(tmp_path / "cache"), min_count=1)
+    dm.prepare_data()
+    stamp = (dm.folder / "tokens.i32").stat().st_mtime_ns
+    build_cache(corpus_files(corpus), dm.folder, dm.tokenizer, dm.max_sentence_length)  # the slower one ends now
+    assert (dm.folder / "tokens.i32").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in dm.folder.parent.iterdir()) == [dm.folder.name]  # no half-built leftovers
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -122,7 +122,12 @@ def build_cache(files: list[Path], folder: Path, tokenizer_name: str, max_senten
         with open(work / "vocab.tsv", "w", encoding="utf-8") as f:
             for i in order:
                 f.write(f"{words[i]}\t{counts[i]}\n")
-        os.replace(work, folder)  # atomic: a cache folder is complete or absent
+        try:
+            os.replace(work, folder)  # atomic: a cache folder is complete or absent
+        except OSError:
+            if not folder.is_dir():
+                raise
+            shutil.rmtree(work, ignore_errors=True)  # another process built the same cache meanwhile
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

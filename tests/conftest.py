@@ -20,7 +20,8 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     # Parallel workers (pytest -n) share the cores: each worker and the commands it starts get their
     # share of threads. Two processes each asking torch for every core made both run several times
     # slower than one alone (OpenMP threads waiting on each other), not twice as fast.
-    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    _threads = max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
     os.environ["OMP_NUM_THREADS"] = str(_threads)
     torch.set_num_threads(_threads)
 

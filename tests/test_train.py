@@ -206,9 +206,10 @@ def test_a_run_that_max_steps_stops_mid_epoch_validates_its_final_weights(tmp_pa
     assert summary["val"]["loss"] == pytest.approx(best_loss, abs=1e-6)
 
 
-def test_progress_bar_shows_the_step_loss_without_logging_it_at_every_step(tmp_path, capsys):
-    """The bar reads the last step's loss when it draws (no self.log at every step): the loss is on
-    the bar, and neither it nor the bar's own step/epoch columns end up among the logged metrics."""
+def test_progress_bar_shows_the_step_loss_and_not_the_csv_axes(tmp_path, capsys):
+    """The bar reads the last step's loss itself when it draws (no self.log at every step): the loss
+    is on the bar, the "step" and "epoch" columns meant for metrics.csv are not, and the step loss
+    stays out of metrics.csv."""
     import csv
     import re
 
@@ -220,3 +221,22 @@ def test_progress_bar_shows_the_step_loss_without_logging_it_at_every_step(tmp_p
     assert not re.search(r"\b(step|epoch)=", train_lines[-1])
     header = next(csv.reader(open(Path(summary["run_dir"]) / "metrics.csv")))
     assert "loss" not in header and "train_loss" in header
+
+
+def test_step_losses_are_the_tasks_loss_also_when_gradients_accumulate(tmp_path, capsys):
+    """Lightning hands callbacks the loss divided by accumulate_grad_batches; steps.csv, the progress
+    bar and the non-finite check report the loss itself. With a learning rate of 0 the weights never
+    move, so every batch's loss is the same with or without accumulation."""
+    import csv
+
+    def step_losses(accumulate: int) -> list[float]:
+        root = tmp_path / f"acc{accumulate}"
+        summary = run("mlp", resolve_config("mlp", [], [
+            "--optimizer.lr", "0", "--scheduler.name", "constant", "--trainer.max_epochs", "1",
+            "--trainer.log_every_n_steps", "1", "--trainer.accumulate_grad_batches", str(accumulate),
+            "--trainer.default_root_dir", str(root)]))
+        return [float(row["loss"]) for row in csv.DictReader(open(Path(summary["run_dir"]) / "steps.csv"))]
+
+    plain, accumulated = step_losses(1), step_losses(2)
+    assert len(plain) == len(accumulated) > 2
+    assert accumulated == pytest.approx(plain, rel=1e-5)

@@ -103,6 +103,18 @@ class EpochCSVLogger(Logger):
             plot_learning_curves(rows, self.run_dir / "learning_curves.png", title=self.title)
 
 
+def step_loss(trainer, pl_module, outputs: Any) -> torch.Tensor | None:
+    """The training step's loss as the task computed it, from what Lightning hands ``on_train_batch_end``
+    (which, with ``accumulate_grad_batches`` N, is the loss divided by N: each batch's share of the
+    accumulated gradient)."""
+    loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+    if not isinstance(loss, torch.Tensor):
+        return None
+    if pl_module.automatic_optimization and trainer.accumulate_grad_batches > 1:
+        return loss.detach() * trainer.accumulate_grad_batches
+    return loss.detach()
+
+
 class StepLog(L.Callback):
     """``steps.csv``: the training loss and learning rate every ``trainer.log_every_n_steps`` batches."""
 
@@ -120,13 +132,13 @@ class StepLog(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         batches = trainer.fit_loop.total_batch_idx + 1  # not global_step: word2vec has no optimizer steps
-        if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps) or outputs is None:
+        loss = step_loss(trainer, pl_module, outputs)
+        if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps) or loss is None:
             return
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
             if self._file.tell() == 0:
                 self._file.write("batch,epoch,loss,lr\n")
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         lr = pl_module.current_lr()
         self._file.write(f"{batches},{trainer.current_epoch},{exact(loss).item()!r},{'' if lr is None else repr(lr)}\n")
         self._file.flush()  # in the OS's hands at once: a killed run loses no row before its checkpoint
@@ -203,8 +215,7 @@ class ThrottledProgressBar(TQDMProgressBar):
         self._loss: torch.Tensor | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self._loss = loss.detach() if isinstance(loss, torch.Tensor) else None
+        self._loss = step_loss(trainer, pl_module, outputs)
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer, pl_module) -> dict[str, Any]:
@@ -265,9 +276,9 @@ class RunGuard(L.Callback):
         print("\nstopping after this step (again to quit at once)", file=sys.stderr, flush=True)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor):
-            self._unchecked.append((loss.detach(), trainer.global_step, trainer.current_epoch, pl_module.current_lr()))
+        loss = step_loss(trainer, pl_module, outputs)
+        if loss is not None:
+            self._unchecked.append((loss, trainer.global_step, trainer.current_epoch, pl_module.current_lr()))
             if len(self._unchecked) >= self.check_every or ends_epoch(trainer):
                 self.check_losses(pl_module)
         if self.signal is not None:

@@ -132,8 +132,10 @@ class StepLog(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         batches = trainer.fit_loop.total_batch_idx + 1  # not global_step: word2vec has no optimizer steps
+        if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps):
+            return
         loss = step_loss(trainer, pl_module, outputs)
-        if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps) or loss is None:
+        if loss is None:
             return
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")

@@ -6,9 +6,9 @@ PyTorch LSTM loop (the reference measured here), both scored the same way.
     python scripts/bench_lstm.py --config lstm_tinyshakespeare_gpu --no-reference   # on a GPU
 
 Score: mean cross-entropy in nats per character over the last 10% of tinyshakespeare (nanoGPT's
-validation split), every character predicted once with all the text before it in that 10% as context
-(one stream, state carried). nanoGPT's small CPU config reached 1.886 with the same 90 s here
-(PERF-NOTES.md); it is quoted, not re-run.
+validation split), every character predicted once, the 10% read as 16 contiguous streams with the state
+carried through each (one single stream scores the same to 0.001 and takes three times as long).
+nanoGPT's small CPU config reached 1.886 with the same 90 s here (PERF-NOTES.md); it is quoted, not re-run.
 
 With ``--steps``, the recipe trains for fixed numbers of optimizer steps instead (cosine over the steps):
 those scores are the same on any machine and at any load, so they show how much text the 90 s goal

@@ -240,3 +240,40 @@ def test_step_losses_are_the_tasks_loss_also_when_gradients_accumulate(tmp_path,
     plain, accumulated = step_losses(1), step_losses(2)
     assert len(plain) == len(accumulated) > 2
     assert accumulated == pytest.approx(plain, rel=1e-5)
+
+
+def test_validations_inside_an_epoch_get_rows_of_their_own_at_their_step(tmp_path, capsys):
+    """--trainer.val_check_interval 7 on digits (21 batches an epoch): validations after 7, 14 and 21
+    steps, each its own metrics.csv row (they used to overwrite one another); the training figures and
+    the epoch-end validation share the epoch's last row."""
+    import csv
+
+    summary = run("lenet", resolve_config("lenet", [], ["--trainer.max_epochs", "2", "--trainer.val_check_interval", "7",
+                                                        "--trainer.default_root_dir", str(tmp_path)]))
+    rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
+    assert [(row["epoch"], row["step"]) for row in rows] == [
+        ("0", "7"), ("0", "14"), ("0", "21"), ("1", "28"), ("1", "35"), ("1", "42")]
+    assert all(row["val_loss"] != "" for row in rows)
+    assert [row["train_loss"] != "" for row in rows] == [False, False, True] * 2
+    assert summary["val"].keys() == {"loss", "acc"}  # the evaluation after training: no step or epoch in it
+
+
+def test_learning_curves_place_validations_inside_an_epoch_where_they_happened():
+    from zoo.plots import epoch_positions
+
+    rows = [{"epoch": 0, "step": 7}, {"epoch": 0, "step": 14}, {"epoch": 0, "step": 21},
+            {"epoch": 1, "step": 28}, {"epoch": 1, "step": 42}, {"epoch": 2, "step": 50}]
+    assert epoch_positions(rows) == pytest.approx([1 / 3, 2 / 3, 1.0, 4 / 3, 2.0, 3.0])
+    # rows from before steps were recorded sit at their epoch's end
+    assert epoch_positions([{"epoch": 0}, {"epoch": 1, "step": None}]) == [1.0, 2.0]
+
+
+def test_a_resumed_run_replaces_the_rows_a_killed_run_logged_after_its_checkpoint(tmp_path):
+    from zoo.callbacks import EpochCSVLogger
+
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,step,train_loss,val_loss\n0,7,,2.0\n0,14,,1.5\n0,21,1.2,1.0\n1,28,,0.9\n")
+    logger = EpochCSVLogger(tmp_path)  # resumed from step 7: it validates at 14 again
+    logger.log_metrics({"epoch": 0, "val_loss": 1.4}, step=14)
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines == ["epoch,step,train_loss,val_loss", "0,7,,2.0", "0,14,,1.4"]

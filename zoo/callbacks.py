@@ -56,17 +56,19 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 class EpochCSVLogger(Logger):
     """``metrics.csv``: one row per epoch, merging what the task logs at the end of the training and
-    validation epochs (``train_*``, ``val_*``, ``lr``, ``train_time_s``). The learning-curve picture is
-    drawn from these rows when training ends."""
+    validation epochs (``train_*``, ``val_*``, ``lr``, ``train_time_s``), and a row of its own for each
+    validation inside an epoch (``--trainer.val_check_interval``). Rows are keyed by (epoch, step). The
+    learning-curve picture is drawn from these rows when training ends."""
 
     def __init__(self, run_dir: Path, title: str = ""):
         super().__init__()
         self.run_dir, self.title = run_dir, title
-        self.rows: dict[int, dict[str, Any]] = {}
-        if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run epochs are replaced)
+        self.rows: dict[tuple[int, int], dict[str, Any]] = {}
+        if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run steps are replaced)
             with open(run_dir / "metrics.csv", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
-                    self.rows[int(row["epoch"])] = {k: _number(v) for k, v in row.items()}
+                    row = {k: _number(v) for k, v in row.items()}
+                    self.rows[(row["epoch"], row.get("step") or 0)] = row
 
     @property
     def name(self) -> str:
@@ -88,19 +90,24 @@ class EpochCSVLogger(Logger):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         if "epoch" not in metrics:  # Lightning adds the epoch to everything logged from a hook
             return
-        epoch = int(metrics["epoch"])
-        row = self.rows.setdefault(epoch, {"epoch": epoch})
-        row["step"] = int(step) if step is not None else None
+        epoch, step = int(metrics["epoch"]), int(step or 0)
+        # Steps only grow within a run, so rows past this one are what a killed run logged after the
+        # checkpoint this run resumed from: they are logged again (or, with other settings, not at all).
+        self.rows = {key: row for key, row in self.rows.items() if key[1] <= step}
+        # The training epoch's end and the validation at the epoch's end share a step, and a row.
+        row = self.rows.setdefault((epoch, step), {"epoch": epoch, "step": step})
         row.update({k: float(v) for k, v in metrics.items() if k != "epoch"})
-        write_csv(self.run_dir / "metrics.csv", [self.rows[e] for e in sorted(self.rows)])
+        write_csv(self.run_dir / "metrics.csv", self.sorted_rows())
+
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        return [self.rows[key] for key in sorted(self.rows)]
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
         if self.rows:
             from zoo.plots import plot_learning_curves
 
-            rows = [self.rows[e] for e in sorted(self.rows)]
-            plot_learning_curves(rows, self.run_dir / "learning_curves.png", title=self.title)
+            plot_learning_curves(self.sorted_rows(), self.run_dir / "learning_curves.png", title=self.title)
 
 
 def step_loss(trainer, pl_module, outputs: Any) -> torch.Tensor | None:

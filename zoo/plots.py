@@ -11,13 +11,28 @@ matplotlib.use("Agg")  # files only; no window, works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def epoch_positions(rows: Sequence[dict[str, Any]]) -> list[float]:
+    """Where each ``metrics.csv`` row sits on an axis of epochs done: an epoch's last row at its end
+    (epoch + 1), a validation inside it at the share of its steps done by then."""
+    ends: dict[int, int] = {}
+    for row in rows:
+        ends[row["epoch"]] = max(ends.get(row["epoch"], 0), row.get("step") or 0)
+    positions = []
+    for row in rows:
+        epoch, step = row["epoch"], row.get("step") or 0
+        start = max((s for e, s in ends.items() if e < epoch), default=0)
+        length = ends[epoch] - start
+        positions.append(epoch + 1.0 if length <= 0 else epoch + (step - start) / length)
+    return positions
+
+
 def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> None:
     """Loss (left) and every other metric (right) per epoch, training solid and validation dashed.
 
     A validation curve that turns up while training keeps falling is over-fitting; both flat and high
-    is under-fitting.
+    is under-fitting. Validations inside an epoch (``val_check_interval``) sit where they happened.
     """
-    epochs = [row["epoch"] + 1 for row in rows]
+    epochs = epoch_positions(rows)
     metrics = sorted(
         {k.split("_", 1)[1] for row in rows for k in row if k.startswith(("train_", "val_")) and k != "train_time_s"}
     )

@@ -121,13 +121,21 @@ class Task(L.LightningModule):
                 if self.penalty.update_count:
                     values["train_penalty"] = self.penalty.compute()
                 values["lr"] = self.current_lr()  # for the next step
-                # "step" is Lightning's key for the x-axis: optimizer steps so far. (Giving it makes
-                # Lightning leave out the epoch, so that goes in too.)
-                values["step"], values["epoch"] = float(self.trainer.global_step), float(self.current_epoch)
+            if stage != "test":
+                values.update(self.csv_axes())
             self.log_dict({k: exact(v) for k, v in values.items()}, prog_bar=stage != "test")
         for metric in (loss, metrics, self.penalty if stage == "train" else None):
             if metric is not None:
                 metric.reset()
+
+    def csv_axes(self) -> dict[str, float]:
+        """What places a row of metrics.csv, to log beside figures logged while fitting: "step" is
+        Lightning's key for the x-axis, optimizer steps so far (left to itself, Lightning puts a
+        validation one step early); giving it makes Lightning leave out the epoch, so that goes in
+        too. Nothing outside fitting (an evaluation's results are figures only)."""
+        if self.trainer.state.fn != "fit":
+            return {}
+        return {"step": float(self.trainer.global_step), "epoch": float(self.current_epoch)}
 
     def train_accumulators(self) -> list[nn.Module]:
         """The metric objects that sum up a training epoch."""

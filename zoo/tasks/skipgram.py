@@ -164,8 +164,7 @@ class SkipGramTask(Task):
                 "train_loss_sum": loss_sum,
                 "train_pairs": pairs,
                 "lr": self.current_lr(),
-                "step": float(self.global_step),  # a step is a corpus chunk
-                "epoch": float(self.current_epoch),
+                **self.csv_axes(),  # a step is a corpus chunk
             }
             self.log_dict({k: exact(v) for k, v in values.items()})
 
@@ -208,7 +207,8 @@ class SkipGramTask(Task):
         return scores
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self.log_dict({f"val_{k}": exact(v) for k, v in self.similarity_scores(analogies=False).items()}, prog_bar=True, batch_size=1)
+        scores = {f"val_{k}": v for k, v in self.similarity_scores(analogies=False).items()}
+        self.log_dict({k: exact(v) for k, v in {**scores, **self.csv_axes()}.items()}, prog_bar=True, batch_size=1)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self.log_dict({f"test_{k}": exact(v) for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)

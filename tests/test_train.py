@@ -273,7 +273,27 @@ def test_a_resumed_run_replaces_the_rows_a_killed_run_logged_after_its_checkpoin
 
     (tmp_path / "metrics.csv").write_text(
         "epoch,step,train_loss,val_loss\n0,7,,2.0\n0,14,,1.5\n0,21,1.2,1.0\n1,28,,0.9\n")
-    logger = EpochCSVLogger(tmp_path)  # resumed from step 7: it validates at 14 again
-    logger.log_metrics({"epoch": 0, "val_loss": 1.4}, step=14)
+    logger = EpochCSVLogger(tmp_path)
+    logger.forget_after(7)  # resumed from step 7 (StepLog tells it at the training's start)
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[1:] == ["0,7,,2.0"]
+    logger.log_metrics({"epoch": 0, "val_loss": 1.4}, step=14)  # it validates at 14 again
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert lines == ["epoch,step,train_loss,val_loss", "0,7,,2.0", "0,14,,1.4"]
+
+
+@pytest.mark.parametrize("validation", [["--trainer.check_val_every_n_epoch", "2"], ["--trainer.val_check_interval", "7"]])
+def test_resuming_after_a_validation_keeps_the_rows_already_written(tmp_path, validation, capsys):
+    """A run whose last checkpoint was written at a validation's end (not at the training epoch's end)
+    resumes into the end of that epoch again; the rows already in metrics.csv keep their figures."""
+    import csv
+
+    def train(epochs: int, *resume: str) -> list[dict]:
+        cfg = resolve_config("lenet", [], ["--trainer.max_epochs", str(epochs), *validation,
+                                           "--trainer.default_root_dir", str(tmp_path)])
+        summary = run("lenet", cfg, resume=resume[0] if resume else None)
+        return summary, list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
+
+    first, before = train(2)
+    _, after = train(3, first["run_dir"])
+    assert after[: len(before)] == before
+    assert len(after) > len(before) and after[-1]["epoch"] == "2" and after[-1]["train_loss"] != ""

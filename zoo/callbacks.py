@@ -91,13 +91,17 @@ class EpochCSVLogger(Logger):
         if "epoch" not in metrics:  # Lightning adds the epoch to everything logged from a hook
             return
         epoch, step = int(metrics["epoch"]), int(step or 0)
-        # Steps only grow within a run, so rows past this one are what a killed run logged after the
-        # checkpoint this run resumed from: they are logged again (or, with other settings, not at all).
-        self.rows = {key: row for key, row in self.rows.items() if key[1] <= step}
         # The training epoch's end and the validation at the epoch's end share a step, and a row.
         row = self.rows.setdefault((epoch, step), {"epoch": epoch, "step": step})
         row.update({k: float(v) for k, v in metrics.items() if k != "epoch"})
         write_csv(self.run_dir / "metrics.csv", self.sorted_rows())
+
+    def forget_after(self, step: int) -> None:
+        """Drop the rows past ``step``: a resumed run's, which a killed run logged after the checkpoint
+        the run goes on from. They are logged again (or, with other settings, not at all)."""
+        if any(key[1] > step for key in self.rows):
+            self.rows = {key: row for key, row in self.rows.items() if key[1] <= step}
+            write_csv(self.run_dir / "metrics.csv", self.sorted_rows())
 
     def sorted_rows(self) -> list[dict[str, Any]]:
         return [self.rows[key] for key in sorted(self.rows)]
@@ -131,6 +135,11 @@ class StepLog(L.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         # A resumed run re-trains what came after its checkpoint: drop those rows, they come again.
+        # (metrics.csv's too: its logger is not a callback and never learns where the run resumed.)
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                if isinstance(logger, EpochCSVLogger):
+                    logger.forget_after(trainer.global_step)
         if trainer.is_global_zero and self.path.exists():
             done = trainer.fit_loop.epoch_loop.batch_progress.total.processed
             lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -194,6 +203,10 @@ class TrainThroughput(L.Callback):
         self._mark = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._mark is None:
+            # An epoch's end that Lightning calls again on resuming from a checkpoint written after the
+            # epoch's last batch (at a validation's end): its row was written before the run stopped.
+            return
         pl_module.log("train_time_s", exact(round(self.seconds, 3)))  # cumulative, into metrics.csv
 
     def samples_per_s(self) -> float:

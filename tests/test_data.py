@@ -190,11 +190,15 @@ def test_image_folder_train_val_test_trees(tmp_path):
 
 def test_empty_image_folder_is_refused(tmp_path):
     (tmp_path / "cat").mkdir()
+    (tmp_path / "dog").mkdir()
     dm = DATASETS.get("imagefolder")(root=str(tmp_path))
     with pytest.raises(DataError, match="no images found in"):
         dm.setup("fit")
     with pytest.raises(DataError, match="no class subfolders"):
         DATASETS.get("imagefolder")(root=str(tmp_path / "cat")).setup("fit")
+    make_image_tree(tmp_path / "one", classes=("cat",))
+    with pytest.raises(DataError, match="one class subfolder"):
+        DATASETS.get("imagefolder")(root=str(tmp_path / "one")).setup("fit")
 
 
 def test_unreadable_image_is_named(tmp_path):
@@ -271,3 +275,19 @@ def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
     assert fast.keys() == plain.keys()
     for name in fast:
         assert torch.equal(fast[name], plain[name]), name
+
+
+def test_image_folder_val_tree_without_test_tree_keeps_val_out_of_training(tmp_path):
+    """train/ and val/ only: the test images come out of train/, and the validation set is exactly
+    val/ (told apart here by brightness: val/ images are 240 or 250 grey, train/ ones 100-107 and below)."""
+    make_image_tree(tmp_path / "train", per_class=8, mode="L")
+    for c, name in enumerate(("cat", "dog")):
+        (tmp_path / "val" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (20, 16), 240 + 10 * c).save(tmp_path / "val" / name / f"{i}.png")
+    dm = DATASETS.get("imagefolder")(root=str(tmp_path), image_size=16, color="grayscale", test_split=0.25)
+    dm.setup("fit")
+    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (12, 6, 4)
+    val_x, val_y = dm.val_set.tensors
+    assert sorted(val_y.tolist()) == [0, 0, 0, 1, 1, 1] and bool((val_x >= 235).all())
+    assert all(bool((s.tensors[0] < 235).all()) for s in (dm.train_set, dm.test_set))

@@ -169,3 +169,30 @@ def test_mlp_trains_on_flattened_images(tmp_path, capsys):
     from zoo import load_checkpoint
 
     assert load_checkpoint(summary["checkpoint"]).model.dense_layers()[0].in_features == 64  # 8x8 digits, flattened
+
+
+def test_csv_saved_by_excel_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("label,rooms\n".encode("utf-8-sig") + b"".join(b"%d,%d\n" % (i % 2, i) for i in range(20)))
+    dm = DATASETS.get("csv")(path=str(path), target="label")
+    dm.setup("fit")
+    assert dm.class_names == ["0", "1"] and dm.describe()["feature_names"] == ["rooms"]
+
+
+def test_csv_with_one_class_is_refused_before_training(tmp_path):
+    path = write_csv(tmp_path / "one.csv", ["f", "y"], [[i, "cat"] for i in range(10)])
+    with pytest.raises(DataError, match="one class only"):
+        DATASETS.get("csv")(path=str(path), target="y").setup("fit")
+
+
+def test_keras_last_validation_fraction_is_the_last_rows_of_the_file(tmp_path):
+    """With no test split of its own, the test rows are drawn at random first; the validation rows
+    must still be the last ones of what is left, in the file's order, as Keras' validation_split takes."""
+    path = write_csv(tmp_path / "t.csv", ["f", "y"], [[i, i % 2] for i in range(100)])
+    dm = DATASETS.get("csv")(path=str(path), target="y", val_split=0.1, val_mode="last", test_split=0.2)
+    dm.setup("fit")
+    train_rows = sorted(dm.train_set.tensors[0][:, 0].tolist())
+    val_rows = dm.val_set.tensors[0][:, 0].tolist()
+    test_rows = dm.test_set.tensors[0][:, 0].tolist()
+    assert len(val_rows) == 8 and val_rows == sorted(val_rows) and min(val_rows) > max(train_rows)
+    assert sorted(train_rows + val_rows + test_rows) == [float(i) for i in range(100)]

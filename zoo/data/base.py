@@ -266,6 +266,8 @@ class InMemoryDataModule(ZooDataModule):
         x, y, test_x, test_y = self.load()
         if test_x is None:
             keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
+            if self.val_mode == "last":  # what is left keeps its order: "last" means last in the file
+                keep = keep.sort().values
             x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
         x, test_x = self.prepare_features(x), self.prepare_features(test_x)
         keep, val = seeded_split(len(x), self.val_split, self.split_seed, self.val_mode)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zoo.data.base import InMemoryDataModule
+from zoo.data.base import InMemoryDataModule, seeded_split
 from zoo.data.idx import read_idx
 from zoo.errors import DataError, UsageError
 
@@ -271,11 +271,16 @@ class ImageFolderDataModule(ImageDataModule):
         self.class_names = sorted(d.name for d in train_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
         if not self.class_names:
             raise DataError(f"no class subfolders in {train_dir} (expected {train_dir}/<class>/<image>.png)")
+        if len(self.class_names) < 2:
+            raise DataError(f"one class subfolder in {train_dir} ({self.class_names[0]}); a classifier needs two or more")
         x, y = self._read_tree(train_dir)
         test_x = test_y = None
         if train_dir != self.root and (self.root / "test").is_dir():
             test_x, test_y = self._read_tree(self.root / "test")
         if train_dir != self.root and (self.root / "val").is_dir():
+            if test_x is None:  # the test images come out of train/ here, never out of val/
+                keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
+                x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
             # An explicit validation tree: append it and make the split take exactly those images.
             val_x, val_y = self._read_tree(self.root / "val")
             x, y = torch.cat([x, val_x]), torch.cat([y, val_y])

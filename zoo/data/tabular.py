@@ -85,7 +85,8 @@ class CSVDataModule(TabularDataModule):
     def load(self):
         self.prepare_data()
         try:
-            with open(self.path, newline="", encoding="utf-8") as f:
+            # utf-8-sig: Excel's "CSV UTF-8" begins with a byte-order mark, not part of the first name
+            with open(self.path, newline="", encoding="utf-8-sig") as f:
                 rows = list(csv.reader(f, delimiter=self.delimiter))
         except UnicodeDecodeError as err:
             raise DataError(f"{self.path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
@@ -122,6 +123,8 @@ class CSVDataModule(TabularDataModule):
         if len(features) < 3:
             raise DataError(f"{self.path} has {len(features)} data rows; at least 3 are needed to train, validate and test")
         self.class_names = sorted(set(labels), key=_numeric_first)
+        if len(self.class_names) < 2:
+            raise DataError(f"{self.path}: column {header[t]!r} holds one class only ({self.class_names[0]!r}); a classifier needs two or more")
         index = {name: i for i, name in enumerate(self.class_names)}
         x = torch.tensor(features, dtype=torch.float32)
         return x, torch.tensor([index[v] for v in labels], dtype=torch.long), None, None

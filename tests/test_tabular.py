@@ -196,3 +196,22 @@ def test_keras_last_validation_fraction_is_the_last_rows_of_the_file(tmp_path):
     test_rows = dm.test_set.tensors[0][:, 0].tolist()
     assert len(val_rows) == 8 and val_rows == sorted(val_rows) and min(val_rows) > max(train_rows)
     assert sorted(train_rows + val_rows + test_rows) == [float(i) for i in range(100)]
+
+
+def test_mistyped_early_stopping_monitor_is_named_with_what_the_run_logs(tmp_path, capsys):
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"early_stopping.monitor 'val_foo' is not a metric this run logs; it logs: .*val_acc, val_loss"):
+        train(tmp_path, "--data.name", "iris", "--trainer.max_epochs", "2",
+              "--early_stopping.enabled", "true", "--early_stopping.monitor", "val_foo")
+
+
+def test_early_stopping_on_accuracy_without_a_mode_keeps_the_most_accurate_weights(tmp_path, capsys):
+    """Keras infers "max" for an accuracy; Lightning's default "min" kept the worst epoch."""
+    summary, rows = train(
+        tmp_path, "--data.name", "breast_cancer", "--model.hidden", "[4]", "--optimizer.lr", "0.002", "--trainer.max_epochs", "6",
+        "--early_stopping.enabled", "true", "--early_stopping.patience", "10", "--early_stopping.monitor", "val_acc",
+    )
+    accuracies = [float(r["val_acc"]) for r in rows]
+    assert max(accuracies) > min(accuracies)  # (otherwise this run could not tell the modes apart)
+    assert summary["val"]["acc"] == pytest.approx(max(accuracies), abs=1e-6)

@@ -92,6 +92,9 @@ def sections(model_name: str) -> dict[str, Section]:
     }
 
 
+# Parts of metric names that are better higher, for an early_stopping.monitor given without a mode.
+HIGHER_IS_BETTER = ("acc", "wordsim", "simlex", "analogy")
+
 # Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
 # and "best" then means best by that metric. The final validation and test use the best weights
 # (Keras' restore_best_weights=True) unless restore_best is false, when they use the last ones.
@@ -296,6 +299,8 @@ def train_and_test(
 ) -> dict[str, Any]:
     """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
     validation and test, summarise."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from zoo.checkpoint import atomic_write_text
     from zoo.errors import Stopped
 
@@ -328,6 +333,13 @@ def train_and_test(
     shared, os.environ[RUN_DIR_ENV] = os.environ.get(RUN_DIR_ENV), str(run_dir)
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint)
+    except (RuntimeError, MisconfigurationException) as err:
+        # A mistyped early_stopping.monitor is only found at the first validation's end.
+        watched = cfg["early_stopping"]["monitor"]
+        if watched and watched not in trainer.callback_metrics and repr(watched)[1:-1] in str(err):
+            logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"))
+            raise UsageError(f"early_stopping.monitor {watched!r} is not a metric this run logs; it logs: {logged}") from None
+        raise
     except Stopped as stop:
         if stop.exit_code > 128:  # a signal: say how to go on
             raise Stopped(f"{stop}; to continue: python -m {PROG} {model_name} [the same options] --resume {run_dir}",
@@ -391,8 +403,10 @@ def build_trainer(
     stopping = dict(stopping_cfg)
     stopping.pop("restore_best")
     enabled = stopping.pop("enabled")
-    monitor, mode = task.monitor or (None, None)
-    monitor, mode = stopping.pop("monitor") or monitor, stopping.pop("mode") or mode or "min"
+    task_monitor, task_mode = task.monitor or (None, None)
+    monitor, mode = stopping.pop("monitor") or task_monitor, stopping.pop("mode")
+    if mode is None:  # as Keras does: accuracies and similarity scores grow, losses shrink
+        mode = task_mode if monitor == task_monitor else "max" if any(word in (monitor or "") for word in HIGHER_IS_BETTER) else "min"
     if enabled and monitor is None:
         raise UsageError(f"early_stopping needs early_stopping.monitor: the {task.name} task has no validation loss")
     early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []

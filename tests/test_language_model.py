@@ -44,6 +44,8 @@ def test_char_and_word_tokens_round_trip():
     words = tokenize(text, "word")
     assert words[:4] == ["To", "be,", "or", "not"] and words.count(EOS) == 2
     assert detokenize(words, "word") == text
+    stanzas = "one line\n\nafter a blank line\n\n\nafter two\n"  # (a blank line came back as " ")
+    assert detokenize(tokenize(stanzas, "word"), "word") == stanzas
 
 
 def test_training_lanes_visit_each_chunk_once_and_continue_across_batches():
@@ -61,6 +63,18 @@ def test_training_lanes_visit_each_chunk_once_and_continue_across_batches():
         order.set_epoch(epoch)
         offsets.add(next(iter(order))[1])
     assert len(offsets) > 1 and max(offsets) < 10  # each epoch cuts the lanes at a new place
+
+
+def test_short_lanes_still_give_every_epoch_whole_chunks():
+    """A small text makes lanes of little more than one chunk (here 15 tokens for chunks of 10): each
+    epoch's random start must leave at least one whole chunk (a 3,000-character text trained nothing)."""
+    lanes = LaneBatches(torch.arange(60), lanes=4, seq_len=10)
+    order = LaneOrder(lanes, shift=True, seed=0)
+    assert lanes.lanes.shape[1] == 15 and len(order) >= 1
+    for epoch in range(20):
+        order.set_epoch(epoch)
+        items = list(order)
+        assert len(items) >= len(order) and all(lanes[item][0].shape == (4, 10) for item in items)
 
 
 def test_evaluation_lanes_predict_every_token_once(tmp_path):
@@ -126,6 +140,8 @@ def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
     assert greedy == "the cat sat on the mat."  # top_k=1 is greedy: it recites what it learned
     with pytest.raises(UsageError, match="not in the model's vocabulary: 'Z'"):
         task.encode("Zebra")
+    with pytest.raises(UsageError, match="temperature must be > 0, got nan"):
+        task.generate("the ", 5, temperature=float("nan"))
     assert task(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 5, len(task.vocab))
 
 
@@ -208,3 +224,16 @@ def test_forget_gate_starts_open_and_keras_init_matches_keras(weight_init):
         assert not torch.allclose(lstm.weight_hh_l0.T @ lstm.weight_hh_l0, torch.eye(hidden), atol=0.1)
     with pytest.raises(UsageError, match="weight_init expects one of"):
         zoo.get_model("lstm", vocab_size=11, weight_init="glorot")
+
+
+def test_impossible_sampling_prompt_and_splits_fail_before_training(tmp_path, cli):
+    path = tmp_path / "t.txt"
+    path.write_text("the cat sat on the mat.\n" * 200)
+    root = tmp_path / "runs"
+    status, _, err = cli("lstm", "--data.path", str(path), "--task.sample_temperatures", "[1.0]", "--task.sample_prompt", "Zebra",
+                         "--trainer.default_root_dir", str(root))
+    assert status == 2 and err.strip().splitlines() == [
+        "zoo.train: error: task 'language_model': not in the model's vocabulary: 'Z', 'b', 'r' (it was built from the training text)"]
+    assert not (root.exists() and any(root.glob("*/checkpoints/*")))  # nothing was trained
+    status, _, err = cli("lstm", "--data.path", str(path), "--data.test_split", "0", "--trainer.default_root_dir", str(root))
+    assert status == 2 and "data.test_split must be between 0 and 1 (exclusive), got 0" in err

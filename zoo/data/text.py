@@ -71,7 +71,14 @@ def tokenize(text: str, level: str) -> list[str]:
 def detokenize(tokens: list[str], level: str) -> str:
     if level == "char":
         return "".join(tokens)
-    return " ".join(tokens).replace(f" {EOS} ", "\n").replace(f" {EOS}", "\n").replace(EOS, "\n")
+    lines, line = [], []  # words joined by spaces, lines by newlines (blank lines stay blank)
+    for token in tokens:
+        if token == EOS:
+            lines.append(" ".join(line))
+            line = []
+        else:
+            line.append(token)
+    return "\n".join(lines + [" ".join(line)])
 
 
 class LaneBatches(Dataset):
@@ -110,18 +117,23 @@ class LaneOrder(Sampler[tuple[int, int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def _offsets(self) -> int:
+        """How many start offsets there are to draw from: up to ``seq_len``, but no more than leave a
+        short lane (a small text) one whole chunk."""
+        return min(self.batches.seq_len, self.batches.lanes.shape[1] - self.batches.seq_len) if self.shift else 1
+
     def _offset(self) -> int:
         if not self.shift:
             return 0
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
-        return int(torch.randint(self.batches.seq_len, (1,), generator=g))
+        return int(torch.randint(self._offsets(), (1,), generator=g))
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         offset = self._offset()
         return iter([(step, offset) for step in range(self.batches.steps(offset))])
 
     def __len__(self) -> int:
-        return self.batches.steps(self.batches.seq_len - 1 if self.shift else 0)
+        return self.batches.steps(self._offsets() - 1)
 
 
 class WindowBatches(Dataset):
@@ -175,7 +187,9 @@ class TextDataModule(ZooDataModule):
         super().__init__(val_split=val_split, eval_batch_size=eval_batch_size, **kwargs)
         if seq_len < 1:
             raise UsageError(f"data.seq_len must be a positive integer, got {seq_len}")
-        if not 0.0 < test_split < 1.0 or val_split + test_split >= 1.0:
+        if not 0.0 < test_split < 1.0:
+            raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
+        if val_split + test_split >= 1.0:
             raise UsageError(f"data.val_split + data.test_split must be below 1, got {val_split} + {test_split}")
         self.path = Path(path).expanduser() if path else None
         self.level, self.seq_len, self.stream, self.test_split = level, seq_len, stream, test_split

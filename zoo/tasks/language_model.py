@@ -52,6 +52,8 @@ class LanguageModelTask(Task):
         self.index = {token: i for i, token in enumerate(self.vocab)}
         self.sample_temperatures = list(sample_temperatures or [])
         self.sample_length, self.sample_prompt = sample_length, sample_prompt
+        if self.sample_temperatures and sample_prompt:
+            self.encode(sample_prompt)  # a prompt the vocabulary cannot spell fails now, not after an epoch
         self._state: dict[str, Any] = {}  # per stage: the state to continue from
         # (The model is called through forward_with_state, which the base class's compile does not reach.)
         self._forward_with_state = torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
@@ -110,7 +112,7 @@ class LanguageModelTask(Task):
     ) -> str:
         """Continue ``prompt`` by ``length`` tokens, sampling from softmax(logits / temperature), only
         among the ``top_k`` likeliest if given. Pass a seeded ``torch.Generator`` to repeat a sample."""
-        if temperature <= 0:
+        if not temperature > 0:  # (NaN too)
             raise UsageError(f"temperature must be > 0, got {temperature}")
         if top_k is not None and top_k < 1:
             raise UsageError(f"top_k must be >= 1, got {top_k}")

@@ -149,6 +149,16 @@ def test_batch_order_drop_last_and_natural_order():
     assert [len(b) for b in BatchOrder(25, 10, shuffle=True, drop_last=True)] == [10, 10]
     assert [len(b) for b in BatchOrder(25, 10, shuffle=True, drop_last=False)] == [10, 10, 5]
     assert torch.equal(torch.cat(list(BatchOrder(25, 10, shuffle=False))), torch.arange(25))
+    # a last training batch of ONE sample is left out (batch norm cannot train on it), another each epoch
+    order = BatchOrder(21, 10, shuffle=True, drop_last=False)
+    left_out = set()
+    for epoch in range(4):
+        order.set_epoch(epoch)
+        batches = list(order)
+        assert [len(b) for b in batches] == [10, 10]
+        left_out |= set(range(21)) - set(torch.cat(batches).tolist())
+    assert len(left_out) > 1
+    assert [len(b) for b in BatchOrder(21, 10, shuffle=False)] == [10, 10, 1]  # evaluation sees every sample
 
 
 def test_batch_order_shards_across_processes_without_overlap():

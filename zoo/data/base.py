@@ -81,7 +81,11 @@ class BatchOrder(Sampler[torch.Tensor]):
             per_rank = self.n // self.world_size
         else:
             per_rank = len(range(self.rank, self.n, self.world_size))
-        return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
+        if self.drop_last or (self.shuffle and per_rank % self.batch_size == 1 and per_rank > 1):
+            # (A last training batch of one sample is left out too: batch normalisation cannot train on
+            # one sample. Shuffled, it is another sample each epoch.)
+            return per_rank // self.batch_size
+        return math.ceil(per_rank / self.batch_size)
 
 
 def quiet_loader(dataset: Any, **kwargs: Any) -> DataLoader:

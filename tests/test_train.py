@@ -68,6 +68,8 @@ def test_default_lenet_command_end_to_end(tmp_path):
         acc = (task(x).argmax(1) == y).float().mean().item()
     assert acc == pytest.approx(summary["test"]["acc"], abs=1e-6)
     assert task.predict(x[:3]) == [task.class_names[i] for i in task(x[:3]).argmax(1).tolist()]
+    as_numpy_floats = torch.from_numpy(x[:3].numpy() / 255.0)  # float64 in [0, 1], as numpy gives them
+    assert task.predict(as_numpy_floats) == task.predict(x[:3])
 
     # The saved config reproduces the run's recipe.
     again = run_command(["zoo.train", "lenet", "--config", str(run_dir / "config.yaml"), "--print_config"], cwd=tmp_path)

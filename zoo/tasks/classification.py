@@ -73,6 +73,8 @@ class ClassificationTask(Task):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:
             x = x.float() / 255
+        elif x.dtype != self.input_mean.dtype:
+            x = x.to(self.input_mean.dtype)  # float64 from numpy, say: the weights' own dtype
         # Statistics are per channel (B, C, H, W) or per feature (B, F): broadcast along dim 1.
         shape = (1, -1) + (1,) * (x.dim() - 2)
         x = (x - self.input_mean.view(shape)) / self.input_std.view(shape)

@@ -19,7 +19,8 @@ class NoisyReLU(nn.Module):
     """max(0, x + noise) while training, max(0, x) in eval.
 
     ``noise_std=None`` follows the paper: noise ~ N(0, sigmoid(x)), i.e. standard deviation
-    sqrt(sigmoid(x)), so units near zero get the most noise. A number fixes the standard deviation.
+    sqrt(sigmoid(x)): from 0 for very negative inputs up to 1 for large ones. A number fixes the
+    standard deviation.
     """
 
     def __init__(self, noise_std: float | None = None):
@@ -35,7 +36,7 @@ class NoisyReLU(nn.Module):
         return torch.relu(x + torch.randn_like(x) * std)
 
     def extra_repr(self) -> str:
-        return "noise_std=sigmoid(x)" if self.noise_std is None else f"noise_std={self.noise_std}"
+        return "noise_std=sqrt(sigmoid(x))" if self.noise_std is None else f"noise_std={self.noise_std}"
 
 
 ACTIVATIONS.register("linear")(lambda **_: nn.Identity())

@@ -15,7 +15,8 @@ def corrupt_idx_folder(tmp_path):
 
 
 def empty_image_folder(tmp_path):
-    (tmp_path / "imgs" / "cat").mkdir(parents=True)
+    for name in ("cat", "dog"):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
     return str(tmp_path / "imgs")
 
 

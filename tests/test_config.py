@@ -115,3 +115,21 @@ def test_shipped_recipes_resolve_and_config_accepts_a_recipe_name():
 def test_missing_config_file_is_a_usage_error():
     with pytest.raises(UsageError, match="config file not found: nowhere.yaml"):
         resolve_config("lenet", ["nowhere.yaml"], [])
+
+
+@pytest.mark.parametrize("args, size", [([], 28), (["--data.image_size", "32"], 32), (["--model.input_size", "32"], 32),
+                                        (["--model.input_size", "32", "--data.image_size", "32"], 32)])
+def test_image_size_alone_picks_lenets_input_size(args, size):
+    from zoo.cli import prepare
+
+    cfg = resolve_config("lenet", [], args)
+    datamodule, task = prepare("lenet", cfg)
+    assert task.model.input_size == size and datamodule.train_set.tensors[0].shape[-1] == size
+
+
+def test_contradicting_image_and_input_sizes_are_refused():
+    from zoo.cli import prepare
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="data.image_size 28 differs from model.input_size 32"):
+        prepare("lenet", resolve_config("lenet", [], ["--model.input_size", "32", "--data.image_size", "28"]))

@@ -450,7 +450,9 @@ def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any
     model_params, data_params = accepted_params(model_class), accepted_params(data_class)
     if "input_size" not in model_params or "image_size" not in data_params:
         return
-    size = model_cfg.get("input_size") or data_cfg.get("image_size") or model_params["input_size"].default
+    # (The resolved config always holds the model's default input size: only another one counts as given.)
+    default, given = model_params["input_size"].default, model_cfg.get("input_size")
+    size = given if given not in (None, default) else data_cfg.get("image_size") or default
     if data_cfg.get("image_size") not in (None, size):
         raise UsageError(f"data.image_size {data_cfg['image_size']} differs from model.input_size {size}")
     model_cfg["input_size"] = data_cfg["image_size"] = size

@@ -299,3 +299,17 @@ def test_resuming_after_a_validation_keeps_the_rows_already_written(tmp_path, va
     _, after = train(3, first["run_dir"])
     assert after[: len(before)] == before
     assert len(after) > len(before) and after[-1]["epoch"] == "2" and after[-1]["train_loss"] != ""
+
+
+def test_a_device_this_machine_lacks_is_a_usage_error_not_a_corrupt_checkpoint(monkeypatch, tmp_path):
+    from zoo.checkpoint import safe_load
+    from zoo.errors import UsageError
+
+    path = tmp_path / "x.ckpt"
+    torch.save({"state_dict": {}}, path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UsageError, match="device 'cuda:1': this machine has no CUDA device"):
+        safe_load(path, "cuda:1")
+    with pytest.raises(UsageError, match="unknown device 'cuba'"):
+        safe_load(path, "cuba")
+    assert safe_load(path, "cpu") == {"state_dict": {}}

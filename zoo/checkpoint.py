@@ -18,7 +18,7 @@ from typing import Any, Callable, IO
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from zoo.errors import DataError
+from zoo.errors import DataError, UsageError
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -45,11 +45,25 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def check_device(device: Any) -> None:
+    """A device this machine does not have is the user's error, not a corrupt checkpoint's."""
+    if not isinstance(device, (str, torch.device)):
+        return  # (a mapping function or dict: torch.load's business)
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise UsageError(f"unknown device {str(device)!r} (valid: cpu, cuda, cuda:N, mps)") from None
+    available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}.get(kind, lambda: True)
+    if not available():
+        raise UsageError(f"device {str(device)!r}: this machine has no {kind.upper()} device (use cpu)")
+
+
 def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     """``torch.load(path, weights_only=True)`` with every failure turned into one line naming the file."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a checkpoint file")
+    check_device(map_location)
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:

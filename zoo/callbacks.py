@@ -136,11 +136,12 @@ class StepLog(L.Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         # A resumed run re-trains what came after its checkpoint: drop those rows, they come again.
         # (metrics.csv's too: its logger is not a callback and never learns where the run resumed.)
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                if isinstance(logger, EpochCSVLogger):
-                    logger.forget_after(trainer.global_step)
-        if trainer.is_global_zero and self.path.exists():
+        if not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if isinstance(logger, EpochCSVLogger):
+                logger.forget_after(trainer.global_step)
+        if self.path.exists():
             done = trainer.fit_loop.epoch_loop.batch_progress.total.processed
             lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
             kept = lines[:1] + [line for line in lines[1:] if line.endswith("\n") and int(line.split(",", 1)[0]) <= done]

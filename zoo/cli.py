@@ -336,7 +336,7 @@ def train_and_test(
     except (RuntimeError, MisconfigurationException) as err:
         # A mistyped early_stopping.monitor is only found at the first validation's end.
         watched = cfg["early_stopping"]["monitor"]
-        if watched and watched not in trainer.callback_metrics and repr(watched)[1:-1] in str(err):
+        if watched and watched not in trainer.callback_metrics and watched in str(err):
             logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"))
             raise UsageError(f"early_stopping.monitor {watched!r} is not a metric this run logs; it logs: {logged}") from None
         raise
@@ -405,8 +405,10 @@ def build_trainer(
     enabled = stopping.pop("enabled")
     task_monitor, task_mode = task.monitor or (None, None)
     monitor, mode = stopping.pop("monitor") or task_monitor, stopping.pop("mode")
-    if mode is None:  # as Keras does: accuracies and similarity scores grow, losses shrink
-        mode = task_mode if monitor == task_monitor else "max" if any(word in (monitor or "") for word in HIGHER_IS_BETTER) else "min"
+    if mode is None and monitor == task_monitor:
+        mode = task_mode or "min"
+    elif mode is None:  # as Keras does: accuracies and similarity scores grow, losses shrink
+        mode = "max" if any(word in monitor for word in HIGHER_IS_BETTER) else "min"
     if enabled and monitor is None:
         raise UsageError(f"early_stopping needs early_stopping.monitor: the {task.name} task has no validation loss")
     early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []

@@ -264,15 +264,19 @@ class InMemoryDataModule(ZooDataModule):
         """Features as the model's batches will see them before normalisation (images: [0, 1])."""
         return x.double()
 
+    def split_off_test(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(x, y, test_x, test_y)``: a seeded ``test_split`` of the samples, for a set without its own."""
+        keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
+        if self.val_mode == "last":  # what is left keeps its order: "last" means last in the file
+            keep = keep.sort().values
+        return x[keep], y[keep], x[test], y[test]
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:  # Lightning calls setup again for every stage
             return
         x, y, test_x, test_y = self.load()
         if test_x is None:
-            keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
-            if self.val_mode == "last":  # what is left keeps its order: "last" means last in the file
-                keep = keep.sort().values
-            x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
+            x, y, test_x, test_y = self.split_off_test(x, y)
         x, test_x = self.prepare_features(x), self.prepare_features(test_x)
         keep, val = seeded_split(len(x), self.val_split, self.split_seed, self.val_mode)
         self.train_set = TensorBatches(x[keep], y[keep])

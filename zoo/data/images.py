@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zoo.data.base import InMemoryDataModule, seeded_split
+from zoo.data.base import InMemoryDataModule
 from zoo.data.idx import read_idx
 from zoo.errors import DataError, UsageError
 
@@ -279,8 +279,7 @@ class ImageFolderDataModule(ImageDataModule):
             test_x, test_y = self._read_tree(self.root / "test")
         if train_dir != self.root and (self.root / "val").is_dir():
             if test_x is None:  # the test images come out of train/ here, never out of val/
-                keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
-                x, y, test_x, test_y = x[keep], y[keep], x[test], y[test]
+                x, y, test_x, test_y = self.split_off_test(x, y)
             # An explicit validation tree: append it and make the split take exactly those images.
             val_x, val_y = self._read_tree(self.root / "val")
             x, y = torch.cat([x, val_x]), torch.cat([y, val_y])

@@ -313,3 +313,23 @@ def test_a_device_this_machine_lacks_is_a_usage_error_not_a_corrupt_checkpoint(m
     with pytest.raises(UsageError, match="unknown device 'cuba'"):
         safe_load(path, "cuba")
     assert safe_load(path, "cpu") == {"state_dict": {}}
+
+
+def test_hooks_run_unprofiled_by_default_and_a_chosen_profiler_still_times_them(tmp_path):
+    """zoo replaces Lightning's default do-nothing profiler with a cheaper do-nothing one; a profiler
+    the user names (``--trainer.profiler simple``) still gets every hook to time."""
+    from lightning.pytorch.profilers import SimpleProfiler
+
+    from zoo.callbacks import NoProfiler
+    from zoo.cli import build_trainer, prepare
+
+    cfg = resolve_config("mlp", [], TINY)
+    trainer_cfg = {k: v for k, v in cfg["trainer"].items() if k != "default_root_dir"}  # (as run() does)
+    for chosen, kind in ((None, NoProfiler), ("simple", SimpleProfiler)):
+        datamodule, task = prepare("mlp", cfg)
+        trainer, *_ = build_trainer(dict(trainer_cfg, profiler=chosen), cfg["early_stopping"], cfg["checkpoint"],
+                                    task, tmp_path / str(chosen))
+        assert type(trainer.profiler) is kind
+        trainer.fit(task, datamodule)
+    assert len(trainer.profiler.recorded_durations["run_training_batch"]) == 3
+    assert any(".on_train_batch_end" in name for name in trainer.profiler.recorded_durations)

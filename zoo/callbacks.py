@@ -3,6 +3,7 @@ bar that redraws a few times a second instead of at every step."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
 
 from zoo.checkpoint import atomic_write_text
@@ -218,6 +220,21 @@ class TrainThroughput(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.seconds, self.samples = state_dict["seconds"], state_dict["samples"]
+
+
+class NoProfiler(PassThroughProfiler):
+    """Lightning's default profiler, which records nothing, minus the cost of recording nothing.
+
+    Lightning wraps every hook call (each callback's included, whether it does something or not)
+    in ``profiler.profile(name)``, about 50 times a training step; the default's generator-based
+    context manager costs 1.6 us a call here, this one's single do-nothing context 0.2 us: together
+    0.07 ms a step, 2-3% of a tiny model's step. ``--trainer.profiler simple`` (or another) replaces it.
+    """
+
+    _nothing = contextlib.nullcontext()
+
+    def profile(self, action_name: str) -> contextlib.nullcontext:
+        return self._nothing
 
 
 class ThrottledProgressBar(TQDMProgressBar):

@@ -397,7 +397,7 @@ def build_trainer(
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from zoo.callbacks import EpochCSVLogger, PeriodicCheckpoint, RunGuard, StepLog, ThrottledProgressBar, TrainThroughput
+    from zoo.callbacks import EpochCSVLogger, NoProfiler, PeriodicCheckpoint, RunGuard, StepLog, ThrottledProgressBar, TrainThroughput
     from zoo.checkpoint import AtomicCheckpointIO
 
     stopping = dict(stopping_cfg)
@@ -433,6 +433,8 @@ def build_trainer(
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
     if trainer_cfg["enable_progress_bar"]:
         callbacks.append(ThrottledProgressBar())
+    if trainer_cfg.get("profiler") is None:
+        trainer_cfg["profiler"] = NoProfiler()
     try:
         trainer = L.Trainer(
             **trainer_cfg, default_root_dir=run_dir, logger=EpochCSVLogger(run_dir, title=task.hparams.model),

@@ -13,7 +13,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MeanMetric, Metric, MetricCollection
 
 from zoo.callbacks import exact
 from zoo.optim import build_optimizer, build_scheduler
@@ -63,15 +63,27 @@ class Task(L.LightningModule):
         self.penalty = MeanMetric(nan_strategy="disable")
         metrics = self.make_metrics()
         if metrics is not None:
-            self.metrics = nn.ModuleDict({f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in STAGES})
+            # compute_groups=False: sharing state between metrics that compute the same statistics
+            # saves nothing for these one or two metrics, and its bookkeeping doubled each update's cost.
+            collection = MetricCollection(metrics, compute_groups=False)
+            self.metrics = nn.ModuleDict({f"{stage}_metrics": collection.clone(prefix=f"{stage}_") for stage in STAGES})
         # What the training epoch has accumulated so far goes into checkpoints, so that a run resumed
         # mid-epoch reports the same epoch figures as the run left alone.
         for accumulator in Task.train_accumulators(self):  # (a subclass adds its own after its __init__)
             accumulator.persistent(True)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning records which hook is running in _current_fx_name, setting it some 40 times a
+        # training step; nn.Module's __setattr__ looks for a parameter, buffer or submodule of that
+        # name each time, ten times slower than a plain attribute (a string never is one of those).
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     # --- what subclasses provide -------------------------------------------------------------
-    def make_metrics(self) -> MetricCollection | None:
-        """Metrics updated with ``(preds, targets)`` at every step; None for a task that logs its own."""
+    def make_metrics(self) -> dict[str, Metric] | None:
+        """Metrics by name, updated with ``(preds, targets)`` at every step; None for a task that logs its own."""
         raise NotImplementedError
 
     def loss_and_outputs(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import MetricCollection
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from zoo.errors import UsageError
@@ -65,10 +65,10 @@ class ClassificationTask(Task):
         self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
         self.confusion: torch.Tensor | None = None  # filled by the test run
 
-    def make_metrics(self) -> MetricCollection:
+    def make_metrics(self) -> dict[str, Metric]:
         # validate_args=False: the inputs are always well-formed logits and labels, and the checks
         # (a scan of the targets) cost more than the update itself on small batches.
-        return MetricCollection({"acc": MulticlassAccuracy(self.num_classes, average="micro", validate_args=False)})
+        return {"acc": MulticlassAccuracy(self.num_classes, average="micro", validate_args=False)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import MetricCollection
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from zoo.data.text import UNK, detokenize, tokenize
@@ -58,8 +58,8 @@ class LanguageModelTask(Task):
         # (The model is called through forward_with_state, which the base class's compile does not reach.)
         self._forward_with_state = torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
 
-    def make_metrics(self) -> MetricCollection:
-        return MetricCollection({"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)})
+    def make_metrics(self) -> dict[str, Metric]:
+        return {"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)}
 
     def count_samples(self, batch: Any) -> int:
         return batch[0].numel()  # tokens

@@ -1,6 +1,6 @@
 """The shared training loop against a hand-written PyTorch loop, model by model, on this machine.
 
-    python scripts/bench_loop.py                 # all models, about 15 minutes on 2 CPU cores
+    python scripts/bench_loop.py                 # all models, about 20 minutes on 2 CPU cores
     python scripts/bench_loop.py --only lenet mlp
     python scripts/bench_loop.py --step-cost      # the loop's fixed cost per step, on a near-empty model
     python scripts/bench_loop.py --options        # on a GPU: bf16 autocast, torch.compile, channels-last
@@ -8,7 +8,9 @@
 For each model, zoo's real training path (``zoo.cli.prepare`` + ``train_and_test``, what
 ``python -m zoo.train`` runs, with augmentation off) and a plain loop over the same ``nn.Module``
 from ``zoo.get_model``, the same tensors, batch size, optimizer, learning rate and threads, one after
-the other in this process, alternated ``--rounds`` times, best epoch of each. The plain loop runs twice,
+the other in this process, alternated ``--rounds`` times. This machine's speed drifts by 10-30% from
+minute to minute, so a ratio is taken within each round (zoo's epoch against the plain loop's epochs
+just before it) and the table gives the median of those and their range. The plain loop runs twice,
 with torch's default Adam (what people write) and with the fused Adam zoo uses (so that what is left
 is the cost of the loop itself). Samples/s are over
 training batches only, for both. Then zoo's epoch time with the training data repeated 1x, 2x and
@@ -26,6 +28,7 @@ import argparse
 import contextlib
 import csv
 import functools
+import statistics
 import time
 from pathlib import Path
 
@@ -200,18 +203,26 @@ def step_cost(rounds: int) -> None:
     """ms per step of the Fashion-MNIST MLP shrunk to one hidden layer of 8 units, plain loop and zoo:
     with almost no arithmetic left, the difference is what the loop itself costs at every step."""
     tiny = ("--model.hidden", "[8]", "--model.batch_norm", "false", "--model.dropout", "0")
-    hand, ours = [], []
-    warm_up("mlp")
-    for _ in range(rounds):
-        hand.append(hand_classifier("mlp", fused=True, more=tiny))
-        ours.append(zoo_epoch("mlp", more=tiny)[0])
     recipe, extra = CASES["mlp"]
     batch = resolve_config("mlp", [recipe], extra + COMMON)["data"]["batch_size"]
-    hand_ms, zoo_ms = 1000 * batch / max(hand), 1000 * batch / max(ours)
+    hand_ms, zoo_ms = [], []
+    warm_up("mlp")
+    for _ in range(rounds):
+        hand_ms.append(1000 * batch / hand_classifier("mlp", fused=True, more=tiny))
+        zoo_ms.append(1000 * batch / zoo_epoch("mlp", more=tiny)[0])
+    costs = sorted(z - h for z, h in zip(zoo_ms, hand_ms))
     print(f"\n{machine()}\n")
-    print(table(["MLP with one hidden layer of 8 units", "ms per step (best epoch)"],
-                [["hand-written loop, fused Adam", f"{hand_ms:.2f}"], ["zoo", f"{zoo_ms:.2f}"],
-                 ["zoo's cost per step", f"{zoo_ms - hand_ms:.2f}"]]))
+    print(table([f"MLP with one hidden layer of 8 units ({rounds} rounds)", "ms per step, median", "range"],
+                [["hand-written loop, fused Adam", f"{statistics.median(hand_ms):.2f}", f"{min(hand_ms):.2f}-{max(hand_ms):.2f}"],
+                 ["zoo", f"{statistics.median(zoo_ms):.2f}", f"{min(zoo_ms):.2f}-{max(zoo_ms):.2f}"],
+                 ["zoo's cost per step (each round's difference)", f"{statistics.median(costs):.2f}", f"{costs[0]:.2f}-{costs[-1]:.2f}"]]))
+
+
+def paired(ours: list[float], theirs: list[float]) -> str:
+    """The median of the rounds' ratios (each zoo epoch against the plain loop's epoch of the same
+    round) and their range."""
+    ratios = sorted(o / t for o, t in zip(ours, theirs))
+    return f"{statistics.median(ratios):.3f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
 
 
 def warm_up(model: str) -> None:
@@ -257,7 +268,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1x/2x/4x epoch times")
-    parser.add_argument("--rounds", type=int, default=2, help="alternate hand/zoo this many times; best of each")
+    parser.add_argument("--rounds", type=int, default=3, help="alternate hand/zoo this many times; median of the rounds")
     parser.add_argument("--step-cost", action="store_true", help="only the loop's fixed cost per step (see step_cost)")
     parser.add_argument("--options", action="store_true", help="bf16, torch.compile and channels-last, on both sides")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=DEVICE.type)
@@ -269,8 +280,8 @@ def main() -> None:
         return options([m for m in args.only if m != "word2vec"], args.rounds)
     rows, scaling = [], []
     for model in args.only:
-        # This machine's speed drifts by 10-30% from minute to minute: alternate the two and keep
-        # each one's best epoch, so that a slow minute does not decide the ratio.
+        # This machine's speed drifts by 10-30% from minute to minute: alternate the two and compare
+        # within each round, so that a slow minute does not decide the ratio.
         hands, fused, ours_runs = [], [], []
         warm_up(model)
         for _ in range(args.rounds):
@@ -278,16 +289,17 @@ def main() -> None:
             if model != "word2vec":  # (no optimizer: the kernel is the update)
                 fused.append(HAND[model](True))
             ours_runs.append(zoo_epoch(model))
-        hand, hand_fused = max(hands), max(fused, default=max(hands))
-        ours, seconds = max(ours_runs)
-        rows.append([model, CASES[model][0], f"{hand:,.0f}", f"{hand_fused:,.0f}", f"{ours:,.0f}",
-                     f"{ours / hand:.3f}", f"{ours / hand_fused:.3f}"])
+        fused = fused or hands
+        ours = [rate for rate, _ in ours_runs]
+        rows.append([model, CASES[model][0], f"{statistics.median(hands):,.0f}", f"{statistics.median(fused):,.0f}",
+                     f"{statistics.median(ours):,.0f}", paired(ours, hands), paired(ours, fused)])
+        seconds = max(ours_runs)[1]  # (the fastest zoo epoch's time, for the scaling table)
         if not args.no_scaling:
             times = [seconds] + [zoo_epoch(model, repeat)[1] for repeat in (2, 4)]
             scaling.append([model] + [f"{t:.1f}" for t in times] + [f"{times[2] / times[0]:.2f}"])
     print(f"\n{machine()}\n")
-    print(table(["model", "recipe (augmentation off)", "hand-written samples/s", "hand, fused Adam", "zoo samples/s",
-                 "zoo / hand", "zoo / hand fused"], rows))
+    print(table(["model", "recipe (augmentation off)", "hand-written samples/s (median)", "hand, fused Adam", "zoo samples/s",
+                 "zoo / hand (median of rounds, range)", "zoo / hand fused"], rows))
     if scaling:
         print()
         print(table(["model", "epoch s at 1x", "2x", "4x", "4x / 1x"], scaling))

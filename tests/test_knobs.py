@@ -208,6 +208,20 @@ def test_plateau_schedule_watches_a_metric():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
 
 
+def test_plateau_on_an_accuracy_without_a_mode_waits_while_it_grows():
+    """Keras' mode="auto": a growing accuracy is progress; Lightning's and torch's default "min" cut the
+    rate as soon as accuracy improved."""
+    w = torch.nn.Parameter(torch.ones(1))
+    optimizer, _ = build_optimizer([w], {"name": "sgd", "lr": 0.1})
+    config = build_scheduler(optimizer, {"name": "plateau", "monitor": "val_acc", "patience": 0, "factor": 0.5},
+                             decay=0, total_steps=10, steps_per_epoch=1)
+    for accuracy in (0.5, 0.6, 0.7):
+        config["scheduler"].step(accuracy)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    config["scheduler"].step(0.7)  # no longer growing
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
 LOGITS = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
 TARGET = torch.tensor([0, 1])
 

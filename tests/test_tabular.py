@@ -206,6 +206,21 @@ def test_mistyped_early_stopping_monitor_is_named_with_what_the_run_logs(tmp_pat
               "--early_stopping.enabled", "true", "--early_stopping.monitor", "val_foo")
 
 
+def test_mistyped_plateau_monitor_is_named_with_what_the_run_logs(tmp_path, capsys):
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"scheduler.monitor 'val_accuracy' is not a metric this run logs; it logs: .*val_acc, val_loss"):
+        train(tmp_path, "--data.name", "iris", "--trainer.max_epochs", "2", "--scheduler.name", "plateau",
+              "--scheduler.monitor", "val_accuracy")
+
+
+def test_batch_norm_with_batches_of_one_sample_is_a_usage_error(tmp_path, capsys):
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"batch normalisation needs at least 2 samples in a training batch"):
+        train(tmp_path, "--data.name", "iris", "--trainer.max_epochs", "1", "--data.batch_size", "1", "--model.batch_norm", "true")
+
+
 def test_early_stopping_on_accuracy_without_a_mode_keeps_the_most_accurate_weights(tmp_path, capsys):
     """Keras infers "max" for an accuracy; Lightning's default "min" kept the worst epoch."""
     summary, rows = train(

@@ -101,6 +101,17 @@ def test_truncated_checkpoint_is_refused_naming_the_file(tmp_path):
         zoo.load_checkpoint(tmp_path / "absent.ckpt")
 
 
+def test_other_files_of_a_run_are_not_checkpoints_and_its_checkpoints_folder_is_found(tmp_path):
+    """A run's config.yaml or metrics.csv given where a checkpoint belongs is named as such (the unpickler
+    called it "pickled code", or failed with an IndexError); the checkpoints/ folder itself also works."""
+    cfg = resolve_config("mlp", [], TINY + ["--trainer.default_root_dir", str(tmp_path)])
+    run_dir = Path(run("mlp", cfg)["run_dir"])
+    for other in ("config.yaml", "metrics.csv", "summary.json"):
+        with pytest.raises(DataError, match=rf"{other} is not a checkpoint file"):
+            zoo.load_checkpoint(run_dir / other)
+    assert zoo.load_checkpoint(run_dir / "checkpoints").hparams.model == "mlp"
+
+
 def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     """pip install of the built wheel (not the checkout): recipes ship inside the package."""
     wheels = tmp_path / "wheels"

@@ -65,6 +65,12 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise DataError(f"{path} is a folder, not a checkpoint file")
     check_device(map_location)
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is some other
+        # file of a run directory (config.yaml, metrics.csv), which the unpickler would call "code".
+        if not (head.startswith(b"PK") or head.startswith(b"\x80")):
+            raise DataError(f"{path} is not a checkpoint file (zoo's are the .ckpt files in a run's checkpoints/ folder)")
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise DataError(f"checkpoint not found: {path}") from None
@@ -113,6 +119,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu"):
 
 def find_checkpoint(run_dir: Path, prefer: tuple[str, ...] = ("best.ckpt", "last.ckpt")) -> Path:
     for name in prefer:
-        if (run_dir / "checkpoints" / name).is_file():
-            return run_dir / "checkpoints" / name
+        for folder in (run_dir / "checkpoints", run_dir):  # a run directory, or its checkpoints/ folder
+            if (folder / name).is_file():
+                return folder / name
     raise DataError(f"no checkpoint in {run_dir / 'checkpoints'} (looked for {', '.join(prefer)})")

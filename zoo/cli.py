@@ -92,9 +92,6 @@ def sections(model_name: str) -> dict[str, Section]:
     }
 
 
-# Parts of metric names that are better higher, for an early_stopping.monitor given without a mode.
-HIGHER_IS_BETTER = ("acc", "wordsim", "simlex", "analogy")
-
 # Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
 # and "best" then means best by that metric. The final validation and test use the best weights
 # (Keras' restore_best_weights=True) unless restore_best is false, when they use the last ones.
@@ -334,11 +331,17 @@ def train_and_test(
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint)
     except (RuntimeError, MisconfigurationException) as err:
-        # A mistyped early_stopping.monitor is only found at the first validation's end.
-        watched = cfg["early_stopping"]["monitor"]
-        if watched and watched not in trainer.callback_metrics and watched in str(err):
-            logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"))
-            raise UsageError(f"early_stopping.monitor {watched!r} is not a metric this run logs; it logs: {logged}") from None
+        # A mistyped monitor is only found at the first validation's end.
+        watchers = {"early_stopping.monitor": cfg["early_stopping"]["monitor"], "scheduler.monitor": cfg["scheduler"].get("monitor")}
+        for option, watched in watchers.items():
+            if watched and watched not in trainer.callback_metrics and watched in str(err):
+                logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"))
+                raise UsageError(f"{option} {watched!r} is not a metric this run logs; it logs: {logged}") from None
+        raise
+    except ValueError as err:
+        if "Expected more than 1 value per channel when training" in str(err):  # (BatchNorm1d)
+            raise UsageError("batch normalisation needs at least 2 samples in a training batch: "
+                             "raise --data.batch_size or set --model.batch_norm false") from None
         raise
     except Stopped as stop:
         if stop.exit_code > 128:  # a signal: say how to go on
@@ -399,6 +402,7 @@ def build_trainer(
 
     from zoo.callbacks import EpochCSVLogger, NoProfiler, PeriodicCheckpoint, RunGuard, StepLog, ThrottledProgressBar, TrainThroughput
     from zoo.checkpoint import AtomicCheckpointIO
+    from zoo.optim import better_mode
 
     stopping = dict(stopping_cfg)
     stopping.pop("restore_best")
@@ -408,7 +412,7 @@ def build_trainer(
     if mode is None and monitor == task_monitor:
         mode = task_mode or "min"
     elif mode is None:  # as Keras does: accuracies and similarity scores grow, losses shrink
-        mode = "max" if any(word in monitor for word in HIGHER_IS_BETTER) else "min"
+        mode = better_mode(monitor)
     if enabled and monitor is None:
         raise UsageError(f"early_stopping needs early_stopping.monitor: the {task.name} task has no validation loss")
     early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []

@@ -139,23 +139,31 @@ class Cosine(StepwiseSchedule):
         return self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def better_mode(metric: str) -> Literal["min", "max"]:
+    """"max" for metrics that grow as a model gets better (accuracies, similarity scores), "min" for
+    losses: what Keras' mode="auto" decides for a monitor given without a mode."""
+    return "max" if any(word in metric for word in ("acc", "wordsim", "simlex", "analogy")) else "min"
+
+
 @SCHEDULERS.register("plateau")
 class Plateau:
     """Divide the learning rate by ``1/factor`` when ``monitor`` stops improving for ``patience`` epochs
-    (Keras' ``ReduceLROnPlateau``)."""
+    (Keras' ``ReduceLROnPlateau``; without a ``mode``, improving means growing for accuracies and
+    similarity scores and shrinking for losses, as Keras' mode="auto" decides)."""
 
     def __init__(
         self,
         *,
         monitor: str = "val_loss",
-        mode: Literal["min", "max"] = "min",
+        mode: Literal["min", "max"] | None = None,
         factor: float = 0.1,
         patience: int = 5,
         min_lr: float = 0.0,
     ):
         if not 0.0 < factor < 1.0 or patience < 0:
             raise UsageError("scheduler 'plateau' needs 0 < factor < 1 and patience >= 0")
-        self.monitor, self.mode, self.factor, self.patience, self.min_lr = monitor, mode, factor, patience, min_lr
+        self.monitor, self.factor, self.patience, self.min_lr = monitor, factor, patience, min_lr
+        self.mode = mode or better_mode(monitor)
 
     def build(self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None) -> dict[str, Any]:
         scheduler = ReduceLROnPlateau(

@@ -4,6 +4,7 @@ PyTorch LSTM loop (the reference measured here), both scored the same way.
     python scripts/bench_lstm.py [--seconds 90]
     python scripts/bench_lstm.py --steps 2500 3750 5000    # the recipe for fixed numbers of steps
     python scripts/bench_lstm.py --config lstm_tinyshakespeare_gpu --no-reference   # on a GPU
+    python scripts/bench_lstm.py --kernel     # the recipe's LSTM alone: how many chars/s this CPU allows
 
 Score: mean cross-entropy in nats per character over the last 10% of tinyshakespeare (nanoGPT's
 validation split), every character predicted once, the 10% read as 16 contiguous streams with the state
@@ -99,6 +100,31 @@ def by_steps(text: str, steps: list[int]) -> None:
                  "chars/s here"], rows))
 
 
+def kernel(rounds: int = 3, steps: int = 20) -> None:
+    """Characters/s of the recipe's LSTM layer alone (forward and backward through ``nn.LSTM`` and the
+    output layer, no optimizer, no loop), at batch 16 and 32, with torch's oneDNN RNN kernel (what it
+    uses on a CPU) and without, on all threads and on one: the ceiling for any training loop here."""
+    vocab, embed, hidden, seq_len = 65, 64, 256, 64
+    rows = []
+    threads = torch.get_num_threads()
+    for batch, onednn, n in [(16, True, threads), (32, True, threads), (16, True, 1), (16, False, threads)]:
+        torch.set_num_threads(n)
+        with torch.backends.mkldnn.flags(enabled=onednn):
+            lstm, head = torch.nn.LSTM(embed, hidden, batch_first=True), torch.nn.Linear(hidden, vocab)
+            x = torch.randn(batch, seq_len, embed, requires_grad=True)
+            best = math.inf
+            for _ in range(rounds + 1):  # (the first round warms up: oneDNN builds its kernels for the shape)
+                start = time.perf_counter()
+                for _ in range(steps):
+                    head(lstm(x)[0]).sum().backward()
+                best = min(best, (time.perf_counter() - start) / steps)
+        rows.append([batch, "yes" if onednn else "no", n, round(best * 1000, 1), round(batch * seq_len / best)])
+    torch.set_num_threads(threads)
+    print(f"\n{machine()}\n")
+    print(table(["batch (x 64 characters)", "oneDNN", "threads", "ms per forward+backward (best round)", "chars/s"], rows))
+    print("\n5,000 steps of the recipe (batch 16) in 90 s need 57k characters/s for the whole step.")
+
+
 def main() -> None:
     global RECIPE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,7 +132,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", help="fixed step counts instead of the time budget")
     parser.add_argument("--config", default=RECIPE, help="the recipe to train (default %(default)s)")
     parser.add_argument("--no-reference", action="store_true", help="skip the hand-written loop")
+    parser.add_argument("--kernel", action="store_true", help="only time the LSTM layer itself (see kernel)")
     args = parser.parse_args()
+    if args.kernel:
+        return kernel()
     RECIPE = args.config
     if not CORPUS.is_file():
         raise SystemExit(f"missing {CORPUS}: the benchmark reads the shared tinyshakespeare corpus")

@@ -112,6 +112,22 @@ def test_other_files_of_a_run_are_not_checkpoints_and_its_checkpoints_folder_is_
     assert zoo.load_checkpoint(run_dir / "checkpoints").hparams.model == "mlp"
 
 
+def test_predict_takes_raw_images_of_another_size_than_lenets_input(tmp_path):
+    """The digits recipe trains LeNet on 8x8 images resized to 28x28; predict takes the 8x8 originals
+    (uint8 or floats) and resizes them the same way."""
+    from sklearn.datasets import load_digits
+
+    from zoo.data.images import resize_images
+
+    summary = run("lenet", resolve_config("lenet", [], TINY + ["--trainer.default_root_dir", str(tmp_path)]))
+    task = zoo.load_checkpoint(summary["checkpoint"])
+    x = torch.from_numpy(load_digits().images[:16] * (255 / 16)).round().to(torch.uint8).unsqueeze(1)  # (16, 1, 8, 8)
+    names = task.predict(x)
+    assert len(names) == 16 and set(names) <= set(task.class_names)
+    assert names == task.predict(resize_images(x, 28))
+    assert task.predict_proba(x.float() / 255).shape == (16, 10)
+
+
 def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     """pip install of the built wheel (not the checkout): recipes ship inside the package."""
     wheels = tmp_path / "wheels"

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from zoo.data.images import resize_images
 from zoo.errors import UsageError
 from zoo.tasks.base import Task
 
@@ -85,10 +86,20 @@ class ClassificationTask(Task):
         logits = self(x)
         return self.loss_fn(logits, y, self.label_smoothing), logits, y
 
+    def fit_input_size(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, h, w) of another size than a fixed-size model takes (LeNet: 28 or 32) resized
+        to it, bilinear with antialiasing, as the training images were; anything else as it is."""
+        size = getattr(self.model, "input_size", None)
+        if size is None or x.dim() != 4 or x.shape[-2:] == (size, size):
+            return x
+        if x.dtype == torch.uint8:
+            return resize_images(x, size)
+        return F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> list[str]:
-        """Class names for a batch of raw inputs."""
-        return [self.class_names[i] for i in self(x).argmax(dim=1).tolist()]
+        """Class names for a batch of raw inputs (images of any size for a fixed-size model)."""
+        return [self.class_names[i] for i in self(self.fit_input_size(x).to(self.device)).argmax(dim=1).tolist()]
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         _, logits, y = self.step(batch, "test")
@@ -102,7 +113,7 @@ class ClassificationTask(Task):
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, num_classes) for a batch of raw inputs."""
-        return self(x.to(self.device)).softmax(dim=1).cpu()
+        return self(self.fit_input_size(x).to(self.device)).softmax(dim=1).cpu()
 
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
         if not self.trainer.is_global_zero:

@@ -297,6 +297,18 @@ def test_learning_curves_place_validations_inside_an_epoch_where_they_happened()
     assert epoch_positions([{"epoch": 0}, {"epoch": 1, "step": None}]) == [1.0, 2.0]
 
 
+def test_learning_curves_show_validated_metrics_before_training_only_counters():
+    """word2vec logs the bookkeeping sums train_loss_sum and train_pairs beside its validated similarity
+    scores: the picture's four panels are the loss and the scores, not the counters."""
+    from zoo.plots import curve_panels
+
+    rows = [{"epoch": e, "train_loss": 2.0, "train_loss_sum": 9.0, "train_pairs": 4.0, "val_simlex999": 0.1,
+             "val_wordsim353": 0.2, "train_time_s": 1.0, "lr": 0.02} for e in range(2)]
+    assert curve_panels(rows) == ["loss", "simlex999", "wordsim353", "loss_sum"]
+    classifier = [{"epoch": 0, "train_loss": 1.0, "val_loss": 1.1, "train_acc": 0.5, "val_acc": 0.4, "train_penalty": 0.1}]
+    assert curve_panels(classifier) == ["loss", "acc"]
+
+
 def test_a_resumed_run_replaces_the_rows_a_killed_run_logged_after_its_checkpoint(tmp_path):
     from zoo.callbacks import EpochCSVLogger
 

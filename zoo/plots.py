@@ -26,6 +26,15 @@ def epoch_positions(rows: Sequence[dict[str, Any]]) -> list[float]:
     return positions
 
 
+def curve_panels(rows: Sequence[dict[str, Any]], most: int = 4) -> list[str]:
+    """The loss, then the metrics that have a validation curve (those show over-fitting; word2vec's
+    similarity scores), then training-only ones (word2vec's pair counts), ``most`` panels in all."""
+    metrics = {k.split("_", 1)[1] for row in rows for k in row if k.startswith(("train_", "val_")) and k != "train_time_s"}
+    validated = {m for m in metrics if any(row.get(f"val_{m}") not in (None, "") for row in rows)}
+    others = sorted(metrics - {"loss", "penalty"}, key=lambda m: (m not in validated, m))
+    return (["loss"] + others)[:most]
+
+
 def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> None:
     """Loss (left) and every other metric (right) per epoch, training solid and validation dashed.
 
@@ -33,11 +42,7 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path, title: str 
     is under-fitting. Validations inside an epoch (``val_check_interval``) sit where they happened.
     """
     epochs = epoch_positions(rows)
-    metrics = sorted(
-        {k.split("_", 1)[1] for row in rows for k in row if k.startswith(("train_", "val_")) and k != "train_time_s"}
-    )
-    others = [m for m in metrics if m not in ("loss", "penalty")]
-    panels = ["loss"] + others[:3]
+    panels = curve_panels(rows)
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, metric in zip(axes[0], panels):
         for stage, style in (("train", "-"), ("val", "--")):

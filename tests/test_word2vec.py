@@ -139,8 +139,12 @@ def test_neighbors_command_prints_nearest_words_and_analogies(planted, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"{a3}:" and b3 in lines[1] and len(lines) == 8
-    bad = run_command(["zoo.neighbors", planted["run_dir"], "zebra"], cwd=tmp_path)
-    assert bad.returncode == 2 and "not in the vocabulary: zebra" in bad.stderr
+    bad = run_command(["zoo.neighbors", planted["run_dir"], "zebra", a3.upper(), "+", "--topn", "0"], cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip() == "zoo.neighbors: error: --topn must be at least 1, got 0"
+    bad = run_command(["zoo.neighbors", planted["run_dir"], f"zebra+{a3.upper()}"], cwd=tmp_path)
+    assert bad.returncode == 2 and f"not in the vocabulary: zebra, {a3.upper()} (try {a3})" in bad.stderr
+    bad = run_command(["zoo.neighbors", planted["run_dir"], "+"], cwd=tmp_path)
+    assert bad.returncode == 2 and "'+' names no word" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_corpus_cache_is_built_once_and_reused(tmp_path):

@@ -49,12 +49,18 @@ def neighbors(argv: list[str]) -> int:
     parser.add_argument("--topn", type=int, default=10)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
+    if args.topn < 1:
+        raise UsageError(f"--topn must be at least 1, got {args.topn}")
     vectors = load_vectors(args.vectors)
     for query in args.words:
         positive, negative = parse_query(query)
+        if not positive + negative:
+            raise UsageError(f"{query!r} names no word: give words, or analogies written like king-man+woman")
         missing = [w for w in positive + negative if w not in vectors.key_to_index]
         if missing:
-            raise UsageError(f"not in the vocabulary: {', '.join(missing)} ({len(vectors)} words)")
+            # (the default tokeniser lowercases, so a capitalised word is the usual miss)
+            hints = [f"{w} (try {w.lower()})" if w.lower() in vectors.key_to_index else w for w in missing]
+            raise UsageError(f"not in the vocabulary: {', '.join(hints)} ({len(vectors)} words)")
         print(f"{query}:")
         for word, score in vectors.most_similar(positive=positive, negative=negative, topn=args.topn):
             print(f"  {score:.3f}  {word}")

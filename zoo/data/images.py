@@ -27,14 +27,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def resize_images(x: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (N, C, h, w) -> uint8 (N, C, size, size), bilinear with antialiasing, in chunks."""
+    """(N, C, h, w) -> (N, C, size, size), bilinear with antialiasing, in chunks: uint8 stays uint8
+    (rounded), anything else comes back as float32."""
     if x.shape[-2:] == (size, size):
         return x
-    out = torch.empty(len(x), x.shape[1], size, size, dtype=torch.uint8)
+    dtype = torch.uint8 if x.dtype == torch.uint8 else torch.float32
+    out = torch.empty(len(x), x.shape[1], size, size, dtype=dtype)
     for start in range(0, len(x), 4096):
         chunk = x[start : start + 4096].float()
         chunk = F.interpolate(chunk, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[start : start + 4096] = chunk.round_().clamp_(0, 255).to(torch.uint8)
+        out[start : start + 4096] = chunk.round_().clamp_(0, 255) if dtype == torch.uint8 else chunk
     return out
 
 

@@ -90,11 +90,7 @@ class ClassificationTask(Task):
         """Images (B, C, h, w) of another size than a fixed-size model takes (LeNet: 28 or 32) resized
         to it, bilinear with antialiasing, as the training images were; anything else as it is."""
         size = getattr(self.model, "input_size", None)
-        if size is None or x.dim() != 4 or x.shape[-2:] == (size, size):
-            return x
-        if x.dtype == torch.uint8:
-            return resize_images(x, size)
-        return F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        return x if size is None or x.dim() != 4 else resize_images(x, size)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> list[str]:

@@ -5,8 +5,8 @@
     python scripts/bench_loop.py --step-cost      # the loop's fixed cost per step, on a near-empty model
     python scripts/bench_loop.py --options        # on a GPU: bf16 autocast, torch.compile, channels-last
 
-For each model, zoo's real training path (``zoo.cli.prepare`` + ``train_and_test``, what
-``python -m zoo.train`` runs, with augmentation off) and a plain loop over the same ``nn.Module``
+For each model, zoo's real training path (``zoo.fit``, what ``python -m zoo.train`` runs, with
+augmentation off) and a plain loop over the same ``nn.Module``
 from ``zoo.get_model``, the same tensors, batch size, optimizer, learning rate and threads, one after
 the other in this process, alternated ``--rounds`` times. This machine's speed drifts by 10-30% from
 minute to minute, so a ratio is taken within each round (zoo's epoch against the plain loop's epochs
@@ -26,19 +26,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import functools
 import statistics
 import time
-from pathlib import Path
 
+import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from benchlib import SHARED_DATA, machine, table
 
 import zoo
-from benchlib import SHARED_DATA, machine, table
-from zoo.cli import prepare, resolve_config, train_and_test
 from zoo.data import TensorBatches
 from zoo.nn.skipgram import train_chunk_cpu
 
@@ -67,26 +65,31 @@ def zoo_epoch(model: str, repeat: int = 1, more: tuple[str, ...] = ()) -> tuple[
     """(samples/s, epoch seconds) of one epoch through zoo's own path (``more``: extra overrides)."""
     recipe, extra = CASES[model]
     accelerator = ["--trainer.accelerator", "gpu" if DEVICE.type == "cuda" else "cpu"]
-    cfg = resolve_config(model, [recipe], extra + COMMON + accelerator + list(more))
-    datamodule, task = prepare(model, cfg)
-    if repeat > 1:
-        repeat_training_data(datamodule, repeat)
-    summary = train_and_test(model, cfg, datamodule, task)
-    if cfg["trainer"]["max_epochs"] > 1:  # the last epoch alone (after torch.compile's first-epoch compiling)
-        with open(Path(summary["run_dir"]) / "metrics.csv") as f:
-            times = [float(row["train_time_s"]) for row in csv.DictReader(f)]
+    callbacks = [RepeatTrainingData(repeat)] if repeat > 1 else []
+    result = zoo.fit(model, config=recipe, overrides=extra + COMMON + accelerator + list(more), callbacks=callbacks, quiet=True)
+    summary = result.summary
+    if len(result.metrics) > 1:  # the last epoch alone (after torch.compile's first-epoch compiling)
+        times = [row["train_time_s"] for row in result.metrics]
         seconds = times[-1] - times[-2]
         return summary["train_samples_per_s"] * summary["train_time_s"] / len(times) / seconds, seconds
     return summary["train_samples_per_s"], summary["train_time_s"]
 
 
-def repeat_training_data(datamodule, times: int) -> None:
-    if hasattr(datamodule, "split_ids"):  # text: a longer token stream
-        datamodule.split_ids["train"] = datamodule.split_ids["train"].repeat(times)
-    elif hasattr(datamodule, "chunks"):  # corpus: every chunk again
-        datamodule.chunks = np.tile(datamodule.chunks, (times, 1))
-    else:
-        datamodule.train_set = TensorBatches(*(t.repeat(times, *[1] * (t.dim() - 1)) for t in datamodule.train_set.tensors))
+class RepeatTrainingData(L.Callback):
+    """The training data ``times`` over, set up before the first epoch (for the scaling table)."""
+
+    def __init__(self, times: int):
+        self.times = times
+
+    def setup(self, trainer, pl_module, stage):
+        datamodule, times = trainer.datamodule, self.times
+        if hasattr(datamodule, "split_ids"):  # text: a longer token stream
+            datamodule.split_ids["train"] = datamodule.split_ids["train"].repeat(times)
+        elif hasattr(datamodule, "chunks"):  # corpus: every chunk again
+            datamodule.chunks = np.tile(datamodule.chunks, (times, 1))
+        else:
+            tensors = datamodule.train_set.tensors
+            datamodule.train_set = TensorBatches(*(t.repeat(times, *[1] * (t.dim() - 1)) for t in tensors))
 
 
 def autocast(bf16: bool):
@@ -104,8 +107,8 @@ def hand_classifier(model: str, fused: bool = False, more: tuple[str, ...] = (),
     """Samples/s of the plain loop: randperm batches, normalise, forward, loss, backward, Adam step
     (over the last of ``epochs`` epochs)."""
     recipe, extra = CASES[model]
-    cfg = resolve_config(model, [recipe], extra + COMMON + list(more))
-    datamodule, task = prepare(model, cfg)  # the same tensors, sizes and normalisation statistics
+    cfg = zoo.resolve_recipe(model, recipe, extra + COMMON + list(more))
+    datamodule, task = zoo.build(model, config=cfg)  # the same tensors, sizes and normalisation statistics
     x, y = datamodule.train_set.tensors
     mean = torch.tensor(datamodule.mean, device=DEVICE).view(1, -1, 1, 1)
     std = torch.tensor(datamodule.std, device=DEVICE).view(1, -1, 1, 1)
@@ -137,8 +140,8 @@ def hand_lstm(fused: bool = False, bf16: bool = False, compile: bool = False, ep
     """Tokens/s of the plain truncated-BPTT loop: the same lanes, carried state, clipping and Adam
     (over the last of ``epochs`` epochs)."""
     recipe, extra = CASES["lstm"]
-    cfg = resolve_config("lstm", [recipe], extra + COMMON)
-    datamodule, task = prepare("lstm", cfg)
+    cfg = zoo.resolve_recipe("lstm", recipe, extra + COMMON)
+    datamodule, task = zoo.build("lstm", config=cfg)
     loader = datamodule.train_dataloader()
     torch.manual_seed(0)
     net = zoo.get_model("lstm", **task.hparams.model_kwargs).train().to(DEVICE)
@@ -169,8 +172,8 @@ def hand_word2vec(fused: bool = False) -> float:
     """Corpus words/s of a plain loop over the same chunks, calling the same kernel with the same
     linearly decaying rate: what is left to compare is the loop around it."""
     recipe, extra = CASES["word2vec"]
-    cfg = resolve_config("word2vec", [recipe], extra + COMMON)
-    datamodule, task = prepare("word2vec", cfg)
+    cfg = zoo.resolve_recipe("word2vec", recipe, extra + COMMON)
+    datamodule, task = zoo.build("word2vec", config=cfg)
     torch.manual_seed(0)
     net = zoo.get_model("word2vec", **task.hparams.model_kwargs)
     chunks = datamodule.train_dataloader()  # read from the token cache inside the loop, as zoo does
@@ -204,7 +207,7 @@ def step_cost(rounds: int) -> None:
     with almost no arithmetic left, the difference is what the loop itself costs at every step."""
     tiny = ("--model.hidden", "[8]", "--model.batch_norm", "false", "--model.dropout", "0")
     recipe, extra = CASES["mlp"]
-    batch = resolve_config("mlp", [recipe], extra + COMMON)["data"]["batch_size"]
+    batch = zoo.resolve_recipe("mlp", recipe, extra + COMMON)["data"]["batch_size"]
     hand_ms, zoo_ms = [], []
     warm_up("mlp")
     for _ in range(rounds):

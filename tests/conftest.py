@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,6 +35,24 @@ EXAMPLES = {
     "lstm": (dict(vocab_size=13, embed_dim=8, hidden_size=16, num_layers=2, dropout=0.1), lambda: torch.randint(13, (3, 5)), (3, 5, 13)),
     "word2vec": (dict(vocab_size=20, dim=8), lambda: (torch.arange(4), torch.randint(20, (4, 6))), (4, 6)),
 }
+
+
+# What each model's test run reports (the summary's "test" keys). A summary turns a non-finite value into
+# None, so a test asserts each of these is a finite float; word2vec's analogy score is left out of a
+# summary whose vocabulary covers no analogy question (its coverage says so).
+TEST_METRICS = {
+    "lenet": {"loss", "acc"},
+    "mlp": {"loss", "acc"},
+    "lstm": {"loss", "acc", "ppl", "bpc"},
+    "word2vec": {"wordsim353", "simlex999"},
+}
+
+
+def assert_finite_metrics(model: str, metrics: dict) -> None:
+    """Every metric the model reports is there and is a finite number."""
+    assert TEST_METRICS[model] <= set(metrics), metrics
+    for name in TEST_METRICS[model]:
+        assert isinstance(metrics[name], float) and math.isfinite(metrics[name]), (name, metrics)
 
 
 def require(path: Path, why: str) -> Path:
@@ -70,8 +89,8 @@ def summary_of(stdout: str) -> dict:
 
 @pytest.fixture
 def cli(tmp_path, capsys):
-    """Run ``zoo.cli.main`` in this process; returns (exit code, stdout, stderr)."""
-    from zoo.cli import main
+    """Run ``python -m zoo.train``'s ``main`` in this process; returns (exit code, stdout, stderr)."""
+    from zoo.train import main
 
     def call(*args: str):
         code = main([*args])

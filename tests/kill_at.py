@@ -11,7 +11,7 @@ import sys
 
 import lightning as L
 
-import zoo.cli
+import zoo.train
 
 
 def main() -> int:
@@ -27,16 +27,9 @@ def main() -> int:
             sent.append(sig)
             os.kill(os.getpid(), sig)
 
+    # (zoo.fit attaches it after zoo's own callbacks: their saves for this hook are done)
     killer = type("KillAt", (L.Callback,), {hook: kill})()
-    build_trainer = zoo.cli.build_trainer
-
-    def with_killer(*args, **kwargs):
-        trainer, checkpoints, throughput = build_trainer(*args, **kwargs)
-        trainer.callbacks.append(killer)  # after zoo's own callbacks: their saves for this hook are done
-        return trainer, checkpoints, throughput
-
-    zoo.cli.build_trainer = with_killer
-    return zoo.cli.main(argv)
+    return zoo.train.main(argv, callbacks=[killer])
 
 
 if __name__ == "__main__":

@@ -2,9 +2,8 @@
 and leaves no run directory behind."""
 
 import pytest
-
 from conftest import run_command
-from test_data import make_image_tree, write_fake_mnist
+from test_data import write_fake_mnist
 
 
 def corrupt_idx_folder(tmp_path):

@@ -5,10 +5,11 @@ import gzip
 import numpy as np
 import pytest
 import torch
+from conftest import FASHION_MNIST, require
 from PIL import Image
 
-from conftest import FASHION_MNIST, require
-from zoo.data import BatchOrder, DATASETS
+import zoo
+from zoo.data import DATASETS, BatchOrder
 from zoo.data.idx import read_idx, write_idx
 from zoo.errors import DataError, UsageError
 
@@ -250,21 +251,14 @@ def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
     """Whole-batch indexing is only a faster way to fetch the same batches: LeNet trained two epochs
     through it ends with the same weights as through DataLoader(TensorDataset) fetching sample by
     sample and collating, over the same seeded batch order."""
+    import lightning as L
     from torch.utils.data import DataLoader, TensorDataset
 
-    from zoo.cli import prepare, resolve_config, train_and_test
+    class PerSample(L.Callback):
+        """Swaps the data module's loader for a per-sample one once the data is set up."""
 
-    def trained(plain: bool) -> dict:
-        cfg = resolve_config("lenet", [], [
-            "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "6", "--data.batch_size", "16",
-            "--data.augment", "false", "--trainer.default_root_dir", str(tmp_path / str(plain)),
-            "--trainer.enable_progress_bar", "false",
-            # On the CPU, where the same arithmetic repeats bit for bit (a GPU sums convolution
-            # gradients in a varying order, so two identical runs there differ in the last bits).
-            "--trainer.accelerator", "cpu",
-        ])
-        datamodule, task = prepare("lenet", cfg)
-        if plain:
+        def setup(self, trainer, pl_module, stage):
+            datamodule = trainer.datamodule
             fast = datamodule.train_dataloader
 
             def per_sample():
@@ -275,11 +269,26 @@ def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
                                   generator=torch.Generator())
 
             datamodule.train_dataloader = per_sample
-        before = {k: v.clone() for k, v in task.model.state_dict().items()}
-        train_and_test("lenet", cfg, datamodule, task)
-        after = task.model.state_dict()
-        assert not torch.equal(before["features.0.weight"], after["features.0.weight"])  # it trained
-        return {k: v.clone() for k, v in after.items()}
+
+    class Weights(L.Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.before = {k: v.clone() for k, v in pl_module.model.state_dict().items()}
+
+        def on_train_end(self, trainer, pl_module):
+            self.after = {k: v.clone() for k, v in pl_module.model.state_dict().items()}
+
+    def trained(plain: bool) -> dict:
+        weights = Weights()
+        zoo.fit("lenet", overrides=[
+            "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "6", "--data.batch_size", "16",
+            "--data.augment", "false", "--trainer.default_root_dir", str(tmp_path / str(plain)),
+            "--trainer.enable_progress_bar", "false",
+            # On the CPU, where the same arithmetic repeats bit for bit (a GPU sums convolution
+            # gradients in a varying order, so two identical runs there differ in the last bits).
+            "--trainer.accelerator", "cpu",
+        ], callbacks=[PerSample(), weights] if plain else [weights], quiet=True)
+        assert not torch.equal(weights.before["features.0.weight"], weights.after["features.0.weight"])  # it trained
+        return weights.after
 
     fast, plain = trained(False), trained(True)
     assert fast.keys() == plain.keys()

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 import torch
+from conftest import assert_finite_metrics, checkout_env
 
 import zoo
-from conftest import checkout_env
 from zoo.checkpoint import safe_load
 
 # One worker runs this whole module under pytest -n (--dist loadgroup): its fixture starts ten processes.
@@ -62,8 +62,7 @@ def test_two_processes_train_every_model_into_one_run(ddp_runs, name):
     assert json.loads(open(os.path.join(summary["run_dir"], "summary.json")).read()) == summary
     checkpoint = safe_load(summary["checkpoint"])
     assert checkpoint["global_step"] > 0
-    for value in summary["test"].values():
-        assert value is None or value == value  # finite or absent, never NaN
+    assert_finite_metrics(name, summary["test"])
 
 
 def test_ddp_splits_the_data_and_reduces_metrics_over_all_of_it(ddp_runs):

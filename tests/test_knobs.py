@@ -209,17 +209,39 @@ def test_plateau_schedule_watches_a_metric():
 
 
 def test_plateau_on_an_accuracy_without_a_mode_waits_while_it_grows():
-    """Keras' mode="auto": a growing accuracy is progress; Lightning's and torch's default "min" cut the
-    rate as soon as accuracy improved."""
+    """Keras' mode="auto": a growing accuracy is progress (the task that logs it says so); Lightning's
+    and torch's default "min" cut the rate as soon as accuracy improved."""
+    from zoo.tasks import ClassificationTask
+
     w = torch.nn.Parameter(torch.ones(1))
     optimizer, _ = build_optimizer([w], {"name": "sgd", "lr": 0.1})
     config = build_scheduler(optimizer, {"name": "plateau", "monitor": "val_acc", "patience": 0, "factor": 0.5},
-                             decay=0, total_steps=10, steps_per_epoch=1)
+                             decay=0, total_steps=10, steps_per_epoch=1, mode_of=ClassificationTask.metric_mode)
     for accuracy in (0.5, 0.6, 0.7):
         config["scheduler"].step(accuracy)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
     config["scheduler"].step(0.7)  # no longer growing
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_each_task_says_which_of_its_metrics_are_better_higher():
+    from zoo.tasks import ClassificationTask, LanguageModelTask, SkipGramTask
+
+    assert [ClassificationTask.metric_mode(m) for m in ("val_acc", "val_loss", "train_acc", "acc")] == ["max", "min", "max", "max"]
+    assert [LanguageModelTask.metric_mode(m) for m in ("val_ppl", "val_bpc", "val_acc")] == ["min", "min", "max"]
+    assert [SkipGramTask.metric_mode(m) for m in ("val_wordsim353", "val_simlex999", "test_analogy", "train_loss")] == [
+        "max", "max", "max", "min"]
+
+
+def test_the_tasks_directions_agree_with_torchmetrics():
+    """A metric kept in a torchmetrics object says itself whether it is better higher; the task's table
+    must agree (it also answers for metrics before any object exists, e.g. to direct a search)."""
+    from zoo.tasks import ClassificationTask, LanguageModelTask
+
+    for task in (ClassificationTask(model="mlp", num_classes=3, model_kwargs={"num_classes": 3}),
+                 LanguageModelTask(model="lstm", vocab=list("abc"), model_kwargs={"vocab_size": 3})):
+        for name, metric in task.metrics["val_metrics"].items():
+            assert task.metric_mode(name) == ("max" if metric.higher_is_better else "min"), name
 
 
 LOGITS = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])

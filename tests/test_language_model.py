@@ -5,10 +5,10 @@ import os
 
 import pytest
 import torch
+from conftest import run_command
 
 import zoo
-from conftest import run_command
-from zoo.cli import resolve_config, run
+from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.data.text import EOS, UNK, LaneBatches, LaneOrder, detokenize, tokenize
 from zoo.errors import DataError, UsageError
@@ -112,9 +112,9 @@ def learned(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lm")
     corpus = tmp / "tiny.txt"
     corpus.write_text("the cat sat on the mat.\n" * 60, encoding="utf-8")
-    cfg = resolve_config("lstm", [], TINY + ["--data.path", str(corpus), "--trainer.max_epochs", "25",
+    cfg = resolve_recipe("lstm", overrides=TINY + ["--data.path", str(corpus), "--trainer.max_epochs", "25",
                                              "--trainer.default_root_dir", str(tmp)])
-    return run("lstm", cfg)
+    return zoo.fit("lstm", config=cfg).summary
 
 
 def test_a_tiny_text_is_learned_to_near_zero_loss(learned):
@@ -190,11 +190,11 @@ def test_missing_text_and_empty_folder(tmp_path, cli):
 def test_samples_after_each_epoch_go_to_the_run_directory(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("the cat sat on the mat.\n" * 30, encoding="utf-8")
-    cfg = resolve_config("lstm", [], TINY + [
+    cfg = resolve_recipe("lstm", overrides=TINY + [
         "--data.path", str(corpus), "--trainer.max_epochs", "2", "--trainer.default_root_dir", str(tmp_path),
         "--task.sample_temperatures", "[0.5,1.0]", "--task.sample_length", "12", "--task.sample_prompt", "the",
     ])
-    summary = run("lstm", cfg)
+    summary = zoo.fit("lstm", config=cfg).summary
     text = open(os.path.join(summary["run_dir"], "samples.txt"), encoding="utf-8").read()
     headers = [line for line in text.splitlines() if line.startswith("--- epoch")]
     assert headers == [f"--- epoch {e}, temperature {t} ---" for e in (0, 1) for t in (0.5, 1.0)]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT, checkout_env, run_command, run_python
+
+import zoo
 from zoo.checkpoint import safe_load
-from zoo.cli import resolve_config, run
 
 # LeNet on digits with everything random switched on (shuffling, augmentation, dropout) and a
 # checkpoint after every step, deterministic kernels, three short epochs.
@@ -161,7 +161,7 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_learning_rate(c
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
-    summary = run("mlp", resolve_config("mlp", [], ["--trainer.max_epochs", "3", "--trainer.default_root_dir", str(root)]))
+    summary = zoo.fit("mlp", overrides=["--trainer.max_epochs", "3", "--trainer.default_root_dir", str(root)]).summary
     return summary
 
 
@@ -248,7 +248,7 @@ def test_losses_read_in_groups_still_stop_before_a_checkpoint_holds_bad_weights(
 def test_a_run_resumes_from_checkpoints_that_predate_the_compile_option_and_loads_uncompiled(cli, finished, tmp_path):
     import shutil
 
-    from zoo.checkpoint import load_checkpoint
+    from zoo.loading import load_checkpoint
 
     run_dir = tmp_path / "copy"
     shutil.copytree(finished["run_dir"], run_dir)

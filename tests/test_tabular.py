@@ -8,9 +8,10 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_command, summary_of
-from zoo.cli import resolve_config, run
+
+import zoo
+from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.errors import DataError
 
@@ -125,8 +126,8 @@ def test_default_mlp_command_learns_the_spiral_and_leaves_the_pictures(tmp_path)
 
 
 def train(tmp_path, *args, model="mlp"):
-    cfg = resolve_config(model, [], [*args, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_model_summary", "false"])
-    summary = run(model, cfg)
+    cfg = resolve_recipe(model, overrides=[*args, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_model_summary", "false"])
+    summary = zoo.fit(model, config=cfg).summary
     rows = list(csv.DictReader(open(os.path.join(summary["run_dir"], "metrics.csv"))))
     return summary, rows
 

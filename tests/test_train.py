@@ -2,19 +2,17 @@
 load back safely."""
 
 import json
-import math
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, assert_finite_metrics, run_command, summary_of
 
 import zoo
-from conftest import ROOT, run_command, summary_of
-from zoo.cli import resolve_config, run
+from zoo import resolve_recipe
 from zoo.errors import DataError
 
 TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
@@ -23,11 +21,11 @@ TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--tr
 
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_model_smoke_trains_through_the_shared_loop(name, tmp_path, capsys):
-    cfg = resolve_config(name, [], TINY + ["--trainer.default_root_dir", str(tmp_path)])
-    summary = run(name, cfg)
+    cfg = resolve_recipe(name, overrides=TINY + ["--trainer.default_root_dir", str(tmp_path)])
+    summary = zoo.fit(name, config=cfg).summary
     assert summary["model"] == name and summary["epochs"] == 1
     assert summary["train_samples_per_s"] > 0 and summary["train_time_s"] > 0
-    assert summary["test"] and all(v is None or math.isfinite(v) for v in summary["test"].values())
+    assert_finite_metrics(name, summary["test"])
     run_dir = tmp_path / os.path.basename(summary["run_dir"])
     for file in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/last.ckpt", "learning_curves.png"):
         assert (run_dir / file).is_file(), file
@@ -104,8 +102,8 @@ def test_truncated_checkpoint_is_refused_naming_the_file(tmp_path):
 def test_other_files_of_a_run_are_not_checkpoints_and_its_checkpoints_folder_is_found(tmp_path):
     """A run's config.yaml or metrics.csv given where a checkpoint belongs is named as such (the unpickler
     called it "pickled code", or failed with an IndexError); the checkpoints/ folder itself also works."""
-    cfg = resolve_config("mlp", [], TINY + ["--trainer.default_root_dir", str(tmp_path)])
-    run_dir = Path(run("mlp", cfg)["run_dir"])
+    cfg = resolve_recipe("mlp", overrides=TINY + ["--trainer.default_root_dir", str(tmp_path)])
+    run_dir = Path(zoo.fit("mlp", config=cfg).summary["run_dir"])
     for other in ("config.yaml", "metrics.csv", "summary.json"):
         with pytest.raises(DataError, match=rf"{other} is not a checkpoint file"):
             zoo.load_checkpoint(run_dir / other)
@@ -119,7 +117,7 @@ def test_predict_takes_raw_images_of_another_size_than_lenets_input(tmp_path):
 
     from zoo.data.images import resize_images
 
-    summary = run("lenet", resolve_config("lenet", [], TINY + ["--trainer.default_root_dir", str(tmp_path)]))
+    summary = zoo.fit("lenet", overrides=TINY + ["--trainer.default_root_dir", str(tmp_path)]).summary
     task = zoo.load_checkpoint(summary["checkpoint"])
     x = torch.from_numpy(load_digits().images[:16] * (255 / 16)).round().to(torch.uint8).unsqueeze(1)  # (16, 1, 8, 8)
     names = task.predict(x)
@@ -144,14 +142,15 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the wheel's zoo, not a checkout's
     probe = subprocess.run(
-        [python, "-c", "import zoo, zoo.cli; print(zoo.__file__); print(zoo.cli.list_recipes())"],
-        cwd=elsewhere, capture_output=True, text=True,
+        [python, "-c", "import zoo; print(zoo.__file__); print(zoo.list_recipes())"],
+        cwd=elsewhere, capture_output=True, text=True, env=env,
     )
     assert probe.returncode == 0, probe.stderr
     assert str(venv) in probe.stdout.splitlines()[0]
     assert "lenet" in probe.stdout
-    result = subprocess.run([python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True)
+    result = subprocess.run([python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "name: digits" in result.stdout
 
@@ -159,7 +158,8 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
 def test_logged_numbers_keep_their_meaning_in_the_csv(tmp_path):
     """metrics.csv shows a float32 metric as the decimal it stands for, and never rounds a float64
     number, even one that float32 could also hold (a loss sum, a pair count past 2**24)."""
-    from zoo.callbacks import EpochCSVLogger, exact
+    from zoo.callbacks import EpochCSVLogger
+    from zoo.records import exact
 
     assert exact(torch.tensor(0.064)).item() == 0.064
     assert exact(torch.tensor(1 / 3)).item() == 0.33333334
@@ -173,7 +173,7 @@ def test_logged_numbers_keep_their_meaning_in_the_csv(tmp_path):
 
 
 def test_gpu_probe_returns_to_torchs_default_only_where_there_is_no_gpu(monkeypatch):
-    from zoo.cli import cheap_gpu_probe
+    from zoo._lightning import cheap_gpu_probe
 
     monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # what importing Lightning sets
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
@@ -224,8 +224,8 @@ def test_a_run_that_max_steps_stops_mid_epoch_validates_its_final_weights(tmp_pa
     from zoo.checkpoint import safe_load
 
     # digits: 1,294 training images, 21 batches of 64 an epoch; 30 steps end 9 batches into epoch 1
-    summary = run("lenet", resolve_config("lenet", [], ["--trainer.max_steps", "30", "--trainer.max_epochs", "-1",
-                                                        "--trainer.default_root_dir", str(tmp_path)]))
+    summary = zoo.fit("lenet", overrides=["--trainer.max_steps", "30", "--trainer.max_epochs", "-1",
+                                                        "--trainer.default_root_dir", str(tmp_path)]).summary
     rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
     assert [(row["epoch"], row["step"]) for row in rows] == [("0", "21"), ("1", "30")]
     assert rows[-1]["val_loss"] != ""  # the final weights were validated
@@ -242,8 +242,8 @@ def test_progress_bar_shows_the_step_loss_and_not_the_csv_axes(tmp_path, capsys)
     import csv
     import re
 
-    summary = run("mlp", resolve_config("mlp", [], TINY + ["--trainer.enable_progress_bar", "true",
-                                                           "--trainer.default_root_dir", str(tmp_path)]))
+    summary = zoo.fit("mlp", overrides=TINY + ["--trainer.enable_progress_bar", "true",
+                                                           "--trainer.default_root_dir", str(tmp_path)]).summary
     bar = capsys.readouterr().out.replace("\r", "\n")  # (Lightning's tqdm bar writes to stdout)
     train_lines = [line for line in bar.splitlines() if line.startswith("Epoch 0: 100%")]
     assert train_lines and re.search(r"\bloss=\d", train_lines[-1]), bar[-2000:]
@@ -260,10 +260,10 @@ def test_step_losses_are_the_tasks_loss_also_when_gradients_accumulate(tmp_path,
 
     def step_losses(accumulate: int) -> list[float]:
         root = tmp_path / f"acc{accumulate}"
-        summary = run("mlp", resolve_config("mlp", [], [
+        summary = zoo.fit("mlp", overrides=[
             "--optimizer.lr", "0", "--scheduler.name", "constant", "--trainer.max_epochs", "1",
             "--trainer.log_every_n_steps", "1", "--trainer.accumulate_grad_batches", str(accumulate),
-            "--trainer.default_root_dir", str(root)]))
+            "--trainer.default_root_dir", str(root)]).summary
         return [float(row["loss"]) for row in csv.DictReader(open(Path(summary["run_dir"]) / "steps.csv"))]
 
     plain, accumulated = step_losses(1), step_losses(2)
@@ -277,8 +277,8 @@ def test_validations_inside_an_epoch_get_rows_of_their_own_at_their_step(tmp_pat
     the epoch-end validation share the epoch's last row."""
     import csv
 
-    summary = run("lenet", resolve_config("lenet", [], ["--trainer.max_epochs", "2", "--trainer.val_check_interval", "7",
-                                                        "--trainer.default_root_dir", str(tmp_path)]))
+    summary = zoo.fit("lenet", overrides=["--trainer.max_epochs", "2", "--trainer.val_check_interval", "7",
+                                                        "--trainer.default_root_dir", str(tmp_path)]).summary
     rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
     assert [(row["epoch"], row["step"]) for row in rows] == [
         ("0", "7"), ("0", "14"), ("0", "21"), ("1", "28"), ("1", "35"), ("1", "42")]
@@ -329,9 +329,9 @@ def test_resuming_after_a_validation_keeps_the_rows_already_written(tmp_path, va
     import csv
 
     def train(epochs: int, *resume: str) -> list[dict]:
-        cfg = resolve_config("lenet", [], ["--trainer.max_epochs", str(epochs), *validation,
+        cfg = resolve_recipe("lenet", overrides=["--trainer.max_epochs", str(epochs), *validation,
                                            "--trainer.default_root_dir", str(tmp_path)])
-        summary = run("lenet", cfg, resume=resume[0] if resume else None)
+        summary = zoo.fit("lenet", config=cfg, resume=resume[0] if resume else None).summary
         return summary, list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
 
     first, before = train(2)
@@ -357,18 +357,19 @@ def test_a_device_this_machine_lacks_is_a_usage_error_not_a_corrupt_checkpoint(m
 def test_hooks_run_unprofiled_by_default_and_a_chosen_profiler_still_times_them(tmp_path):
     """zoo replaces Lightning's default do-nothing profiler with a cheaper do-nothing one; a profiler
     the user names (``--trainer.profiler simple``) still gets every hook to time."""
+    import lightning as L
     from lightning.pytorch.profilers import SimpleProfiler
 
     from zoo.callbacks import NoProfiler
-    from zoo.cli import build_trainer, prepare
 
-    cfg = resolve_config("mlp", [], TINY)
-    trainer_cfg = {k: v for k, v in cfg["trainer"].items() if k != "default_root_dir"}  # (as run() does)
+    class Seen(L.Callback):
+        def on_train_end(self, trainer, pl_module):
+            self.profiler = trainer.profiler
+
     for chosen, kind in ((None, NoProfiler), ("simple", SimpleProfiler)):
-        datamodule, task = prepare("mlp", cfg)
-        trainer, *_ = build_trainer(dict(trainer_cfg, profiler=chosen), cfg["early_stopping"], cfg["checkpoint"],
-                                    task, tmp_path / str(chosen))
-        assert type(trainer.profiler) is kind
-        trainer.fit(task, datamodule)
-    assert len(trainer.profiler.recorded_durations["run_training_batch"]) == 3
-    assert any(".on_train_batch_end" in name for name in trainer.profiler.recorded_durations)
+        seen = Seen()
+        extra = ["--trainer.profiler", chosen] if chosen else []
+        zoo.fit("mlp", overrides=TINY + extra + ["--trainer.default_root_dir", str(tmp_path)], callbacks=[seen], quiet=True)
+        assert type(seen.profiler) is kind
+    assert len(seen.profiler.recorded_durations["run_training_batch"]) == 3
+    assert any(".on_train_batch_end" in name for name in seen.profiler.recorded_durations)

@@ -1,17 +1,16 @@
 """Skip-gram word2vec: pair generation, subsampling and negative sampling against their definitions,
 learning planted co-occurrences (both update implementations), gensim interchange, bad input."""
 
-import math
 import os
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_command
 from scipy import stats
 
 import zoo
-from conftest import run_command
-from zoo.cli import resolve_config, run
+from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.nn.skipgram import draw_negatives, keep_thresholds, negative_table, subsample, window_pairs
 
@@ -94,14 +93,14 @@ def planted_corpus(path, pairs=30, sentences=3000, seed=0):
 def planted(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"w2v-{request.param}")
     corpus = planted_corpus(tmp / "planted.txt")
-    cfg = resolve_config("word2vec", [], [
+    cfg = resolve_recipe("word2vec", overrides=[
         "--data.path", str(corpus), "--data.cache_dir", str(tmp / "cache"), "--data.batch_words", "8000",
         "--model.dim", "32", "--task.sample", "0", "--task.backend", request.param, "--trainer.max_epochs", "8",
         "--trainer.default_root_dir", str(tmp / "runs"), "--data.min_count", "3",
         # (the numba kernel is the CPU's; on a machine with a GPU the torch one would train there)
         "--trainer.accelerator", "cpu" if request.param == "numba" else "auto",
     ])
-    return run("word2vec", cfg)
+    return zoo.fit("word2vec", config=cfg).summary
 
 
 def test_planted_pairs_end_up_nearer_than_random_pairs(planted):
@@ -120,7 +119,9 @@ def test_run_writes_gensim_vectors_and_exact_loss(planted):
     task = zoo.load_checkpoint(os.path.join(run_dir, "checkpoints", "last.ckpt"))
     assert vectors.index_to_key == task.vocab
     np.testing.assert_allclose(vectors.vectors, task.model.input.weight.detach().numpy(), rtol=1e-6)
-    assert set(planted["test"]) == {"wordsim353", "simlex999", "analogy"} and planted["sample_unit"] == "words"
+    # The made-up words answer no analogy question: no analogy score (it was 0.0), and a coverage of 0.
+    assert set(planted["test"]) == {"wordsim353", "simlex999", "analogy_coverage"} and planted["sample_unit"] == "words"
+    assert planted["test"]["analogy_coverage"] == 0.0
     import csv
 
     rows = list(csv.DictReader(open(os.path.join(run_dir, "metrics.csv"))))

@@ -2,44 +2,63 @@
 
     >>> import zoo
     >>> zoo.list_models()
-    >>> net = zoo.get_model("lenet", num_classes=10)      # a plain torch.nn.Module
-    >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")   # trained, eval mode, CPU
-    >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")          # gensim KeyedVectors
+    >>> net = zoo.get_model("lenet", num_classes=10)                 # a plain torch.nn.Module
+    >>> result = zoo.fit("lenet", overrides={"trainer.max_epochs": 3})  # train, test, run directory
+    >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")  # trained, eval mode, CPU
+    >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")         # gensim KeyedVectors
+
+``import zoo`` is light: torch and Lightning are imported when something needs them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import zoo.models  # noqa: F401  (registers the model families)
-from zoo.errors import DataError, UsageError, ZooError
-from zoo.registry import get_model, list_models, register_model
+from zoo.errors import DataError, Stopped, UsageError, ZooError
+from zoo.registry import get_model, list_models, register_dataset, register_model, register_task
 
 __version__ = "0.1.0"
+
+# Imported on first use (PEP 562), so that ``import zoo`` and a command's usage errors stay fast.
+_LAZY = {
+    "fit": "zoo.training",
+    "build": "zoo.training",
+    "Result": "zoo.training",
+    "resolve_recipe": "zoo.recipes",
+    "list_recipes": "zoo.recipes",
+    "load_checkpoint": "zoo.loading",
+    "load_vectors": "zoo.loading",
+}
+
 __all__ = [
+    "fit",
+    "build",
+    "Result",
+    "resolve_recipe",
+    "list_recipes",
     "get_model",
     "list_models",
     "register_model",
+    "register_dataset",
+    "register_task",
     "load_checkpoint",
     "load_vectors",
     "ZooError",
     "UsageError",
     "DataError",
+    "Stopped",
 ]
 
 
-def load_checkpoint(path: str, map_location: Any = "cpu"):
-    """The trained task (a LightningModule wrapping the model) from a zoo checkpoint, in eval mode.
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    Loading is weights-only: a checkpoint that carries pickled code is refused and its code never runs.
-    """
-    from zoo.checkpoint import load_checkpoint as _load  # imports Lightning, so only when needed
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
-    return _load(path, map_location=map_location)
 
-
-def load_vectors(path: str):
-    """Word vectors from a word2vec run directory or a ``vectors.bin`` file, as gensim ``KeyedVectors``."""
-    from zoo.neighbors import load_vectors as _load
-
-    return _load(path)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -4,56 +4,22 @@ bar that redraws a few times a second instead of at every step."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import math
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
 
+from zoo._lightning import attached_trainer, batches_done_total, batches_started_total, ends_epoch
 from zoo.checkpoint import atomic_write_text
-
-
-def exact(value: Any) -> torch.Tensor:
-    """A number to log, as a float64 tensor that says what it means. Lightning stores a logged Python
-    float as float32 (0.064 becomes 0.06400000303983688) and hands loggers plain floats, so the dtype
-    is gone by the time a row is written. A float32 value becomes the shortest decimal that float32
-    reads back (0.064); float64 values (word2vec's exact loss, step counts) keep every digit."""
-    if isinstance(value, torch.Tensor) and value.dtype != torch.float64:
-        shortest = np.format_float_positional(np.float32(value.item()), unique=True)
-        return torch.tensor(float(shortest), dtype=torch.float64)
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    return torch.tensor(float(value), dtype=torch.float64)
-
-
-def _number(text: str) -> Any:
-    if text == "":
-        return None
-    number = float(text)
-    return int(number) if number.is_integer() and "." not in text and "e" not in text else number
-
-
-def _column_order(name: str) -> tuple[int, str]:
-    first = {"epoch": 0, "step": 1}
-    return (first.get(name, 2 if name.startswith("train_") and name != "train_time_s" else 3 if name.startswith("val_") else 4), "")
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns = sorted(dict.fromkeys(key for row in rows for key in row), key=_column_order)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, out.getvalue())
+from zoo.errors import Stopped, UsageError
+from zoo.records import exact, read_csv, write_csv
 
 
 class EpochCSVLogger(Logger):
@@ -67,10 +33,8 @@ class EpochCSVLogger(Logger):
         self.run_dir, self.title = run_dir, title
         self.rows: dict[tuple[int, int], dict[str, Any]] = {}
         if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run steps are replaced)
-            with open(run_dir / "metrics.csv", encoding="utf-8") as f:
-                for row in csv.DictReader(f):
-                    row = {k: _number(v) for k, v in row.items()}
-                    self.rows[(row["epoch"], row.get("step") or 0)] = row
+            for row in read_csv(run_dir / "metrics.csv"):
+                self.rows[(row["epoch"], row.get("step") or 0)] = row
 
     @property
     def name(self) -> str:
@@ -144,13 +108,13 @@ class StepLog(L.Callback):
             if isinstance(logger, EpochCSVLogger):
                 logger.forget_after(trainer.global_step)
         if self.path.exists():
-            done = trainer.fit_loop.epoch_loop.batch_progress.total.processed
+            done = batches_done_total(trainer)
             lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
             kept = lines[:1] + [line for line in lines[1:] if line.endswith("\n") and int(line.split(",", 1)[0]) <= done]
             atomic_write_text(self.path, "".join(kept))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        batches = trainer.fit_loop.total_batch_idx + 1  # not global_step: word2vec has no optimizer steps
+        batches = batches_started_total(trainer)  # not global_step: word2vec has no optimizer steps
         if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps):
             return
         loss = step_loss(trainer, pl_module, outputs)
@@ -332,13 +296,11 @@ class RunGuard(L.Callback):
 
     def check_losses(self, pl_module) -> None:
         """Stop at the first non-finite loss among those not read yet (one host-device sync on a GPU)."""
-        from zoo.errors import Stopped
-
         if not self._unchecked:
             return
         losses, self._unchecked = self._unchecked, []
         finite = torch.isfinite(torch.stack([loss.reshape(()).float() for loss, *_ in losses])).float()
-        trainer = getattr(pl_module, "_trainer", None)
+        trainer = attached_trainer(pl_module)
         if trainer is not None and trainer.world_size > 1:
             # Losses go bad on one process first (the next update spreads it to all): if that one
             # stopped alone, the others would wait for it forever in the next gradient exchange.
@@ -372,8 +334,6 @@ class RunGuard(L.Callback):
     def _stop(self, trainer) -> None:
         import signal
 
-        from zoo.errors import Stopped
-
         raise Stopped(
             f"interrupted by {signal.Signals(self.signal).name} at step {trainer.global_step}; saved {self.last_path}",
             exit_code=128 + self.signal,
@@ -387,23 +347,12 @@ class RunGuard(L.Callback):
         self._previous.clear()
 
 
-def ends_epoch(trainer) -> bool:
-    """Whether the batch just trained was the epoch's last. Lightning 2.6 cannot resume exactly from a
-    checkpoint written after it but before the epoch's end: it skips that epoch's validation and
-    epoch-end hooks and counts the epochs wrong from then on. The epoch-end checkpoint follows
-    within moments, so none is written there."""
-    progress = trainer.fit_loop.epoch_loop.batch_progress
-    return bool(progress.is_last_batch) or progress.current.processed >= trainer.num_training_batches
-
-
 class PeriodicCheckpoint(L.Callback):
     """Writes ``last.ckpt`` every ``every_n_steps`` training steps and/or every ``every_minutes``
     minutes, so a long epoch killed half-way loses minutes, not the epoch. (It is also written at
     the end of every epoch, and so not after an epoch's last batch: see ``ends_epoch``.)"""
 
     def __init__(self, *, every_n_steps: int | None = None, every_minutes: float | None = None):
-        from zoo.errors import UsageError
-
         if every_n_steps is not None and every_n_steps < 1:
             raise UsageError(f"checkpoint.every_n_steps must be >= 1, got {every_n_steps}")
         if every_minutes is not None and every_minutes <= 0:

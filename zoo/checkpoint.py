@@ -1,4 +1,5 @@
-"""What is saved, how it reaches the disk, and how it is loaded back safely.
+"""How checkpoints and a run's other files reach the disk, and how a checkpoint is read back safely.
+(Rebuilding a trained task from one is ``zoo/loading.py``'s job.)
 
 - Writes are atomic: a temporary file in the same folder, fsync, then rename over the old file, so a
   kill in the middle of a save leaves the previous file whole.
@@ -13,7 +14,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any, Callable
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -97,24 +98,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         return safe_load(path, map_location=map_location or "cpu")
-
-
-def load_checkpoint(path: str | Path, map_location: Any = "cpu"):
-    """Rebuild the trained task from a checkpoint file or a run directory (its best checkpoint)."""
-    from zoo.tasks import TASKS
-
-    path = Path(path)
-    if path.is_dir():
-        path = find_checkpoint(path)
-    checkpoint = safe_load(path, map_location)
-    if "zoo_task" not in checkpoint or "hyper_parameters" not in checkpoint:
-        raise DataError(f"{path} is not a zoo checkpoint (no task name or hyperparameters)")
-    # An inference copy is not compiled, whatever the training run did: compiling is slow and on a
-    # CPU needs a C++ toolchain, for a model that is called a few times.
-    task = TASKS.get(checkpoint["zoo_task"])(**{**checkpoint["hyper_parameters"], "compile": False})
-    task.on_load_checkpoint(checkpoint)
-    task.load_state_dict(checkpoint["state_dict"])
-    return task.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 
 
 def find_checkpoint(run_dir: Path, prefer: tuple[str, ...] = ("best.ckpt", "last.ckpt")) -> Path:

@@ -20,7 +20,6 @@ import yaml
 
 from zoo.errors import UsageError
 
-
 # --- YAML ----------------------------------------------------------------------------------------
 
 class _Loader(yaml.SafeLoader):
@@ -255,12 +254,14 @@ class Section(typing.NamedTuple):
 
 def resolve(
     layers: list[tuple[str, dict[str, Any]]],
-    overrides: list[tuple[str, str, str]],
+    overrides: list[tuple[str, str, Any]],
     sections: dict[str, Section],
     scalars: dict[str, Any],
 ) -> dict[str, Any]:
-    """Merge recipe layers (defaults first, each ``(source, mapping)``) and command-line overrides,
-    then check every key and value. ``scalars`` are top-level keys with a plain type (``seed_everything``).
+    """Merge recipe layers (defaults first, each ``(source, mapping)``) and overrides ``(section, key,
+    value)`` (a string value is read as the command line reads it), then check every key and value.
+    ``scalars`` are top-level keys with a plain type (``seed_everything``). Tuples become lists, so a
+    resolved recipe equals itself read back from YAML.
 
     Changing a section's ``name`` (``--data.name mnist``) keeps only the keys the new choice accepts,
     so a recipe's defaults for one data set do not leak into another; keys given in the same layer
@@ -295,7 +296,13 @@ def resolve(
         if key not in params:
             where = f"{section} {current['name']!r}" if spec.named else section
             raise UsageError(unknown_key_message(where, key, list(params), prefix=f"--{section}."))
-        current[key] = coerce_text(raw, params[key].annotation, option)
+        annotation = params[key].annotation
+        if isinstance(raw, str):  # the command line's text, read as the option's type
+            current[key] = coerce_text(raw, annotation, option)
+        elif matches(raw, annotation):
+            current[key] = raw
+        else:
+            raise UsageError(f"{option} expects {describe(annotation)}, got {raw!r}")
 
     for section, spec in sections.items():
         values = dict(cfg.setdefault(section, {}))
@@ -308,11 +315,20 @@ def resolve(
         # The resolved recipe lists every option with its value, defaults included, so the copy saved
         # in a run directory shows all the knobs and reproduces the run by itself.
         defaults = {k: p.default for k, p in params.items() if p.default is not p.empty}
-        cfg[section] = ({"name": name} if spec.named else {}) | defaults | values
+        cfg[section] = plain(({"name": name} if spec.named else {}) | defaults | values)
     for key, annotation in scalars.items():
         if key in cfg and not matches(cfg[key], annotation):
             raise UsageError(f"{key} expects {describe(annotation)}, got {cfg[key]!r}")
     return {key: cfg[key] for key in [*sections, *scalars] if key in cfg}
+
+
+def plain(value: Any) -> Any:
+    """Tuples as lists, all the way down: what YAML gives back, so a saved recipe compares equal."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 def _merge_section(spec: Section, section: str, current: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.errors import OneLineParser, UsageError, command_main
+from zoo.commands import OneLineParser, command_main
+from zoo.errors import UsageError
 
 PROG = "zoo.generate"
 
@@ -38,7 +39,7 @@ def generate(argv: list[str]) -> int:
     args = parse(argv)
     import torch
 
-    from zoo.checkpoint import load_checkpoint
+    from zoo.loading import load_checkpoint
 
     task = load_checkpoint(args.checkpoint, map_location=args.device)
     if not hasattr(task, "generate"):

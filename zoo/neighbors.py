@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
-from zoo.errors import DataError, OneLineParser, UsageError, command_main
+from zoo.commands import OneLineParser, command_main
+from zoo.errors import UsageError
+from zoo.loading import load_vectors
 
 PROG = "zoo.neighbors"
-
-
-def load_vectors(path: str | Path):
-    """gensim ``KeyedVectors`` from a run directory or a word2vec binary (or text) file."""
-    from gensim.models import KeyedVectors
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "vectors.bin"
-    if not path.is_file():
-        raise DataError(f"vectors not found: {path}")
-    try:
-        return KeyedVectors.load_word2vec_format(str(path), binary=path.suffix != ".txt")
-    except (ValueError, UnicodeDecodeError, EOFError) as err:
-        raise DataError(f"{path} is not a word2vec-format file: {err}") from None
 
 
 def parse_query(query: str) -> tuple[list[str], list[str]]:

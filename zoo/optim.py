@@ -18,9 +18,9 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 from zoo.errors import UsageError
-from zoo.registry import Registry
+from zoo.registry import OPTIMIZERS, SCHEDULERS
 
-OPTIMIZERS = Registry("optimizer")
+# torch's classes, registered here: their own signatures are the options' schema.
 for _name, _cls in {
     "sgd": torch.optim.SGD,
     "adam": torch.optim.Adam,
@@ -57,9 +57,6 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: dict[str, Any]) -
         raise UsageError(f"optimizer {name!r}: {err}") from None
 
 
-SCHEDULERS = Registry("scheduler")
-
-
 class StepwiseSchedule:
     """A learning-rate factor per optimizer step: linear warm-up x the schedule's shape x Keras decay."""
 
@@ -74,7 +71,7 @@ class StepwiseSchedule:
         return 1.0
 
     def build(
-        self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None
+        self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None, mode_of=None
     ) -> dict[str, Any]:
         self.time_progress = time_progress
         if self.needs_total_steps and not math.isfinite(total_steps):
@@ -139,17 +136,11 @@ class Cosine(StepwiseSchedule):
         return self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def better_mode(metric: str) -> Literal["min", "max"]:
-    """"max" for metrics that grow as a model gets better (accuracies, similarity scores), "min" for
-    losses: what Keras' mode="auto" decides for a monitor given without a mode."""
-    return "max" if any(word in metric for word in ("acc", "wordsim", "simlex", "analogy")) else "min"
-
-
 @SCHEDULERS.register("plateau")
 class Plateau:
     """Divide the learning rate by ``1/factor`` when ``monitor`` stops improving for ``patience`` epochs
-    (Keras' ``ReduceLROnPlateau``; without a ``mode``, improving means growing for accuracies and
-    similarity scores and shrinking for losses, as Keras' mode="auto" decides)."""
+    (Keras' ``ReduceLROnPlateau``). Without a ``mode``, the task that logs the metric says whether it
+    improves by growing (accuracies, similarity scores) or shrinking (losses), as Keras' mode="auto" does."""
 
     def __init__(
         self,
@@ -162,24 +153,27 @@ class Plateau:
     ):
         if not 0.0 < factor < 1.0 or patience < 0:
             raise UsageError("scheduler 'plateau' needs 0 < factor < 1 and patience >= 0")
-        self.monitor, self.factor, self.patience, self.min_lr = monitor, factor, patience, min_lr
-        self.mode = mode or better_mode(monitor)
+        self.monitor, self.factor, self.patience, self.min_lr, self.mode = monitor, factor, patience, min_lr, mode
 
-    def build(self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None) -> dict[str, Any]:
-        scheduler = ReduceLROnPlateau(
-            optimizer, mode=self.mode, factor=self.factor, patience=self.patience, min_lr=self.min_lr
-        )
+    def build(
+        self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None, mode_of=None
+    ) -> dict[str, Any]:
+        mode = self.mode or (mode_of(self.monitor) if mode_of else "min")
+        scheduler = ReduceLROnPlateau(optimizer, mode=mode, factor=self.factor, patience=self.patience, min_lr=self.min_lr)
         return {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor}
 
 
 def build_scheduler(
-    optimizer, cfg: dict[str, Any], *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None
+    optimizer, cfg: dict[str, Any], *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None,
+    mode_of=None,
 ):
-    """A Lightning lr-scheduler config. ``time_progress()`` gives the share of the time budget spent."""
+    """A Lightning lr-scheduler config. ``time_progress()`` gives the share of the time budget spent;
+    ``mode_of(metric)`` says whether a metric is better "min" or "max" (the task that logs it knows)."""
     options = dict(cfg)
     schedule = SCHEDULERS.get(options.pop("name"))(**options)
     return schedule.build(
-        optimizer, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch, time_progress=time_progress
+        optimizer, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch, time_progress=time_progress,
+        mode_of=mode_of,
     )
 
 

@@ -1,29 +1,17 @@
-"""Data sets by the names users say them (``--data.name``); each is a LightningDataModule."""
+"""Data sets by the names users say them (``--data.name``); each is a LightningDataModule.
 
-from zoo.data.corpus import CorpusDataModule
+Importing this package imports each of its modules, and each registers the data sets it defines
+(``@register_dataset("digits")``): a new data set is one new file here.
+"""
+
+import importlib
+import pkgutil
+
 from zoo.data.base import BatchOrder, InMemoryDataModule, TensorBatches, ZooDataModule
-from zoo.data.images import DigitsDataModule, FashionMNISTDataModule, ImageFolderDataModule, MNISTDataModule
-from zoo.data.tabular import (
-    BreastCancerDataModule,
-    CircleDataModule,
-    CSVDataModule,
-    GaussDataModule,
-    IrisDataModule,
-    SpiralDataModule,
-    WineDataModule,
-    XorDataModule,
-)
-from zoo.data.text import TextDataModule
-from zoo.registry import Registry
+from zoo.registry import DATASETS
 
-DATASETS = Registry("data set")
-for _module in (
-    DigitsDataModule, MNISTDataModule, FashionMNISTDataModule, ImageFolderDataModule,
-    IrisDataModule, WineDataModule, BreastCancerDataModule, CSVDataModule,
-    SpiralDataModule, CircleDataModule, XorDataModule, GaussDataModule, TextDataModule,
-    CorpusDataModule,
-):
-    DATASETS.register(_module.name)(_module)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 # Keys of ``describe()`` that size a model; they come from the data, never from a recipe.
 DESCRIBED = ("in_channels", "in_features", "num_classes", "vocab_size")

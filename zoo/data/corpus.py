@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from zoo.data.base import ResumableLoader, quiet_loader
 from zoo.data.text import default_corpus
 from zoo.errors import DataError, UsageError
+from zoo.registry import register_dataset
 
 TOKENIZERS = ("simple_preprocess", "whitespace", "lowercase")
 
@@ -168,10 +169,9 @@ class ChunkOrder(Sampler[int]):
         return self.n // self.world_size
 
 
+@register_dataset("corpus")
 class CorpusDataModule(L.LightningDataModule):
     """A text file or a folder of ``.txt`` files, one sentence a line, for word vectors."""
-
-    name = "corpus"
 
     def __init__(
         self,

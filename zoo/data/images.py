@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from zoo.data.base import InMemoryDataModule
 from zoo.data.idx import read_idx
 from zoo.errors import DataError, UsageError
+from zoo.registry import register_dataset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -106,10 +107,9 @@ class ImageDataModule(InMemoryDataModule):
         return x, y
 
 
+@register_dataset("digits")
 class DigitsDataModule(ImageDataModule):
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes): needs no network."""
-
-    name = "digits"
 
     def __init__(self, *, test_split: float = 0.2, **kwargs: Any):
         super().__init__(**kwargs)
@@ -226,24 +226,25 @@ class IdxDataModule(ImageDataModule):
         return images("train_images"), labels("train_labels"), images("test_images"), labels("test_labels")
 
 
+@register_dataset("mnist")
 class MNISTDataModule(IdxDataModule):
     """MNIST handwritten digits (LeCun et al.), 60,000 + 10,000 28x28 grey images."""
 
-    name = "mnist"
     torchvision_name = "MNIST"
     classes = [str(i) for i in range(10)]
 
 
+@register_dataset("fashion-mnist")
 class FashionMNISTDataModule(IdxDataModule):
     """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017), Zalando's drop-in replacement for MNIST."""
 
-    name = "fashion-mnist"
     torchvision_name = "FashionMNIST"
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 # --- a folder of labelled images -------------------------------------------------------------------
 
+@register_dataset("imagefolder")
 class ImageFolderDataModule(ImageDataModule):
     """One subfolder per class, like Keras' ``flow_from_directory``.
 
@@ -251,8 +252,6 @@ class ImageFolderDataModule(ImageDataModule):
     ``root/<class>/*`` alone, from which seeded fractions are held out for validation and test.
     Every image is converted to grayscale or RGB and resized to the model's input size once, at load.
     """
-
-    name = "imagefolder"
 
     def __init__(
         self, *, root: str | None = None, color: Literal["grayscale", "rgb"] = "rgb", test_split: float = 0.2, **kwargs: Any

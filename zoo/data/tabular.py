@@ -17,6 +17,7 @@ import torch
 
 from zoo.data.base import InMemoryDataModule
 from zoo.errors import DataError, UsageError
+from zoo.registry import register_dataset
 
 
 class TabularDataModule(InMemoryDataModule):
@@ -46,29 +47,31 @@ class SklearnDataModule(TabularDataModule):
         return x, torch.tensor(bunch.target, dtype=torch.long), None, None
 
 
+@register_dataset("iris")
 class IrisDataModule(SklearnDataModule):
     """Fisher's iris: 150 flowers, 4 measurements, 3 species."""
 
-    name, loader = "iris", "load_iris"
+    loader = "load_iris"
 
 
+@register_dataset("wine")
 class WineDataModule(SklearnDataModule):
     """178 wines, 13 chemical measurements, 3 cultivars."""
 
-    name, loader = "wine", "load_wine"
+    loader = "load_wine"
 
 
+@register_dataset("breast_cancer")
 class BreastCancerDataModule(SklearnDataModule):
     """Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant or benign."""
 
-    name, loader = "breast_cancer", "load_breast_cancer"
+    loader = "load_breast_cancer"
 
 
+@register_dataset("csv")
 class CSVDataModule(TabularDataModule):
     """Any CSV file with a header row: every column but ``target`` is a numeric feature; the target
     column's distinct values (numbers or names) are the classes."""
-
-    name = "csv"
 
     def __init__(self, *, path: str | None = None, target: str = "target", delimiter: str = ",", **kwargs: Any):
         super().__init__(**kwargs)
@@ -163,10 +166,9 @@ class PlaygroundDataModule(TabularDataModule):
         return torch.tensor(points, dtype=torch.float32), torch.tensor(labels, dtype=torch.long), None, None
 
 
+@register_dataset("spiral")
 class SpiralDataModule(PlaygroundDataModule):
     """Two interleaved spirals, 1.75 turns each out to radius 5."""
-
-    name = "spiral"
 
     def generate(self, rng):
         n = self.n_samples // 2
@@ -181,10 +183,9 @@ class SpiralDataModule(PlaygroundDataModule):
         return np.concatenate(points), np.concatenate(labels)
 
 
+@register_dataset("circle")
 class CircleDataModule(PlaygroundDataModule):
     """A disc of one class inside a ring of the other; labels follow the noisy position's radius."""
-
-    name = "circle"
 
     def generate(self, rng):
         radius, n = 5.0, self.n_samples // 2
@@ -198,10 +199,9 @@ class CircleDataModule(PlaygroundDataModule):
         return points, (np.linalg.norm(noisy, axis=1) >= radius * 0.5).astype(np.int64)
 
 
+@register_dataset("xor")
 class XorDataModule(PlaygroundDataModule):
     """Points in the four quadrants; the class is the sign of x1 * x2 (of the noisy position)."""
-
-    name = "xor"
 
     def generate(self, rng):
         points = rng.uniform(-5, 5, (self.n_samples, 2))
@@ -210,10 +210,9 @@ class XorDataModule(PlaygroundDataModule):
         return points, (noisy[:, 0] * noisy[:, 1] < 0).astype(np.int64)
 
 
+@register_dataset("gauss")
 class GaussDataModule(PlaygroundDataModule):
     """Two Gaussian blobs at (2, 2) and (-2, -2); more noise, wider blobs (variance 0.5 to 4)."""
-
-    name = "gauss"
 
     def generate(self, rng):
         n = self.n_samples // 2

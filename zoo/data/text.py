@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from zoo.data.base import ResumableLoader, ZooDataModule, feeds_gpu, quiet_loader
 from zoo.errors import DataError, UsageError
+from zoo.registry import register_dataset
 
 UNK = "<unk>"
 EOS = "<eos>"  # word level: the end of a line
@@ -167,10 +168,9 @@ class WindowOrder(Sampler[torch.Tensor]):
         return self.steps
 
 
+@register_dataset("text")
 class TextDataModule(ZooDataModule):
     """A text file (or a folder of ``.txt`` files) as one token stream, character or word level."""
-
-    name = "text"
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from zoo.nn import make_activation
 from zoo.registry import register_model
 
 
-@register_model("lenet")
+@register_model("lenet", task="classification", data="digits")
 class LeNet(nn.Module):
     def __init__(
         self,

@@ -24,7 +24,7 @@ from zoo.registry import register_model
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (num_layers, B, hidden_size)
 
 
-@register_model("lstm")
+@register_model("lstm", task="language_model", data="text")
 class LSTMLanguageModel(nn.Module):
     def __init__(
         self,

@@ -19,7 +19,7 @@ from zoo.nn.init import INITIALIZERS, initialize
 from zoo.registry import register_model
 
 
-@register_model("mlp")
+@register_model("mlp", task="classification", data="spiral")
 class MLP(nn.Module):
     def __init__(
         self,

@@ -16,7 +16,7 @@ from torch import nn
 from zoo.registry import register_model
 
 
-@register_model("word2vec")
+@register_model("word2vec", task="skipgram", data="corpus")
 class SkipGram(nn.Module):
     def __init__(self, *, vocab_size: int, dim: int = 100):
         super().__init__()

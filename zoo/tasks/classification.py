@@ -1,4 +1,11 @@
-"""Classification: inputs (images or feature vectors) -> one of ``num_classes`` labels."""
+"""Classification: inputs (images or feature vectors) -> one of ``num_classes`` labels.
+
+The model's contract: ``forward(x)`` takes a batch of normalised inputs, images (B, C, H, W) or feature
+vectors (B, F), and returns logits (B, num_classes); its constructor takes ``num_classes`` and, when it
+accepts them, ``in_channels``/``in_features``/``input_size``, which the data fills in. An optional
+``regularization_loss()`` (None or a scalar) is added to the training loss. A model with a fixed input
+size says so in an ``input_size`` attribute, and images are resized to it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from zoo.data.images import resize_images
 from zoo.errors import UsageError
-from zoo.tasks.base import Task
+from zoo.registry import register_task
+from zoo.tasks.supervised import SupervisedTask
 
 
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float) -> torch.Tensor:
@@ -37,8 +45,9 @@ def _binary_cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoo
 LOSSES = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _binary_cross_entropy}
 
 
-class ClassificationTask(Task):
-    name = "classification"
+@register_task("classification")
+class ClassificationTask(SupervisedTask):
+    higher_is_better = ("acc",)
     sample_unit = "samples"
     filled_by_data = ("num_classes", "class_names", "input_mean", "input_std")
 

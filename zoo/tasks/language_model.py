@@ -4,6 +4,10 @@ Loss is the mean cross-entropy in nats per token; perplexity is exp(loss) and bi
 loss / ln 2 (character level). With ``carry_state`` the LSTM state at the end of one batch starts the
 next batch of the same lanes (truncated back-propagation through time: gradients stop at the batch
 boundary, the information does not), so the model sees context longer than ``seq_len``.
+
+The model's contract: ``forward_with_state(ids, state)`` takes token ids (B, T) and the state its
+previous call returned (or None) and returns ``(logits (B, T, vocab_size), state)``, the state a tuple
+of tensors whose dimension 1 is the batch; its constructor takes ``vocab_size``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from zoo.data.text import UNK, detokenize, tokenize
 from zoo.errors import UsageError
-from zoo.tasks.base import Task
+from zoo.registry import register_task
+from zoo.tasks.base import require
+from zoo.tasks.supervised import SupervisedTask
 
 
 class TokenAccuracy(MulticlassAccuracy):
@@ -30,8 +36,9 @@ class TokenAccuracy(MulticlassAccuracy):
         super().update(preds.reshape(-1, preds.shape[-1]), target.reshape(-1))
 
 
-class LanguageModelTask(Task):
-    name = "language_model"
+@register_task("language_model")
+class LanguageModelTask(SupervisedTask):
+    higher_is_better = ("acc",)
     sample_unit = "tokens"
     filled_by_data = ("vocab", "level")
 
@@ -57,6 +64,9 @@ class LanguageModelTask(Task):
         self._state: dict[str, Any] = {}  # per stage: the state to continue from
         # (The model is called through forward_with_state, which the base class's compile does not reach.)
         self._forward_with_state = torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
+
+    def check_model(self, model) -> None:
+        require(model, self.name, "forward_with_state", call="forward_with_state(ids, state) -> (logits, state)")
 
     def make_metrics(self) -> dict[str, Metric]:
         return {"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)}
@@ -149,7 +159,8 @@ class LanguageModelTask(Task):
                 generator = torch.Generator().manual_seed(self.current_epoch)
                 text = self.generate(self.sample_prompt, self.sample_length, temperature, generator=generator)
                 block = f"--- epoch {self.current_epoch}, temperature {temperature} ---\n{text}\n"
-                print(block, file=sys.stderr, flush=True)
+                if self.echo:
+                    print(block, file=sys.stderr, flush=True)
                 if log_dir is not None:
                     with open(Path(log_dir) / "samples.txt", "a", encoding="utf-8") as f:
                         f.write(block + "\n")

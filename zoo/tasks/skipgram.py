@@ -9,6 +9,9 @@ word2vec.c and gensim. The loss is summed in float64, so it stays exact however 
 Validation reports the word-similarity benchmarks that ship with gensim (Spearman correlation with
 human judgements: wordsim353, simlex999) after every epoch; the test adds the analogy questions
 (questions-words.txt, accuracy).
+
+The model's contract: two ``nn.Embedding`` tables of the same shape, ``input`` (the word vectors) and
+``output`` (the context vectors), which the kernel updates in place; its constructor takes ``vocab_size``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import numpy as np
 import torch
 from torchmetrics import SumMetric
 
-from zoo.callbacks import exact
 from zoo.errors import UsageError
 from zoo.nn.skipgram import keep_thresholds, negative_table, train_chunk_cpu, train_chunk_torch
-from zoo.tasks.base import Task
+from zoo.records import exact
+from zoo.registry import register_task
+from zoo.tasks.base import Task, require
 
 
 def gensim_benchmark(name: str) -> str:
@@ -32,10 +36,26 @@ def gensim_benchmark(name: str) -> str:
     return datapath(name)
 
 
+def analogy_scores(vectors) -> dict[str, float]:
+    """``analogy``: accuracy on the questions of questions-words.txt whose four words are all in the
+    vocabulary (gensim skips the others), left out where none is; ``analogy_coverage``: the share of
+    all questions that were asked."""
+    path = gensim_benchmark("questions-words.txt")
+    with open(path, encoding="utf-8") as f:
+        total = sum(1 for line in f if line.strip() and not line.startswith(":"))
+    _, sections = vectors.evaluate_word_analogies(path)
+    asked = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])  # (the last section: the total)
+    scores = {"analogy_coverage": asked / total}
+    if asked:
+        scores["analogy"] = len(sections[-1]["correct"]) / asked
+    return scores
+
+
+@register_task("skipgram")
 class SkipGramTask(Task):
-    name = "skipgram"
-    sample_unit = "words"
     monitor = None  # the last epoch is the result: the learning rate has decayed to its floor there
+    higher_is_better = ("wordsim353", "simlex999", "analogy")
+    sample_unit = "words"
     filled_by_data = ("vocab", "counts", "corpus_words")
 
     def __init__(
@@ -79,11 +99,10 @@ class SkipGramTask(Task):
         # reaches 2^27), and its number of pairs; both reduced across processes under DDP.
         self.loss_sum = SumMetric(nan_strategy="disable").set_dtype(torch.float64)
         self.pair_count = SumMetric(nan_strategy="disable").set_dtype(torch.float64)
-        for accumulator in self.train_accumulators():
-            accumulator.persistent(True)  # a run resumed mid-epoch goes on summing
+        self.mark_accumulators()  # a run resumed mid-epoch goes on summing
 
-    def make_metrics(self):
-        return None
+    def check_model(self, model) -> None:
+        require(model, self.name, "input", "output", call="its input and output embedding tables")
 
     def count_samples(self, batch: Any) -> int:
         return self._raw_words(batch)
@@ -183,8 +202,8 @@ class SkipGramTask(Task):
         return vectors
 
     def similarity_scores(self, analogies: bool) -> dict[str, float]:
-        """Spearman correlation on wordsim353 and simlex999 and, with ``analogies``, the accuracy on
-        questions-words.txt; NaN where none of a benchmark's words are in the vocabulary."""
+        """Spearman correlation on wordsim353 and simlex999 (NaN where none of a benchmark's words are in
+        the vocabulary) and, with ``analogies``, the analogy scores (``analogy_scores``)."""
         import logging
         import warnings
 
@@ -194,8 +213,6 @@ class SkipGramTask(Task):
             "wordsim353": lambda: vectors.evaluate_word_pairs(gensim_benchmark("wordsim353.tsv"))[1][0],
             "simlex999": lambda: vectors.evaluate_word_pairs(gensim_benchmark("simlex999.txt"))[1][0],
         }
-        if analogies:
-            benchmarks["analogy"] = lambda: vectors.evaluate_word_analogies(gensim_benchmark("questions-words.txt"))[0]
         scores = {}
         for name, evaluate in benchmarks.items():
             with warnings.catch_warnings():
@@ -204,6 +221,8 @@ class SkipGramTask(Task):
                     scores[name] = float(evaluate())
                 except (ValueError, ZeroDivisionError):  # no benchmark word in this vocabulary
                     scores[name] = float("nan")
+        if analogies:
+            scores.update(analogy_scores(vectors))
         return scores
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -212,12 +231,6 @@ class SkipGramTask(Task):
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self.log_dict({f"test_{k}": exact(v) for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)
-
-    def on_validation_epoch_end(self) -> None:
-        pass
-
-    def on_test_epoch_end(self) -> None:
-        pass
 
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
         if not self.trainer.is_global_zero:

@@ -1,0 +1,38 @@
+"""What every ``python -m zoo.*`` command shares: a bad argument or a user's error is one line on
+stderr and an exit status (2 for usage, 1 for data), unless ``--debug`` or ``ZOO_DEBUG=1`` asks for
+the traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+from zoo.errors import Stopped, UsageError, ZooError
+from zoo.rundir import launched_rank
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as a UsageError: one line and exit status 2."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(message)
+
+
+def debugging(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
+
+
+def command_main(prog: str, argv: list[str] | None, body: Callable[[list[str]], int]) -> int:
+    """Run a command's ``body(argv)``; a ZooError becomes ``PROG: error: MESSAGE`` and its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return body(argv)
+    except ZooError as err:
+        if debugging(argv):
+            raise
+        # Every process of a multi-process run stops together and for the same reason: one line, from rank 0.
+        if not (isinstance(err, Stopped) and launched_rank() != 0):
+            print(f"{prog}: error: {err}", file=sys.stderr)
+        return err.exit_code

@@ -1,0 +1,414 @@
+"""``zoo.fit``: one training run, from a recipe to a tested model and a run directory.
+
+Everything that trains goes through here: ``python -m zoo.train``, the tests, the benchmarks, and
+tools that attach their own Lightning callbacks (a search pruning its trials, a page streaming its
+metrics). A run: resolve the recipe (``zoo/recipes.py``), seed, load the data, build the task sized by
+the data, build the Trainer with zoo's callbacks and yours, fit, evaluate the best checkpoint on the
+validation and test splits, write the pictures and ``summary.json``, and return a ``Result``.
+
+Errors a user can cause are zoo's exceptions (``zoo.errors``), never ``sys.exit``; an exception your
+callback raises on purpose reaches you as itself, with the run directory as the last checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from zoo.config import accepted_params, check_kwargs
+from zoo.errors import DataError, Stopped, UsageError, ZooError
+from zoo.recipes import Config, resolve_recipe
+from zoo.registry import MODELS
+from zoo.rundir import RUN_DIR_ENV, launched_rank, make_run_dir
+
+
+@dataclass
+class Result:
+    """What a finished run gives back.
+
+    - ``summary``: the same fields as ``python -m zoo.train``'s JSON line and ``summary.json``;
+    - ``run_dir``: the run's directory (config.yaml, metrics.csv, checkpoints, pictures);
+    - ``task``: the trained task (a LightningModule wrapping ``task.model``), in eval mode, holding the
+      weights that were tested: the best checkpoint's, or the last ones where there is no "best";
+    - ``metrics``: the rows of ``metrics.csv``, one per epoch (and per validation inside one);
+    - ``config``: the resolved recipe, as saved in ``config.yaml``.
+    """
+
+    summary: dict[str, Any]
+    run_dir: Path
+    task: Any
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoint(self) -> Path | None:
+        return Path(self.summary["checkpoint"]) if self.summary.get("checkpoint") else None
+
+
+def fit(
+    model: str,
+    *,
+    config: Config | Sequence[Config] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    callbacks: Sequence[Any] = (),
+    run_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    imports: Sequence[str] = (),
+) -> Result:
+    """Train ``model`` with its recipe, test the best weights, and return a ``Result``.
+
+    ``config``: YAML files, shipped recipe names or dicts, applied after the model's own recipe;
+    ``overrides``: ``{"optimizer.lr": 0.01}`` or ``["--optimizer.lr", "0.01"]``, applied last;
+    ``callbacks``: Lightning callbacks attached to the Trainer after zoo's own;
+    ``run_dir``: the directory to write into (default: a new ``runs/MODEL-DATA-TIMESTAMP``);
+    ``resume``: a run directory or checkpoint to continue, started with the same options;
+    ``quiet``: no progress bar, model summary, ``run_dir:`` line or text samples on the terminal;
+    ``imports``: modules or ``.py`` files to import first (they register your own models).
+    """
+    cfg = resolve_recipe(model, config, overrides, imports)
+    datamodule, task = prepare(model, cfg)
+    return train_and_test(model, cfg, datamodule, task, callbacks=callbacks, run_dir=run_dir, resume=resume, quiet=quiet)
+
+
+def build(
+    model: str,
+    *,
+    config: Config | Sequence[Config] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    imports: Sequence[str] = (),
+):
+    """``(datamodule, task)`` exactly as ``fit`` builds them (the data set up, the task sized by it,
+    untrained), for code that trains or inspects them its own way."""
+    return prepare(model, resolve_recipe(model, config, overrides, imports))
+
+
+# --- building the pieces ----------------------------------------------------------------------------
+
+def construct(what: str, fn: Any, kwargs: dict[str, Any]) -> Any:
+    """Call a constructor with checked kwargs; its own argument errors become one-line usage errors."""
+    check_kwargs(fn, kwargs, what)
+    try:
+        return fn(**kwargs)
+    except UsageError as err:  # e.g. an unknown activation name inside the model: say which section
+        raise UsageError(f"{what}: {err}") from None
+    except ZooError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"{what}: {err}") from None
+
+
+def fill_from_data(fn: Any, given: dict[str, Any], described: dict[str, Any], what: str) -> dict[str, Any]:
+    """Arguments ``fn`` accepts that the data describes (``num_classes``, ``in_channels``, ...), added
+    to ``given``. A value the user set that disagrees with the data is an error, not silently replaced."""
+    out = dict(given)
+    for key in accepted_params(fn):
+        if key in described:
+            if key in given and given[key] != described[key]:
+                raise UsageError(f"{what}.{key} is {given[key]!r} but the data has {described[key]!r}")
+            out[key] = described[key]
+    return out
+
+
+def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any, data_cfg: dict[str, Any]) -> None:
+    """A model with a fixed input size (LeNet: 28 or 32) decides the size images are resized to;
+    ``--data.image_size`` alone picks the model's input size instead."""
+    model_params, data_params = accepted_params(model_class), accepted_params(data_class)
+    if "input_size" not in model_params or "image_size" not in data_params:
+        return
+    # (The resolved config always holds the model's default input size: only another one counts as given.)
+    default, given = model_params["input_size"].default, model_cfg.get("input_size")
+    size = given if given not in (None, default) else data_cfg.get("image_size") or default
+    if data_cfg.get("image_size") not in (None, size):
+        raise UsageError(f"data.image_size {data_cfg['image_size']} differs from model.input_size {size}")
+    model_cfg["input_size"] = data_cfg["image_size"] = size
+
+
+def prepare(model_name: str, cfg: dict[str, Any]):
+    """Seed, check the optimizer settings, load the data and build the task sized by it."""
+    import lightning as L
+
+    from zoo._lightning import cheap_gpu_probe, quiet_lightning
+    from zoo.optim import check_optimization
+    from zoo.registry import DATASETS, TASKS
+
+    quiet_lightning()
+    cheap_gpu_probe()
+    L.seed_everything(cfg.get("seed_everything", 0), workers=True, verbose=False)
+
+    check_optimization(cfg["optimizer"], cfg["scheduler"])
+    data_cfg, model_cfg, task_cfg = dict(cfg["data"]), dict(cfg["model"]), dict(cfg["task"])
+    data_name, task_name = data_cfg.pop("name"), task_cfg.pop("name")
+    data_class, model_class = DATASETS.get(data_name), MODELS.get(model_name)
+    link_image_size(model_class, model_cfg, data_class, data_cfg)
+
+    datamodule = construct(f"data {data_name!r}", data_class, data_cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    described = datamodule.describe()
+    model_kwargs = fill_from_data(model_class, model_cfg, described, "model")
+    task_class = TASKS.get(task_name)
+    task_kwargs = {k: v for k, v in described.items() if k in task_class.filled_by_data}
+    task = construct(
+        f"task {task_name!r}",
+        task_class,
+        dict(
+            model=model_name, model_kwargs=model_kwargs, optimizer=cfg["optimizer"], scheduler=cfg["scheduler"],
+            **task_cfg, **task_kwargs,
+        ),
+    )
+    return datamodule, task
+
+
+def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
+    """``(run directory, checkpoint)`` for ``resume=PATH``: a checkpoint file, or a run directory
+    whose newest checkpoint that loads is taken (saying so when a newer one does not load). The
+    checkpoint must come from a run with the same options as this one."""
+    from zoo.checkpoint import safe_load
+
+    given = Path(path).expanduser()
+    if given.is_file():
+        candidates = [given]
+        run_dir = given.resolve().parent.parent if given.parent.name == "checkpoints" else given.resolve().parent
+    elif given.is_dir():
+        run_dir = given.resolve()
+        candidates = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda f: f.stat().st_mtime, reverse=True)
+        if not candidates:
+            raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
+    else:
+        raise UsageError(f"--resume: no such run directory or checkpoint file: {path}")
+    for newer, candidate in enumerate(candidates):
+        try:
+            checkpoint = safe_load(candidate)
+        except DataError as err:
+            if len(candidates) == 1:
+                raise
+            print(f"zoo: {err}; trying an older checkpoint", file=sys.stderr)
+            continue
+        if newer:
+            print(f"zoo: resuming from {candidate.name}, the newest checkpoint that loads", file=sys.stderr)
+        saved, now = checkpoint.get("hyper_parameters", {}), dict(task.hparams)
+        differ = sorted(k for k in set(saved) | set(now) if k not in task.runtime_options and saved.get(k) != now.get(k))
+        if differ:
+            shown = "; ".join(f"{k}: {saved.get(k)!r} then, {now.get(k)!r} now" for k in differ[:3])
+            raise UsageError(f"--resume: {candidate} was trained with other options ({shown}); give the options it was started with")
+        return run_dir, candidate
+    raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} loads")
+
+
+def build_trainer(
+    trainer_cfg: dict[str, Any],
+    stopping_cfg: dict[str, Any],
+    checkpoint_cfg: dict[str, Any],
+    task: Any,
+    run_dir: Path,
+    callbacks: Sequence[Any] = (),
+):
+    """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints (also every
+    N steps or M minutes if asked), clean stops on signals and non-finite losses, optional early
+    stopping, a progress bar on a terminal; then ``callbacks``."""
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from zoo.callbacks import (
+        EpochCSVLogger,
+        NoProfiler,
+        PeriodicCheckpoint,
+        RunGuard,
+        StepLog,
+        ThrottledProgressBar,
+        TrainThroughput,
+    )
+    from zoo.checkpoint import AtomicCheckpointIO
+
+    stopping = dict(stopping_cfg)
+    stopping.pop("restore_best")
+    enabled = stopping.pop("enabled")
+    monitor, mode = stopping.pop("monitor") or task.monitor, stopping.pop("mode")
+    # As Keras' mode="auto": the task that logs the metric says whether it is better higher or lower.
+    mode = mode or (task.metric_mode(monitor) if monitor else None)
+    if enabled and monitor is None:
+        raise UsageError(f"early_stopping needs early_stopping.monitor: the {task.name} task has no validation loss")
+    early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []
+    # A separate callback for "last": Lightning 2.6's save_last only rewrites it when a best
+    # checkpoint was written in the same step, so it would lag behind after the best epoch.
+    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
+    # A task without a "best" (word2vec: the last epoch is the result) keeps only "last".
+    best = last if monitor is None else ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    throughput = TrainThroughput()
+    periodic = construct("checkpoint", PeriodicCheckpoint, dict(checkpoint_cfg))
+    periodic.path = run_dir / "checkpoints" / "last.ckpt"
+    # (Lightning calls every hook of every callback at every step, whether it does anything or not:
+    # a periodic saver nobody asked for is left out.)
+    zoo_callbacks = [
+        RunGuard(run_dir / "checkpoints" / "last.ckpt"), throughput, StepLog(run_dir),
+        *([periodic] if periodic.enabled else []), *dict.fromkeys([best, last]), *early_stop,
+    ]
+    if trainer_cfg.get("enable_progress_bar") is None:
+        trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
+    if trainer_cfg["enable_progress_bar"]:
+        zoo_callbacks.append(ThrottledProgressBar())
+    if trainer_cfg.get("profiler") is None:
+        trainer_cfg["profiler"] = NoProfiler()
+    logger = EpochCSVLogger(run_dir, title=task.hparams.model)
+    try:
+        trainer = L.Trainer(
+            **trainer_cfg, default_root_dir=run_dir, logger=logger, callbacks=[*zoo_callbacks, *callbacks],
+            plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+        )
+    except (ValueError, TypeError, MisconfigurationException) as err:
+        raise UsageError(f"trainer: {err}") from None
+    return trainer, (best, last), throughput, logger
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+def train_and_test(
+    model_name: str,
+    cfg: dict[str, Any],
+    datamodule: Any,
+    task: Any,
+    *,
+    callbacks: Sequence[Any] = (),
+    run_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+) -> Result:
+    """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
+    validation and test, summarise."""
+    from zoo.checkpoint import atomic_write_text
+    from zoo.config import dump_yaml
+
+    data_name = cfg["data"]["name"]
+    trainer_cfg = dict(cfg["trainer"])
+    root = trainer_cfg.pop("default_root_dir", None) or "runs"
+    if quiet:
+        trainer_cfg["enable_progress_bar"] = trainer_cfg["enable_model_summary"] = False
+        task.echo = False
+    made = False  # whether this call made the run directory (then a run that never starts removes it)
+    if resume:
+        run_dir, checkpoint = resume_point(resume, task)
+    elif run_dir is not None:
+        run_dir, checkpoint = Path(run_dir).expanduser().resolve(), None
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UsageError(f"run_dir {run_dir} is not empty: give a new directory, or resume= to continue a run")
+        made = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+    elif os.environ.get(RUN_DIR_ENV):  # another process of this run made it (or the user named it)
+        run_dir, checkpoint = Path(os.environ[RUN_DIR_ENV]).resolve(), None
+        run_dir.mkdir(parents=True, exist_ok=True)
+    elif launched_rank() > 0:
+        raise UsageError(f"process {launched_rank()} of a multi-process run needs {RUN_DIR_ENV}=DIR: the run directory all processes share")
+    else:
+        run_dir, checkpoint, made = make_run_dir(root, model_name, data_name), None, True
+    try:
+        trainer, (best_checkpoint, last_checkpoint), throughput, logger = build_trainer(
+            trainer_cfg, cfg["early_stopping"], cfg["checkpoint"], task, run_dir, callbacks
+        )
+    except BaseException:
+        if made:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
+        raise
+    if launched_rank() == 0:
+        if not quiet:
+            print(f"run_dir: {run_dir}", flush=True)
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+
+    # Lightning's own launcher (--trainer.devices N) starts the other processes inside fit(), by
+    # running this same command again: they find the run directory here.
+    shared, os.environ[RUN_DIR_ENV] = os.environ.get(RUN_DIR_ENV), str(run_dir)
+    try:
+        fit_explained(trainer, task, datamodule, checkpoint, cfg, model_name, run_dir)
+    except (UsageError, DataError):
+        # An option found wrong only once training ran (a mistyped monitor): nothing worth keeping.
+        if made and trainer.is_global_zero:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        if shared is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = shared
+    if trainer.interrupted:
+        raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
+    if trainer.num_training_batches == 0 and not trainer.global_step:
+        if made and trainer.is_global_zero:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: nothing to keep
+        raise DataError(f"no training batches: the training split is smaller than one batch per process "
+                        f"({trainer.world_size} processes), or --trainer.limit_train_batches is 0")
+    # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
+    epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
+    history = logger.sorted_rows()
+    trainer.loggers = []  # metrics.csv is the training history; the evaluations below go to the summary
+    last = last_checkpoint.best_model_path or None  # with no monitor, its "best" is the latest
+    best = best_checkpoint.best_model_path or last
+    if cfg["early_stopping"]["enabled"] and not cfg["early_stopping"]["restore_best"]:
+        best = last
+    try:
+        val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+        test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+    except SystemExit as exit_:
+        raise Stopped(f"interrupted during the evaluation; the trained checkpoints are in {run_dir / 'checkpoints'}", 130) from exit_
+    summary = {
+        "model": model_name,
+        "data": data_name,
+        "epochs": epochs,
+        "train_time_s": round(train_time_s, 3),
+        "train_samples_per_s": round(samples_per_s, 1),
+        "sample_unit": task.sample_unit,
+        "val": _strip_prefix(val[0] if val else {}, "val_"),
+        "test": _strip_prefix(test[0] if test else {}, "test_"),
+        **task.write_artifacts(run_dir),
+        "run_dir": str(run_dir),
+        "checkpoint": str(best) if best else None,
+    }
+    if trainer.is_global_zero:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return Result(summary=summary, run_dir=run_dir, task=task.eval(), metrics=history, config=cfg)
+
+
+def fit_explained(trainer, task, datamodule, checkpoint, cfg, model_name, run_dir) -> None:
+    """``trainer.fit``, with what can only go wrong once training runs said in one line."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint)
+    except (RuntimeError, MisconfigurationException) as err:
+        # A mistyped monitor is only found at the first validation's end.
+        watchers = {"early_stopping.monitor": cfg["early_stopping"]["monitor"], "scheduler.monitor": cfg["scheduler"].get("monitor")}
+        for option, watched in watchers.items():
+            if watched and watched not in trainer.callback_metrics and watched in str(err):
+                logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"))
+                raise UsageError(f"{option} {watched!r} is not a metric this run logs; it logs: {logged}") from None
+        raise
+    except ValueError as err:
+        if "Expected more than 1 value per channel when training" in str(err):  # (BatchNorm1d)
+            raise UsageError("batch normalisation needs at least 2 samples in a training batch: "
+                             "raise --data.batch_size or set --model.batch_norm false") from None
+        raise
+    except Stopped as stop:
+        if stop.exit_code > 128:  # a signal: say how to go on
+            raise Stopped(f"{stop}; to continue: python -m zoo.train {model_name} [the same options] --resume {run_dir}",
+                          stop.exit_code) from None
+        raise
+    except SystemExit as exit_:  # Lightning's answer to a KeyboardInterrupt outside zoo's signal handling
+        raise Stopped(f"interrupted; checkpoints so far are in {run_dir / 'checkpoints'}", 130) from exit_
+
+
+def _strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float | None]:
+    """``{"val_loss": 0.1234567891}`` -> ``{"loss": 0.123457}``; NaN (a benchmark with no known word) -> None."""
+    out = {}
+    for key, value in metrics.items():
+        value = float(value)
+        out[key.removeprefix(prefix)] = round(value, 6) if math.isfinite(value) else None
+    return out

@@ -373,3 +373,39 @@ def test_hooks_run_unprofiled_by_default_and_a_chosen_profiler_still_times_them(
         assert type(seen.profiler) is kind
     assert len(seen.profiler.recorded_durations["run_training_batch"]) == 3
     assert any(".on_train_batch_end" in name for name in seen.profiler.recorded_durations)
+
+
+OLD = ROOT / "tests" / "data" / "before-2026-11-29"
+
+
+@pytest.mark.parametrize("model, options", [
+    ("mlp", {"model.hidden": [4], "trainer.limit_train_batches": 2}),
+    ("word2vec", {"model.dim": 4, "trainer.limit_train_batches": 1}),
+])
+def test_checkpoints_written_before_the_tasks_were_split_still_load_and_resume(model, options, tmp_path):
+    """Skip-gram checkpoints of then carry the loss and penalty sums of the base task (gone from it now),
+    and every checkpoint of then saved Adam's betas as a tuple: both load, and resume."""
+    import shutil
+
+    task = zoo.load_checkpoint(OLD / f"{model}.ckpt")
+    assert task.hparams.model == model and not task.training
+    run_dir = tmp_path / "old-run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    shutil.copy(OLD / f"{model}.ckpt", run_dir / "checkpoints" / "last.ckpt")
+    result = zoo.fit(model, overrides={**options, "trainer.max_epochs": 2}, resume=run_dir, quiet=True)
+    assert result.summary["epochs"] == 2 and result.run_dir == run_dir
+
+
+def test_a_run_resumes_with_its_own_saved_recipe_and_a_refusal_names_only_what_differs(tmp_path):
+    """The saved config.yaml reads Adam's betas back as a list, the checkpoint held a tuple: the same
+    setting. A resume with another learning rate is refused naming that option alone."""
+    from zoo.errors import UsageError
+
+    first = zoo.fit("mlp", overrides={"trainer.max_epochs": 1, "trainer.default_root_dir": str(tmp_path)}, quiet=True)
+    again = zoo.fit("mlp", config=first.run_dir / "config.yaml", overrides={"trainer.max_epochs": 2},
+                    resume=first.run_dir, quiet=True)
+    assert again.summary["epochs"] == 2 and again.run_dir == first.run_dir
+    with pytest.raises(UsageError) as refused:
+        zoo.fit("mlp", config=first.run_dir / "config.yaml", overrides={"trainer.max_epochs": 3, "optimizer.lr": 0.05},
+                resume=first.run_dir, quiet=True)
+    assert "(optimizer.lr: 0.01 then, 0.05 now)" in str(refused.value)

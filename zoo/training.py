@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from zoo.config import accepted_params, check_kwargs
+from zoo.config import accepted_params, check_kwargs, plain
 from zoo.errors import DataError, Stopped, UsageError, ZooError
 from zoo.recipes import Config, resolve_recipe
 from zoo.registry import MODELS
@@ -194,12 +194,30 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
         if newer:
             print(f"zoo: resuming from {candidate.name}, the newest checkpoint that loads", file=sys.stderr)
         saved, now = checkpoint.get("hyper_parameters", {}), dict(task.hparams)
-        differ = sorted(k for k in set(saved) | set(now) if k not in task.runtime_options and saved.get(k) != now.get(k))
+        differ = differences(
+            {k: v for k, v in saved.items() if k not in task.runtime_options},
+            {k: v for k, v in now.items() if k not in task.runtime_options},
+        )
         if differ:
-            shown = "; ".join(f"{k}: {saved.get(k)!r} then, {now.get(k)!r} now" for k in differ[:3])
-            raise UsageError(f"--resume: {candidate} was trained with other options ({shown}); give the options it was started with")
+            shown = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differ[:3])
+            more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+            raise UsageError(f"--resume: {candidate} was trained with other options ({shown}{more}); "
+                             "give the options it was started with")
         return run_dir, candidate
     raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} loads")
+
+
+def differences(then: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, then, now)`` for every setting that differs, nested dicts compared key by key;
+    tuples equal the lists YAML reads them back as."""
+    out = []
+    for key in sorted(set(then) | set(now)):
+        a, b = plain(then.get(key)), plain(now.get(key))
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append((f"{prefix}{key}", a, b))
+    return out
 
 
 def build_trainer(

@@ -190,6 +190,14 @@ class SkipGramTask(Task):
     def train_accumulators(self) -> list:
         return [self.loss_sum, self.pair_count]
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints written before the tasks were split (2026-11-29) carry the supervised tasks' loss
+        # and penalty sums, which skip-gram never used: dropped, so that those checkpoints still load.
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.startswith(("losses.", "penalty.", "metrics."))]:
+            del state[key]
+        super().on_load_checkpoint(checkpoint)
+
     # --- evaluation ---------------------------------------------------------------------------
     def keyed_vectors(self):
         """The word vectors as a gensim ``KeyedVectors``: most_similar, similarity, analogies..."""

@@ -62,7 +62,9 @@ def reference_sklearn(x, y, tx, ty, hidden, epochs, lr=1e-3) -> tuple[float, flo
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
-    clf = MLPClassifier(hidden_layer_sizes=hidden, max_iter=epochs, learning_rate_init=lr, random_state=0, batch_size=128)
+    clf = MLPClassifier(
+        hidden_layer_sizes=hidden, max_iter=epochs, learning_rate_init=lr, random_state=0, batch_size=128
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is the epoch budget here
@@ -83,21 +85,58 @@ def main() -> None:
     if only in (None, "lenet"):
         s = run_zoo("lenet", "--config", "lenet_fashion_mnist")
         ref, ref_s = reference_lenet()
-        rows.append(["LeNet-5", "Fashion-MNIST", s["test"]["acc"], s["train_time_s"], "pytorch/examples-style LeNet-5, Adam, 10 epochs", ref, ref_s])
+        rows.append(
+            [
+                "LeNet-5",
+                "Fashion-MNIST",
+                s["test"]["acc"],
+                s["train_time_s"],
+                "pytorch/examples-style LeNet-5, Adam, 10 epochs",
+                ref,
+                ref_s,
+            ]
+        )
     if only in (None, "mlp"):
         s = run_zoo("mlp", "--config", "mlp_fashion_mnist")
         (x, y), (tx, ty) = fashion_arrays()
-        ref, ref_s = reference_sklearn(x.flatten(1).numpy(), y.numpy(), tx.flatten(1).numpy(), ty.numpy(), (256, 128, 64), 20)
-        rows.append(["MLP", "Fashion-MNIST", s["test"]["acc"], s["train_time_s"], "sklearn MLPClassifier 256-128-64, 20 epochs (published: 0.900)", ref, ref_s])
+        ref, ref_s = reference_sklearn(
+            x.flatten(1).numpy(), y.numpy(), tx.flatten(1).numpy(), ty.numpy(), (256, 128, 64), 20
+        )
+        rows.append(
+            [
+                "MLP",
+                "Fashion-MNIST",
+                s["test"]["acc"],
+                s["train_time_s"],
+                "sklearn MLPClassifier 256-128-64, 20 epochs (published: 0.900)",
+                ref,
+                ref_s,
+            ]
+        )
     if only in (None, "spiral"):
         s = run_zoo("mlp")
         dm = DATASETS.get("spiral")()
         dm.setup("fit")
         (x, y), (tx, ty) = [(t.tensors[0].numpy(), t.tensors[1].numpy()) for t in (dm.train_set, dm.test_set)]
         ref, ref_s = reference_sklearn(x, y, tx, ty, (32, 32, 32), 100, lr=0.01)
-        rows.append(["MLP", "spiral", s["test"]["acc"], s["train_time_s"], "sklearn MLPClassifier 32-32-32, 100 epochs", ref, ref_s])
+        rows.append(
+            [
+                "MLP",
+                "spiral",
+                s["test"]["acc"],
+                s["train_time_s"],
+                "sklearn MLPClassifier 32-32-32, 100 epochs",
+                ref,
+                ref_s,
+            ]
+        )
     print(f"\n{machine()}\n")
-    print(table(["model", "data", "zoo test acc", "zoo train s", "reference", "reference test acc", "reference train s"], rows))
+    print(
+        table(
+            ["model", "data", "zoo test acc", "zoo train s", "reference", "reference test acc", "reference train s"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

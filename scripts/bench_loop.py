@@ -41,14 +41,29 @@ from zoo.data import TensorBatches
 from zoo.nn.skipgram import train_chunk_cpu
 
 FASHION = "/usr/share/datasets/fashion-mnist"
-COMMON = ["--scheduler.name", "constant", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
-          "false", "--trainer.default_root_dir", "runs/bench_loop", "--trainer.limit_test_batches", "1"]
+COMMON = [
+    "--scheduler.name",
+    "constant",
+    "--trainer.max_epochs",
+    "1",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.default_root_dir",
+    "runs/bench_loop",
+    "--trainer.limit_test_batches",
+    "1",
+]
 
 # model -> (recipe, extra overrides): the shipped recipes, with augmentation off and a constant rate
 CASES = {
     "lenet": ("lenet_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
     "mlp": ("mlp_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
-    "lstm": ("lstm_tinyshakespeare", ["--data.path", str(SHARED_DATA / "tinyshakespeare.txt"), "--trainer.max_time", "null"]),
+    "lstm": (
+        "lstm_tinyshakespeare",
+        ["--data.path", str(SHARED_DATA / "tinyshakespeare.txt"), "--trainer.max_time", "null"],
+    ),
     "word2vec": ("word2vec", ["--data.path", str(SHARED_DATA / "brown.txt"), "--trainer.limit_val_batches", "0"]),
 }
 
@@ -66,7 +81,9 @@ def zoo_epoch(model: str, repeat: int = 1, more: tuple[str, ...] = ()) -> tuple[
     recipe, extra = CASES[model]
     accelerator = ["--trainer.accelerator", "gpu" if DEVICE.type == "cuda" else "cpu"]
     callbacks = [RepeatTrainingData(repeat)] if repeat > 1 else []
-    result = zoo.fit(model, config=recipe, overrides=extra + COMMON + accelerator + list(more), callbacks=callbacks, quiet=True)
+    result = zoo.fit(
+        model, config=recipe, overrides=extra + COMMON + accelerator + list(more), callbacks=callbacks, quiet=True
+    )
     summary = result.summary
     if len(result.metrics) > 1:  # the last epoch alone (after torch.compile's first-epoch compiling)
         times = [row["train_time_s"] for row in result.metrics]
@@ -102,8 +119,15 @@ def to_device(*tensors: torch.Tensor) -> list[torch.Tensor]:
     return [t.pin_memory().to(DEVICE, non_blocking=True) for t in tensors]
 
 
-def hand_classifier(model: str, fused: bool = False, more: tuple[str, ...] = (), bf16: bool = False,
-                    compile: bool = False, channels_last: bool = False, epochs: int = 1) -> float:
+def hand_classifier(
+    model: str,
+    fused: bool = False,
+    more: tuple[str, ...] = (),
+    bf16: bool = False,
+    compile: bool = False,
+    channels_last: bool = False,
+    epochs: int = 1,
+) -> float:
     """Samples/s of the plain loop: randperm batches, normalise, forward, loss, backward, Adam step
     (over the last of ``epochs`` epochs)."""
     recipe, extra = CASES[model]
@@ -186,9 +210,18 @@ def hand_word2vec(fused: bool = False) -> float:
             task._train_on_device(*to_device(tokens, bounds), alphas[step], alphas[step + 1])
         else:
             train_chunk_cpu(
-                net.input.weight.data, net.output.weight.data, tokens.numpy(), bounds.numpy(), task.thresholds,
-                task.table, window=task.window, negative=task.negative, alpha_start=alphas[step],
-                alpha_end=alphas[step + 1], seed=step * 7919, threads=torch.get_num_threads(),
+                net.input.weight.data,
+                net.output.weight.data,
+                tokens.numpy(),
+                bounds.numpy(),
+                task.thresholds,
+                task.table,
+                window=task.window,
+                negative=task.negative,
+                alpha_start=alphas[step],
+                alpha_end=alphas[step + 1],
+                seed=step * 7919,
+                threads=torch.get_num_threads(),
                 share_negatives=task.share_negatives,
             )
         seen += task.count_samples((tokens, bounds))
@@ -198,8 +231,12 @@ def hand_word2vec(fused: bool = False) -> float:
 
 # Each takes ``fused``: torch's one-kernel Adam, which zoo uses by default. The plain loop with torch's
 # default Adam is what people write; the fused one isolates the cost of the loop itself.
-HAND = {"lenet": functools.partial(hand_classifier, "lenet"), "mlp": functools.partial(hand_classifier, "mlp"),
-        "lstm": hand_lstm, "word2vec": hand_word2vec}
+HAND = {
+    "lenet": functools.partial(hand_classifier, "lenet"),
+    "mlp": functools.partial(hand_classifier, "mlp"),
+    "lstm": hand_lstm,
+    "word2vec": hand_word2vec,
+}
 
 
 def step_cost(rounds: int) -> None:
@@ -215,10 +252,24 @@ def step_cost(rounds: int) -> None:
         zoo_ms.append(1000 * batch / zoo_epoch("mlp", more=tiny)[0])
     costs = sorted(z - h for z, h in zip(zoo_ms, hand_ms))
     print(f"\n{machine()}\n")
-    print(table([f"MLP with one hidden layer of 8 units ({rounds} rounds)", "ms per step, median", "range"],
-                [["hand-written loop, fused Adam", f"{statistics.median(hand_ms):.2f}", f"{min(hand_ms):.2f}-{max(hand_ms):.2f}"],
-                 ["zoo", f"{statistics.median(zoo_ms):.2f}", f"{min(zoo_ms):.2f}-{max(zoo_ms):.2f}"],
-                 ["zoo's cost per step (each round's difference)", f"{statistics.median(costs):.2f}", f"{costs[0]:.2f}-{costs[-1]:.2f}"]]))
+    print(
+        table(
+            [f"MLP with one hidden layer of 8 units ({rounds} rounds)", "ms per step, median", "range"],
+            [
+                [
+                    "hand-written loop, fused Adam",
+                    f"{statistics.median(hand_ms):.2f}",
+                    f"{min(hand_ms):.2f}-{max(hand_ms):.2f}",
+                ],
+                ["zoo", f"{statistics.median(zoo_ms):.2f}", f"{min(zoo_ms):.2f}-{max(zoo_ms):.2f}"],
+                [
+                    "zoo's cost per step (each round's difference)",
+                    f"{statistics.median(costs):.2f}",
+                    f"{costs[0]:.2f}-{costs[-1]:.2f}",
+                ],
+            ],
+        )
+    )
 
 
 def paired(ours: list[float], theirs: list[float]) -> str:
@@ -271,7 +322,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1x/2x/4x epoch times")
-    parser.add_argument("--rounds", type=int, default=3, help="alternate hand/zoo this many times; median of the rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternate hand/zoo this many times; median of the rounds"
+    )
     parser.add_argument("--step-cost", action="store_true", help="only the loop's fixed cost per step (see step_cost)")
     parser.add_argument("--options", action="store_true", help="bf16, torch.compile and channels-last, on both sides")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=DEVICE.type)
@@ -294,15 +347,36 @@ def main() -> None:
             ours_runs.append(zoo_epoch(model))
         fused = fused or hands
         ours = [rate for rate, _ in ours_runs]
-        rows.append([model, CASES[model][0], f"{statistics.median(hands):,.0f}", f"{statistics.median(fused):,.0f}",
-                     f"{statistics.median(ours):,.0f}", paired(ours, hands), paired(ours, fused)])
+        rows.append(
+            [
+                model,
+                CASES[model][0],
+                f"{statistics.median(hands):,.0f}",
+                f"{statistics.median(fused):,.0f}",
+                f"{statistics.median(ours):,.0f}",
+                paired(ours, hands),
+                paired(ours, fused),
+            ]
+        )
         seconds = max(ours_runs)[1]  # (the fastest zoo epoch's time, for the scaling table)
         if not args.no_scaling:
             times = [seconds] + [zoo_epoch(model, repeat)[1] for repeat in (2, 4)]
             scaling.append([model] + [f"{t:.1f}" for t in times] + [f"{times[2] / times[0]:.2f}"])
     print(f"\n{machine()}\n")
-    print(table(["model", "recipe (augmentation off)", "hand-written samples/s (median)", "hand, fused Adam", "zoo samples/s",
-                 "zoo / hand (median of rounds, range)", "zoo / hand fused"], rows))
+    print(
+        table(
+            [
+                "model",
+                "recipe (augmentation off)",
+                "hand-written samples/s (median)",
+                "hand, fused Adam",
+                "zoo samples/s",
+                "zoo / hand (median of rounds, range)",
+                "zoo / hand fused",
+            ],
+            rows,
+        )
+    )
     if scaling:
         print()
         print(table(["model", "epoch s at 1x", "2x", "4x", "4x / 1x"], scaling))

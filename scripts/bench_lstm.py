@@ -91,13 +91,35 @@ def by_steps(text: str, steps: list[int]) -> None:
     """The recipe for fixed numbers of steps: loss on the last 10% against the text it trained on."""
     rows = []
     for n in steps:
-        loss, summary = zoo_recipe(text, "--trainer.max_time", "null", "--trainer.max_steps", str(n), "--scheduler.over", "steps")
+        loss, summary = zoo_recipe(
+            text, "--trainer.max_time", "null", "--trainer.max_steps", str(n), "--scheduler.over", "steps"
+        )
         best_step = torch.load(summary["checkpoint"], map_location="cpu", weights_only=True)["global_step"]
         seconds = summary["train_time_s"]
-        rows.append([n, round(summary["train_samples_per_s"] * seconds), best_step, loss, seconds, summary["train_samples_per_s"]])
+        rows.append(
+            [
+                n,
+                round(summary["train_samples_per_s"] * seconds),
+                best_step,
+                loss,
+                seconds,
+                summary["train_samples_per_s"],
+            ]
+        )
     print(f"\n{machine()}\n")
-    print(table(["steps", "characters trained", "best checkpoint at step", "nats/char on the last 10%", "seconds here",
-                 "chars/s here"], rows))
+    print(
+        table(
+            [
+                "steps",
+                "characters trained",
+                "best checkpoint at step",
+                "nats/char on the last 10%",
+                "seconds here",
+                "chars/s here",
+            ],
+            rows,
+        )
+    )
 
 
 def kernel(rounds: int = 3, steps: int = 20) -> None:
@@ -121,7 +143,9 @@ def kernel(rounds: int = 3, steps: int = 20) -> None:
         rows.append([batch, "yes" if onednn else "no", n, round(best * 1000, 1), round(batch * seq_len / best)])
     torch.set_num_threads(threads)
     print(f"\n{machine()}\n")
-    print(table(["batch (x 64 characters)", "oneDNN", "threads", "ms per forward+backward (best round)", "chars/s"], rows))
+    print(
+        table(["batch (x 64 characters)", "oneDNN", "threads", "ms per forward+backward (best round)", "chars/s"], rows)
+    )
     print("\n5,000 steps of the recipe (batch 16) in 90 s need 57k characters/s for the whole step.")
 
 

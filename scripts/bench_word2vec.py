@@ -115,22 +115,60 @@ def main() -> None:
             text = BROWN.read_text(encoding="utf-8")
             corpus.write_text(text * repeats, encoding="utf-8")
             g = run(GENSIM, str(corpus), str(args.epochs))
-            z = run(ZOO, str(corpus), str(args.epochs), str(Path(tmp) / f"cache-{time.time()}"), str(Path(tmp) / "runs"))
+            z = run(
+                ZOO, str(corpus), str(args.epochs), str(Path(tmp) / f"cache-{time.time()}"), str(Path(tmp) / "runs")
+            )
             for name, r in (("gensim", g), ("zoo", z)):
-                rows.append([
-                    f"brown x{repeats}", name, f"{r['words'] * args.epochs / r['seconds']:,.0f}", f"{r['seconds']:.1f}",
-                    f"{r['wordsim353']:.3f}", f"{r['simlex999']:.3f}", f"{r['analogy']:.3f}",
-                    f"{r['rss_mb']:,.0f}", f"{r['rss_mb'] - r['base_mb']:,.0f}",
-                ])
+                rows.append(
+                    [
+                        f"brown x{repeats}",
+                        name,
+                        f"{r['words'] * args.epochs / r['seconds']:,.0f}",
+                        f"{r['seconds']:.1f}",
+                        f"{r['wordsim353']:.3f}",
+                        f"{r['simlex999']:.3f}",
+                        f"{r['analogy']:.3f}",
+                        f"{r['rss_mb']:,.0f}",
+                        f"{r['rss_mb'] - r['base_mb']:,.0f}",
+                    ]
+                )
             ratio = (z["words"] / z["seconds"]) / (g["words"] / g["seconds"])
-            rows.append([f"brown x{repeats}", "zoo / gensim", f"{ratio:.2f}x", "", "", "", "", f"{z['rss_mb'] / g['rss_mb']:.2f}x",
-                         f"{(z['rss_mb'] - z['base_mb']) / max(1, g['rss_mb'] - g['base_mb']):.2f}x"])
+            rows.append(
+                [
+                    f"brown x{repeats}",
+                    "zoo / gensim",
+                    f"{ratio:.2f}x",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{z['rss_mb'] / g['rss_mb']:.2f}x",
+                    f"{(z['rss_mb'] - z['base_mb']) / max(1, g['rss_mb'] - g['base_mb']):.2f}x",
+                ]
+            )
             if "train_s" in z:
-                print(f"brown x{repeats}: zoo trained {z['words'] * args.epochs / z['train_s']:,.0f} words/s "
-                      f"over its training batches alone ({z['train_s']:.1f} s)", file=sys.stderr)
+                print(
+                    f"brown x{repeats}: zoo trained {z['words'] * args.epochs / z['train_s']:,.0f} words/s "
+                    f"over its training batches alone ({z['train_s']:.1f} s)",
+                    file=sys.stderr,
+                )
     print(f"\n{machine()}\n")
-    print(table(["corpus", "", "words/s (whole process)", "seconds", "wordsim353", "simlex999", "analogy",
-                 "peak RSS MB", "model MB (peak - after imports)"], rows))
+    print(
+        table(
+            [
+                "corpus",
+                "",
+                "words/s (whole process)",
+                "seconds",
+                "wordsim353",
+                "simlex999",
+                "analogy",
+                "peak RSS MB",
+                "model MB (peak - after imports)",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

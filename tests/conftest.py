@@ -31,8 +31,16 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
 # test_models.py fails for a model that is registered without an entry here.
 EXAMPLES = {
     "lenet": (dict(num_classes=7), lambda: torch.rand(3, 1, 28, 28), (3, 7)),
-    "mlp": (dict(in_features=12, num_classes=4, hidden=[8, 6], batch_norm=True), lambda: torch.rand(5, 3, 2, 2), (5, 4)),
-    "lstm": (dict(vocab_size=13, embed_dim=8, hidden_size=16, num_layers=2, dropout=0.1), lambda: torch.randint(13, (3, 5)), (3, 5, 13)),
+    "mlp": (
+        dict(in_features=12, num_classes=4, hidden=[8, 6], batch_norm=True),
+        lambda: torch.rand(5, 3, 2, 2),
+        (5, 4),
+    ),
+    "lstm": (
+        dict(vocab_size=13, embed_dim=8, hidden_size=16, num_layers=2, dropout=0.1),
+        lambda: torch.randint(13, (3, 5)),
+        (3, 5, 13),
+    ),
     "word2vec": (dict(vocab_size=20, dim=8), lambda: (torch.arange(4), torch.randint(20, (4, 6))), (4, 6)),
 }
 
@@ -74,7 +82,9 @@ def checkout_env() -> dict[str, str]:
 
 def run_python(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python ARGS`` in a subprocess with ``checkout_env()``."""
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=checkout_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=checkout_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def run_command(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -31,7 +31,11 @@ def csv_file(text):
 CASES = {
     "unknown model": (["lenett"], 2, ["unknown model 'lenett'", "did you mean 'lenet'"]),
     "no model": ([], 2, ["missing MODEL", "lenet"]),
-    "mistyped option": (["lenet", "--trainer.max_epoch", "2"], 2, ["--trainer.max_epoch", "did you mean --trainer.max_epochs"]),
+    "mistyped option": (
+        ["lenet", "--trainer.max_epoch", "2"],
+        2,
+        ["--trainer.max_epoch", "did you mean --trainer.max_epochs"],
+    ),
     "unknown section": (["lenet", "--dataa.name", "digits"], 2, ["unknown option --dataa.name", "--data."]),
     "not an option": (["lenet", "extra"], 2, ["unexpected argument 'extra'"]),
     "unknown data set": (["lenet", "--data.name", "cifar"], 2, ["unknown data set 'cifar'", "fashion-mnist", "digits"]),
@@ -43,35 +47,59 @@ CASES = {
     "missing config": (["lenet", "--config", "nope.yaml"], 2, ["config file not found: nope.yaml"]),
     "bad trainer value": (["lenet", "--trainer.accelerator", "tpu9"], 2, ["trainer:"]),
     "missing data folder": (
-        ["lenet", "--data.name", "fashion-mnist", "--data.root", "{tmp}/nowhere"], 1, ["data folder not found", "nowhere"]
+        ["lenet", "--data.name", "fashion-mnist", "--data.root", "{tmp}/nowhere"],
+        1,
+        ["data folder not found", "nowhere"],
     ),
     "corrupt idx file": (
         ["lenet", "--data.name", "fashion-mnist", "--data.root", corrupt_idx_folder, "--data.download", "false"],
-        1, ["train-images-idx3-ubyte is truncated"],
+        1,
+        ["train-images-idx3-ubyte is truncated"],
     ),
     "empty image folder": (
-        ["lenet", "--data.name", "imagefolder", "--data.root", empty_image_folder], 1, ["no images found in"]
+        ["lenet", "--data.name", "imagefolder", "--data.root", empty_image_folder],
+        1,
+        ["no images found in"],
     ),
     "imagefolder without root": (["lenet", "--data.name", "imagefolder"], 2, ["needs --data.root"]),
     "negative learning rate": (["lenet", "--optimizer.lr", "-1"], 2, ["optimizer 'adam'", "learning rate"]),
-    "unknown optimizer": (["mlp", "--optimizer.name", "adamm"], 2, ["unknown optimizer 'adamm'", "did you mean 'adam'", "sgd"]),
+    "unknown optimizer": (
+        ["mlp", "--optimizer.name", "adamm"],
+        2,
+        ["unknown optimizer 'adamm'", "did you mean 'adam'", "sgd"],
+    ),
     "unknown activation": (["mlp", "--model.activation", "relux"], 2, ["unknown activation 'relux'", "leaky_relu"]),
-    "unknown initialiser": (["mlp", "--model.weight_init", "xavier"], 2, ["unknown initialiser 'xavier'", "glorot_uniform"]),
+    "unknown initialiser": (
+        ["mlp", "--model.weight_init", "xavier"],
+        2,
+        ["unknown initialiser 'xavier'", "glorot_uniform"],
+    ),
     "dropout of 1": (["mlp", "--model.dropout", "1.0"], 2, ["dropout must be in [0, 1), got 1.0"]),
     "csv without target column": (
         ["mlp", "--data.name", "csv", "--data.path", csv_file("a,b\n1,2\n3,4\n5,6\n"), "--data.target", "label"],
-        1, ["has no column 'label' for --data.target", "(columns: a, b)"],
+        1,
+        ["has no column 'label' for --data.target", "(columns: a, b)"],
     ),
     "no training batch": (
         ["mlp", "--data.batch_size", "1000", "--data.drop_last", "true"],
-        1, ["no training batches", "smaller than one batch"],
+        1,
+        ["no training batches", "smaller than one batch"],
     ),
     "compile for word2vec": (["word2vec", "--task.compile", "true"], 2, ["task.compile does not apply to word2vec"]),
-    "bad checkpoint interval": (["mlp", "--checkpoint.every_n_steps", "0"], 2, ["checkpoint.every_n_steps must be >= 1, got 0"]),
-    "resume from nowhere": (["mlp", "--resume", "{tmp}/nowhere"], 2, ["--resume: no such run directory or checkpoint file"]),
+    "bad checkpoint interval": (
+        ["mlp", "--checkpoint.every_n_steps", "0"],
+        2,
+        ["checkpoint.every_n_steps must be >= 1, got 0"],
+    ),
+    "resume from nowhere": (
+        ["mlp", "--resume", "{tmp}/nowhere"],
+        2,
+        ["--resume: no such run directory or checkpoint file"],
+    ),
     "non-numeric csv cell": (
         ["mlp", "--data.name", "csv", "--data.path", csv_file("a,y\n1,0\n2,1\nx7,0\n4,1\n"), "--data.target", "y"],
-        1, ["row 4, column 'a': 'x7' is not a number"],
+        1,
+        ["row 4, column 'a': 'x7' is not a number"],
     ),
 }
 

@@ -33,7 +33,9 @@ def test_command_line_values_are_read_as_the_option_type(raw, annotation, expect
     assert value == expected and type(value) is type(expected)
 
 
-@pytest.mark.parametrize("raw, annotation", [("abc", int), ("1.5", int), ("yes please", bool), ("min", Literal["max", "avg"])])
+@pytest.mark.parametrize(
+    "raw, annotation", [("abc", int), ("1.5", int), ("yes please", bool), ("min", Literal["max", "avg"])]
+)
 def test_values_of_the_wrong_type_are_refused_naming_the_option(raw, annotation):
     with pytest.raises(UsageError, match=r"--x\.y expects"):
         coerce_text(raw, annotation, "--x.y")
@@ -60,7 +62,9 @@ def test_recipe_resolves_with_every_default_listed():
 
 
 def test_overrides_win_over_the_recipe():
-    cfg = resolve_recipe("lenet", overrides=["--data.batch_size", "32", "--optimizer.lr", "1e-2", "--model.pooling", "avg"])
+    cfg = resolve_recipe(
+        "lenet", overrides=["--data.batch_size", "32", "--optimizer.lr", "1e-2", "--model.pooling", "avg"]
+    )
     assert (cfg["data"]["batch_size"], cfg["optimizer"]["lr"], cfg["model"]["pooling"]) == (32, 0.01, "avg")
 
 
@@ -117,8 +121,15 @@ def test_missing_config_file_is_a_usage_error():
         resolve_recipe("lenet", ["nowhere.yaml"])
 
 
-@pytest.mark.parametrize("args, size", [([], 28), (["--data.image_size", "32"], 32), (["--model.input_size", "32"], 32),
-                                        (["--model.input_size", "32", "--data.image_size", "32"], 32)])
+@pytest.mark.parametrize(
+    "args, size",
+    [
+        ([], 28),
+        (["--data.image_size", "32"], 32),
+        (["--model.input_size", "32"], 32),
+        (["--model.input_size", "32", "--data.image_size", "32"], 32),
+    ],
+)
 def test_image_size_alone_picks_lenets_input_size(args, size):
     from zoo.training import prepare
 

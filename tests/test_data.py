@@ -180,7 +180,9 @@ def make_image_tree(root, classes=("cat", "dog"), per_class=6, size=(20, 16), mo
 
 def test_image_folder_single_tree_is_split_by_fraction(tmp_path):
     make_image_tree(tmp_path, per_class=10)
-    dm = DATASETS.get("imagefolder")(root=str(tmp_path), image_size=28, color="grayscale", test_split=0.2, val_split=0.25)
+    dm = DATASETS.get("imagefolder")(
+        root=str(tmp_path), image_size=28, color="grayscale", test_split=0.2, val_split=0.25
+    )
     dm.setup("fit")
     assert dm.class_names == ["cat", "dog"]
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (12, 4, 4)
@@ -265,8 +267,9 @@ def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
                 batches = PlainBatches(fast().sampler)  # the same seeded BatchOrder
                 # (its own generator, as zoo's loaders: a plain one would draw from the global random
                 # stream at each epoch's start and change the dropout masks that follow)
-                return DataLoader(TensorDataset(*datamodule.train_set.tensors), batch_sampler=batches,
-                                  generator=torch.Generator())
+                return DataLoader(
+                    TensorDataset(*datamodule.train_set.tensors), batch_sampler=batches, generator=torch.Generator()
+                )
 
             datamodule.train_dataloader = per_sample
 
@@ -279,14 +282,29 @@ def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
 
     def trained(plain: bool) -> dict:
         weights = Weights()
-        zoo.fit("lenet", overrides=[
-            "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "6", "--data.batch_size", "16",
-            "--data.augment", "false", "--trainer.default_root_dir", str(tmp_path / str(plain)),
-            "--trainer.enable_progress_bar", "false",
-            # On the CPU, where the same arithmetic repeats bit for bit (a GPU sums convolution
-            # gradients in a varying order, so two identical runs there differ in the last bits).
-            "--trainer.accelerator", "cpu",
-        ], callbacks=[PerSample(), weights] if plain else [weights], quiet=True)
+        zoo.fit(
+            "lenet",
+            overrides=[
+                "--trainer.max_epochs",
+                "2",
+                "--trainer.limit_train_batches",
+                "6",
+                "--data.batch_size",
+                "16",
+                "--data.augment",
+                "false",
+                "--trainer.default_root_dir",
+                str(tmp_path / str(plain)),
+                "--trainer.enable_progress_bar",
+                "false",
+                # On the CPU, where the same arithmetic repeats bit for bit (a GPU sums convolution
+                # gradients in a varying order, so two identical runs there differ in the last bits).
+                "--trainer.accelerator",
+                "cpu",
+            ],
+            callbacks=[PerSample(), weights] if plain else [weights],
+            quiet=True,
+        )
         assert not torch.equal(weights.before["features.0.weight"], weights.after["features.0.weight"])  # it trained
         return weights.after
 

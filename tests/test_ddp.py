@@ -16,18 +16,51 @@ from zoo.checkpoint import safe_load
 # One worker runs this whole module under pytest -n (--dist loadgroup): its fixture starts ten processes.
 pytestmark = pytest.mark.xdist_group("ddp")
 
-DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
-       "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+DDP = [
+    "--trainer.strategy",
+    "ddp",
+    "--trainer.devices",
+    "2",
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+]
 RUNS = {
     "lenet": ["--trainer.max_epochs", "2", "--data.batch_size", "32"],
     "mlp": ["--trainer.max_epochs", "3"],
-    "lstm": ["--trainer.max_epochs", "1", "--model.hidden_size", "32", "--data.seq_len", "32",
-             "--task.sample_temperatures", "[]", "--trainer.limit_train_batches", "30"],
+    "lstm": [
+        "--trainer.max_epochs",
+        "1",
+        "--model.hidden_size",
+        "32",
+        "--data.seq_len",
+        "32",
+        "--task.sample_temperatures",
+        "[]",
+        "--trainer.limit_train_batches",
+        "30",
+    ],
     "word2vec": ["--trainer.max_epochs", "2", "--model.dim", "20"],
 }
 # (a run name -> its model and options, beside the four above: one whose loss goes bad)
-DIVERGING = ("mlp", ["--optimizer.name", "sgd", "--optimizer.lr", "1e30", "--model.activation", "relu",
-                     "--scheduler.name", "constant", "--trainer.max_epochs", "5"])
+DIVERGING = (
+    "mlp",
+    [
+        "--optimizer.name",
+        "sgd",
+        "--optimizer.lr",
+        "1e30",
+        "--model.activation",
+        "relu",
+        "--scheduler.name",
+        "constant",
+        "--trainer.max_epochs",
+        "5",
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +72,11 @@ def ddp_runs(tmp_path_factory):
     procs = {
         name: subprocess.Popen(
             [sys.executable, "-m", "zoo.train", model, *DDP, *args, "--trainer.default_root_dir", str(root / name)],
-            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name, (model, args) in runs.items()
     }
@@ -76,7 +113,9 @@ def test_ddp_splits_the_data_and_reduces_metrics_over_all_of_it(ddp_runs):
     dm = DATASETS.get("digits")(image_size=28, batch_size=32)
     dm.setup("fit")
     per_process = len(dm.train_set) // 2
-    assert safe_load(os.path.join(summary["run_dir"], "checkpoints", "last.ckpt"))["global_step"] == 2 * -(-per_process // 32)
+    assert safe_load(os.path.join(summary["run_dir"], "checkpoints", "last.ckpt"))["global_step"] == 2 * -(
+        -per_process // 32
+    )
     task = zoo.load_checkpoint(summary["checkpoint"])
     x, y = dm.test_set.tensors
     with torch.no_grad():

@@ -42,7 +42,9 @@ def test_every_activation_is_tested():
 
 
 def test_leaky_relu_slope_option():
-    torch.testing.assert_close(make_activation("leaky_relu", leaky_slope=0.2)(torch.tensor([-2.0, 3.0])), torch.tensor([-0.4, 3.0]))
+    torch.testing.assert_close(
+        make_activation("leaky_relu", leaky_slope=0.2)(torch.tensor([-2.0, 3.0])), torch.tensor([-0.4, 3.0])
+    )
 
 
 def test_noisy_relu_is_random_in_training_and_deterministic_in_eval():
@@ -100,19 +102,36 @@ def test_initialiser_matches_its_definition(name, low, high, std):
 
 def test_zeros_and_every_initialiser_is_tested():
     assert torch.count_nonzero(initialize(torch.ones(5), "zeros")) == 0
-    assert INITIALIZERS.names() == sorted(["zeros", "uniform", "normal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal"])
+    assert INITIALIZERS.names() == sorted(
+        ["zeros", "uniform", "normal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal"]
+    )
 
 
 def test_mlp_uses_its_initialisers():
-    net = zoo.get_model("mlp", in_features=400, num_classes=3, hidden=[300], weight_init="he_uniform", bias_init="zeros")
+    net = zoo.get_model(
+        "mlp", in_features=400, num_classes=3, hidden=[300], weight_init="he_uniform", bias_init="zeros"
+    )
     first = net.dense_layers()[0]
     assert first.weight.abs().max() <= math.sqrt(6 / 400) and torch.count_nonzero(first.bias) == 0
 
 
 def test_mlp_layer_order_is_dense_batchnorm_activation_dropout():
-    net = zoo.get_model("mlp", in_features=4, num_classes=3, hidden=[8, 8], batch_norm=True, dropout=0.5, activation="tanh")
+    net = zoo.get_model(
+        "mlp", in_features=4, num_classes=3, hidden=[8, 8], batch_norm=True, dropout=0.5, activation="tanh"
+    )
     kinds = [type(m).__name__ for m in net.layers]
-    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear"]
+    assert kinds == [
+        "Flatten",
+        "Linear",
+        "BatchNorm1d",
+        "Tanh",
+        "Dropout",
+        "Linear",
+        "BatchNorm1d",
+        "Tanh",
+        "Dropout",
+        "Linear",
+    ]
 
 
 def test_l1_l2_penalty_equals_the_hand_computed_value():
@@ -128,7 +147,9 @@ def test_penalty_is_added_to_the_training_loss_only():
     from zoo.tasks import ClassificationTask
 
     torch.manual_seed(0)
-    task = ClassificationTask(model="mlp", model_kwargs=dict(in_features=3, num_classes=2, hidden=[4], l2=0.5), num_classes=2)
+    task = ClassificationTask(
+        model="mlp", model_kwargs=dict(in_features=3, num_classes=2, hidden=[4], l2=0.5), num_classes=2
+    )
     batch = (torch.randn(6, 3), torch.tensor([0, 1, 0, 1, 1, 0]))
     task.log = task.log_dict = lambda *a, **k: None  # no Trainer attached: logging is not under test here
     data_loss = F.cross_entropy(task(batch[0]), batch[1])
@@ -171,7 +192,9 @@ def test_optimizer_update_matches_its_definition(name, options, steps, expected)
 def lr_sequence(scheduler_cfg, steps, decay=0.0, total_steps=100, steps_per_epoch=10, lr=0.1):
     w = torch.nn.Parameter(torch.ones(1))
     optimizer, _ = build_optimizer([w], {"name": "sgd", "lr": lr})
-    scheduler = build_scheduler(optimizer, scheduler_cfg, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch)["scheduler"]
+    scheduler = build_scheduler(
+        optimizer, scheduler_cfg, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch
+    )["scheduler"]
     lrs = []
     for _ in range(steps):
         lrs.append(optimizer.param_groups[0]["lr"])  # the rate the next update uses
@@ -201,7 +224,9 @@ def test_step_schedule_multiplies_by_gamma_every_n_epochs():
 def test_plateau_schedule_watches_a_metric():
     w = torch.nn.Parameter(torch.ones(1))
     optimizer, _ = build_optimizer([w], {"name": "sgd", "lr": 0.1})
-    config = build_scheduler(optimizer, {"name": "plateau", "patience": 1, "factor": 0.5}, decay=0, total_steps=10, steps_per_epoch=1)
+    config = build_scheduler(
+        optimizer, {"name": "plateau", "patience": 1, "factor": 0.5}, decay=0, total_steps=10, steps_per_epoch=1
+    )
     assert config["monitor"] == "val_loss" and config["interval"] == "epoch"
     for _ in range(3):
         config["scheduler"].step(1.0)  # no improvement after the first epoch
@@ -215,8 +240,14 @@ def test_plateau_on_an_accuracy_without_a_mode_waits_while_it_grows():
 
     w = torch.nn.Parameter(torch.ones(1))
     optimizer, _ = build_optimizer([w], {"name": "sgd", "lr": 0.1})
-    config = build_scheduler(optimizer, {"name": "plateau", "monitor": "val_acc", "patience": 0, "factor": 0.5},
-                             decay=0, total_steps=10, steps_per_epoch=1, mode_of=ClassificationTask.metric_mode)
+    config = build_scheduler(
+        optimizer,
+        {"name": "plateau", "monitor": "val_acc", "patience": 0, "factor": 0.5},
+        decay=0,
+        total_steps=10,
+        steps_per_epoch=1,
+        mode_of=ClassificationTask.metric_mode,
+    )
     for accuracy in (0.5, 0.6, 0.7):
         config["scheduler"].step(accuracy)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
@@ -227,10 +258,19 @@ def test_plateau_on_an_accuracy_without_a_mode_waits_while_it_grows():
 def test_each_task_says_which_of_its_metrics_are_better_higher():
     from zoo.tasks import ClassificationTask, LanguageModelTask, SkipGramTask
 
-    assert [ClassificationTask.metric_mode(m) for m in ("val_acc", "val_loss", "train_acc", "acc")] == ["max", "min", "max", "max"]
+    assert [ClassificationTask.metric_mode(m) for m in ("val_acc", "val_loss", "train_acc", "acc")] == [
+        "max",
+        "min",
+        "max",
+        "max",
+    ]
     assert [LanguageModelTask.metric_mode(m) for m in ("val_ppl", "val_bpc", "val_acc")] == ["min", "min", "max"]
     assert [SkipGramTask.metric_mode(m) for m in ("val_wordsim353", "val_simlex999", "test_analogy", "train_loss")] == [
-        "max", "max", "max", "min"]
+        "max",
+        "max",
+        "max",
+        "min",
+    ]
 
 
 def test_the_tasks_directions_agree_with_torchmetrics():
@@ -238,8 +278,10 @@ def test_the_tasks_directions_agree_with_torchmetrics():
     must agree (it also answers for metrics before any object exists, e.g. to direct a search)."""
     from zoo.tasks import ClassificationTask, LanguageModelTask
 
-    for task in (ClassificationTask(model="mlp", num_classes=3, model_kwargs={"num_classes": 3}),
-                 LanguageModelTask(model="lstm", vocab=list("abc"), model_kwargs={"vocab_size": 3})):
+    for task in (
+        ClassificationTask(model="mlp", num_classes=3, model_kwargs={"num_classes": 3}),
+        LanguageModelTask(model="lstm", vocab=list("abc"), model_kwargs={"vocab_size": 3}),
+    ):
         for name, metric in task.metrics["val_metrics"].items():
             assert task.metric_mode(name) == ("max" if metric.higher_is_better else "min"), name
 

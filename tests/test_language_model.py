@@ -102,8 +102,22 @@ def test_weight_tying_shares_the_matrix():
         zoo.get_model("lstm", vocab_size=20, embed_dim=8, hidden_size=16, tie_weights=True)
 
 
-TINY = ["--model.hidden_size", "48", "--model.embed_dim", "16", "--data.seq_len", "16", "--data.batch_size", "4",
-        "--optimizer.lr", "0.02", "--task.sample_temperatures", "[]", "--trainer.enable_model_summary", "false"]
+TINY = [
+    "--model.hidden_size",
+    "48",
+    "--model.embed_dim",
+    "16",
+    "--data.seq_len",
+    "16",
+    "--data.batch_size",
+    "4",
+    "--optimizer.lr",
+    "0.02",
+    "--task.sample_temperatures",
+    "[]",
+    "--trainer.enable_model_summary",
+    "false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +126,11 @@ def learned(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lm")
     corpus = tmp / "tiny.txt"
     corpus.write_text("the cat sat on the mat.\n" * 60, encoding="utf-8")
-    cfg = resolve_recipe("lstm", overrides=TINY + ["--data.path", str(corpus), "--trainer.max_epochs", "25",
-                                             "--trainer.default_root_dir", str(tmp)])
+    cfg = resolve_recipe(
+        "lstm",
+        overrides=TINY
+        + ["--data.path", str(corpus), "--trainer.max_epochs", "25", "--trainer.default_root_dir", str(tmp)],
+    )
     return zoo.fit("lstm", config=cfg).summary
 
 
@@ -134,7 +151,9 @@ def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
     task = zoo.load_checkpoint(learned["checkpoint"])
     assert task.decode(task.encode("the mat.")) == "the mat."
     text = task.generate("the c", 40, temperature=0.5, generator=torch.Generator().manual_seed(3))
-    again = zoo.load_checkpoint(learned["run_dir"]).generate("the c", 40, temperature=0.5, generator=torch.Generator().manual_seed(3))
+    again = zoo.load_checkpoint(learned["run_dir"]).generate(
+        "the c", 40, temperature=0.5, generator=torch.Generator().manual_seed(3)
+    )
     assert text == again and text.startswith("the cat sat on the mat.")
     greedy = task.generate("the ", 19, temperature=1.0, top_k=1)
     assert greedy == "the cat sat on the mat."  # top_k=1 is greedy: it recites what it learned
@@ -146,7 +165,18 @@ def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
 
 
 def test_generate_command_is_repeatable_with_a_seed(learned, tmp_path):
-    args = ["zoo.generate", learned["run_dir"], "--prompt", "the", "--length", "30", "--seed", "7", "--temperature", "1.5"]
+    args = [
+        "zoo.generate",
+        learned["run_dir"],
+        "--prompt",
+        "the",
+        "--length",
+        "30",
+        "--seed",
+        "7",
+        "--temperature",
+        "1.5",
+    ]
     first, second = run_command(args, cwd=tmp_path), run_command(args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout and first.stdout.startswith("the")
@@ -190,10 +220,24 @@ def test_missing_text_and_empty_folder(tmp_path, cli):
 def test_samples_after_each_epoch_go_to_the_run_directory(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("the cat sat on the mat.\n" * 30, encoding="utf-8")
-    cfg = resolve_recipe("lstm", overrides=TINY + [
-        "--data.path", str(corpus), "--trainer.max_epochs", "2", "--trainer.default_root_dir", str(tmp_path),
-        "--task.sample_temperatures", "[0.5,1.0]", "--task.sample_length", "12", "--task.sample_prompt", "the",
-    ])
+    cfg = resolve_recipe(
+        "lstm",
+        overrides=TINY
+        + [
+            "--data.path",
+            str(corpus),
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--task.sample_temperatures",
+            "[0.5,1.0]",
+            "--task.sample_length",
+            "12",
+            "--task.sample_prompt",
+            "the",
+        ],
+    )
     summary = zoo.fit("lstm", config=cfg).summary
     text = open(os.path.join(summary["run_dir"], "samples.txt"), encoding="utf-8").read()
     headers = [line for line in text.splitlines() if line.startswith("--- epoch")]
@@ -230,10 +274,23 @@ def test_impossible_sampling_prompt_and_splits_fail_before_training(tmp_path, cl
     path = tmp_path / "t.txt"
     path.write_text("the cat sat on the mat.\n" * 200)
     root = tmp_path / "runs"
-    status, _, err = cli("lstm", "--data.path", str(path), "--task.sample_temperatures", "[1.0]", "--task.sample_prompt", "Zebra",
-                         "--trainer.default_root_dir", str(root))
+    status, _, err = cli(
+        "lstm",
+        "--data.path",
+        str(path),
+        "--task.sample_temperatures",
+        "[1.0]",
+        "--task.sample_prompt",
+        "Zebra",
+        "--trainer.default_root_dir",
+        str(root),
+    )
     assert status == 2 and err.strip().splitlines() == [
-        "zoo.train: error: task 'language_model': not in the model's vocabulary: 'Z', 'b', 'r' (it was built from the training text)"]
+        "zoo.train: error: task 'language_model': not in the model's vocabulary: 'Z', 'b', 'r' "
+        "(it was built from the training text)"
+    ]
     assert not (root.exists() and any(root.glob("*/checkpoints/*")))  # nothing was trained
-    status, _, err = cli("lstm", "--data.path", str(path), "--data.test_split", "0", "--trainer.default_root_dir", str(root))
+    status, _, err = cli(
+        "lstm", "--data.path", str(path), "--data.test_split", "0", "--trainer.default_root_dir", str(root)
+    )
     assert status == 2 and "data.test_split must be between 0 and 1 (exclusive), got 0" in err

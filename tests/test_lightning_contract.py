@@ -47,8 +47,16 @@ class Tiny(L.LightningModule):
 
 
 def trainer(tmp_path, **kwargs):
-    options = dict(default_root_dir=tmp_path, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                   enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu", max_epochs=2)
+    options = dict(
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+        max_epochs=2,
+    )
     return L.Trainer(**(options | kwargs))
 
 
@@ -58,8 +66,14 @@ def test_the_loop_counters_count_batches_and_flag_an_epochs_last(tmp_path):
 
     class Watch(L.Callback):
         def on_train_batch_end(self, trainer, *args):
-            seen.append((_lightning.batches_done_in_epoch(trainer), _lightning.batches_done_total(trainer),
-                         _lightning.batches_started_total(trainer), _lightning.ends_epoch(trainer)))
+            seen.append(
+                (
+                    _lightning.batches_done_in_epoch(trainer),
+                    _lightning.batches_done_total(trainer),
+                    _lightning.batches_started_total(trainer),
+                    _lightning.ends_epoch(trainer),
+                )
+            )
 
     trainer(tmp_path, callbacks=[Watch()], limit_val_batches=0).fit(Tiny())
     assert [s[0] for s in seen] == list(range(1, 11)) * 2

@@ -20,18 +20,40 @@ from zoo.checkpoint import safe_load
 # LeNet on digits with everything random switched on (shuffling, augmentation, dropout) and a
 # checkpoint after every step, deterministic kernels, three short epochs.
 EXACT = [
-    "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "40", "--data.batch_size", "16",
-    "--data.augment", "true", "--model.dropout", "0.2", "--model.batch_norm", "true",
-    "--checkpoint.every_n_steps", "1", "--trainer.deterministic", "true", "--trainer.enable_progress_bar", "false",
-    "--trainer.log_every_n_steps", "1",
+    "--trainer.max_epochs",
+    "3",
+    "--trainer.limit_train_batches",
+    "40",
+    "--data.batch_size",
+    "16",
+    "--data.augment",
+    "true",
+    "--model.dropout",
+    "0.2",
+    "--model.batch_norm",
+    "true",
+    "--checkpoint.every_n_steps",
+    "1",
+    "--trainer.deterministic",
+    "true",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.log_every_n_steps",
+    "1",
 ]
 SEED = ["--seed_everything", "3"]
 KILL_AT = ROOT / "tests" / "kill_at.py"  # the real command, killed by itself at a chosen hook and step
 
 
 def start(args, root):
-    return subprocess.Popen([sys.executable, "-m", "zoo.train", *args, "--trainer.default_root_dir", str(root)],
-                            cwd=root, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "zoo.train", *args, "--trainer.default_root_dir", str(root)],
+        cwd=root,
+        env=checkout_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(predicate, timeout=120.0):
@@ -70,7 +92,9 @@ def alone(tmp_path_factory):
 
 def finish_and_compare(run_dir, root, alone, stood):
     """Resume ``run_dir`` to the end: everything must equal the run left alone."""
-    done = run_command(["zoo.train", "lenet", *EXACT, *SEED, "--resume", str(run_dir), "--trainer.default_root_dir", str(root)], root)
+    done = run_command(
+        ["zoo.train", "lenet", *EXACT, *SEED, "--resume", str(run_dir), "--trainer.default_root_dir", str(root)], root
+    )
     assert done.returncode == 0, done.stderr
     resumed = json.loads(done.stdout.strip().splitlines()[-1])
     assert resumed["run_dir"] == str(run_dir)
@@ -104,8 +128,20 @@ def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_
     run_dir = None
     for hook, step in points:
         resume = ["--resume", str(run_dir)] if run_dir else []
-        killed = run_python([str(KILL_AT), hook, str(step), "lenet", *EXACT, *SEED, *resume,
-                             "--trainer.default_root_dir", str(tmp_path)], tmp_path)
+        killed = run_python(
+            [
+                str(KILL_AT),
+                hook,
+                str(step),
+                "lenet",
+                *EXACT,
+                *SEED,
+                *resume,
+                "--trainer.default_root_dir",
+                str(tmp_path),
+            ],
+            tmp_path,
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr
         run_dir = run_dir or next(tmp_path.glob("lenet-digits-*"))
     finish_and_compare(run_dir, tmp_path, alone, points)
@@ -113,8 +149,18 @@ def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(tmp_path, sig):
-    proc = start(["mlp", "--trainer.max_epochs", "1000", "--trainer.enable_progress_bar", "false",
-                  "--checkpoint.every_n_steps", "20"], tmp_path)
+    proc = start(
+        [
+            "mlp",
+            "--trainer.max_epochs",
+            "1000",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--checkpoint.every_n_steps",
+            "20",
+        ],
+        tmp_path,
+    )
     wait_for(lambda: any(tmp_path.glob("mlp-spiral-*/checkpoints/last.ckpt")))
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -130,8 +176,21 @@ def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(tmp_path, 
 def test_a_stop_signal_after_an_epochs_last_batch_lets_the_epoch_finish_first(tmp_path):
     # Ctrl-C during the last of 5 batches. A checkpoint taken after it would resume past the epoch's
     # validation; the epoch ends instead, then it stops.
-    args = ["mlp", "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "5", "--trainer.enable_progress_bar", "false",
-            "--checkpoint.every_n_steps", "1", "--trainer.log_every_n_steps", "1", "--trainer.default_root_dir", str(tmp_path)]
+    args = [
+        "mlp",
+        "--trainer.max_epochs",
+        "3",
+        "--trainer.limit_train_batches",
+        "5",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--checkpoint.every_n_steps",
+        "1",
+        "--trainer.log_every_n_steps",
+        "1",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+    ]
     stopped = run_python([str(KILL_AT), "--signal", "SIGINT", "on_train_batch_start", "4", *args], tmp_path)
     assert stopped.returncode == 130, stopped.stderr
     run_dir = next(tmp_path.glob("mlp-spiral-*"))
@@ -146,8 +205,21 @@ def test_a_stop_signal_after_an_epochs_last_batch_lets_the_epoch_finish_first(tm
 
 
 def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_learning_rate(cli, tmp_path):
-    code, out, err = cli("mlp", "--optimizer.name", "sgd", "--optimizer.lr", "1e30", "--model.activation", "relu", "--scheduler.name", "constant",
-                         "--trainer.max_epochs", "5", "--trainer.default_root_dir", str(tmp_path))
+    code, out, err = cli(
+        "mlp",
+        "--optimizer.name",
+        "sgd",
+        "--optimizer.lr",
+        "1e30",
+        "--model.activation",
+        "relu",
+        "--scheduler.name",
+        "constant",
+        "--trainer.max_epochs",
+        "5",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+    )
     assert code == 1
     line = err.strip().splitlines()[-1]
     assert line.startswith("zoo.train: error: the training loss became ") and "learning rate (1e+30)" in line
@@ -155,7 +227,9 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_learning_rate(c
     # named exactly, although losses are read 32 steps at a time (here at the 23-batch epoch's end).
     assert " at step 2 (epoch 0);" in line
     for checkpoint in tmp_path.glob("*/checkpoints/*.ckpt"):  # whatever was saved is from before the fault
-        assert all(torch.isfinite(v).all() for v in safe_load(checkpoint)["state_dict"].values() if v.is_floating_point())
+        assert all(
+            torch.isfinite(v).all() for v in safe_load(checkpoint)["state_dict"].values() if v.is_floating_point()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +241,9 @@ def finished(tmp_path_factory):
 
 def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
     code, _, err = cli("mlp", "--resume", str(tmp_path / "nowhere"))
-    assert code == 2 and err.strip().splitlines() == [f"zoo.train: error: --resume: no such run directory or checkpoint file: {tmp_path / 'nowhere'}"]
+    assert code == 2 and err.strip().splitlines() == [
+        f"zoo.train: error: --resume: no such run directory or checkpoint file: {tmp_path / 'nowhere'}"
+    ]
     code, _, err = cli("mlp", "--model.hidden", "[8]", "--resume", finished["run_dir"])
     assert code == 2 and "was trained with other options (model_kwargs:" in err and len(err.strip().splitlines()) == 1
     empty = tmp_path / "empty"
@@ -184,8 +260,9 @@ def test_resume_skips_a_corrupt_last_checkpoint_and_says_so(cli, finished, tmp_p
     last = run_dir / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])  # truncated, and the newest
     os.utime(last, None)
-    code, out, err = cli("mlp", "--trainer.max_epochs", "4", "--resume", str(run_dir),
-                         "--trainer.default_root_dir", str(tmp_path))
+    code, out, err = cli(
+        "mlp", "--trainer.max_epochs", "4", "--resume", str(run_dir), "--trainer.default_root_dir", str(tmp_path)
+    )
     assert code == 0, err
     assert f"{last} is not a readable checkpoint" in err and "resuming from best.ckpt" in err
     assert os.path.basename(json.loads(out.strip().splitlines()[-1])["run_dir"]) == "copy"
@@ -205,7 +282,11 @@ def test_losses_checked_in_groups_name_the_first_bad_step():
     module = SimpleNamespace(current_lr=lambda: 0.1)
     guard.check_losses(module)  # all finite: nothing happens, nothing is kept
     assert guard._unchecked == []
-    guard._unchecked = [(torch.tensor(2.0), 12, 0, 0.3), (torch.tensor(float("inf")), 13, 1, 0.2), (torch.tensor(float("nan")), 14, 1, 0.1)]
+    guard._unchecked = [
+        (torch.tensor(2.0), 12, 0, 0.3),
+        (torch.tensor(float("inf")), 13, 1, 0.2),
+        (torch.tensor(float("nan")), 14, 1, 0.1),
+    ]
     with pytest.raises(Stopped, match=r"became inf at step 13 \(epoch 1\).*learning rate \(0.2\)"):
         guard.check_losses(module)
 
@@ -237,9 +318,15 @@ def test_losses_read_in_groups_still_stop_before_a_checkpoint_holds_bad_weights(
     last = tmp_path / "last.ckpt"
     saver = PeriodicCheckpoint(every_n_steps=7)
     saver.path = last
-    trainer = L.Trainer(max_epochs=1, callbacks=[RunGuard(last, check_every=8), saver], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        accelerator="cpu")
+    trainer = L.Trainer(
+        max_epochs=1,
+        callbacks=[RunGuard(last, check_every=8), saver],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     with pytest.raises(Stopped, match=r"became nan at step 6 \(epoch 0\).*learning rate \(0.01\)"):
         trainer.fit(Diverges(), torch.utils.data.DataLoader(torch.ones(20, 3), batch_size=None))
     assert not last.exists()
@@ -256,7 +343,9 @@ def test_a_run_resumes_from_checkpoints_that_predate_the_compile_option_and_load
         checkpoint = torch.load(path, weights_only=False)
         del checkpoint["hyper_parameters"]["compile"]  # as written before task.compile existed
         torch.save(checkpoint, path)
-    code, out, err = cli("mlp", "--trainer.max_epochs", "4", "--resume", str(run_dir), "--trainer.default_root_dir", str(tmp_path))
+    code, out, err = cli(
+        "mlp", "--trainer.max_epochs", "4", "--resume", str(run_dir), "--trainer.default_root_dir", str(tmp_path)
+    )
     assert code == 0, err
     best = run_dir / "checkpoints" / "best.ckpt"
     checkpoint = torch.load(best, weights_only=False)

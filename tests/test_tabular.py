@@ -24,7 +24,9 @@ def write_csv(path, header, rows):
     return path
 
 
-@pytest.mark.parametrize("name, n, features, classes", [("iris", 150, 4, 3), ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2)])
+@pytest.mark.parametrize(
+    "name, n, features, classes", [("iris", 150, 4, 3), ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2)]
+)
 def test_sklearn_tables(name, n, features, classes):
     dm = DATASETS.get(name)(val_split=0.1, test_split=0.2)
     dm.setup("fit")
@@ -126,7 +128,9 @@ def test_default_mlp_command_learns_the_spiral_and_leaves_the_pictures(tmp_path)
 
 
 def train(tmp_path, *args, model="mlp"):
-    cfg = resolve_recipe(model, overrides=[*args, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_model_summary", "false"])
+    cfg = resolve_recipe(
+        model, overrides=[*args, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_model_summary", "false"]
+    )
     summary = zoo.fit(model, config=cfg).summary
     rows = list(csv.DictReader(open(os.path.join(summary["run_dir"], "metrics.csv"))))
     return summary, rows
@@ -137,8 +141,19 @@ def test_early_stopping_stops_and_restores_the_best_weights(tmp_path, capsys):
     # stopping must stop after `patience` epochs without a new maximum, and the final evaluation must
     # use the first epoch's weights, not the last.
     summary, rows = train(
-        tmp_path, "--data.name", "iris", "--model.hidden", "[16]", "--trainer.max_epochs", "40",
-        "--early_stopping.enabled", "true", "--early_stopping.patience", "2", "--early_stopping.mode", "max",
+        tmp_path,
+        "--data.name",
+        "iris",
+        "--model.hidden",
+        "[16]",
+        "--trainer.max_epochs",
+        "40",
+        "--early_stopping.enabled",
+        "true",
+        "--early_stopping.patience",
+        "2",
+        "--early_stopping.mode",
+        "max",
     )
     val = [float(r["val_loss"]) for r in rows]
     assert len(rows) == summary["epochs"] == 3 and val[1] < val[0] and val[2] < val[0]
@@ -147,17 +162,44 @@ def test_early_stopping_stops_and_restores_the_best_weights(tmp_path, capsys):
 
 def test_early_stopping_can_keep_the_last_weights(tmp_path, capsys):
     summary, rows = train(
-        tmp_path, "--data.name", "iris", "--model.hidden", "[16]", "--trainer.max_epochs", "40",
-        "--early_stopping.enabled", "true", "--early_stopping.patience", "2", "--early_stopping.mode", "max",
-        "--early_stopping.restore_best", "false",
+        tmp_path,
+        "--data.name",
+        "iris",
+        "--model.hidden",
+        "[16]",
+        "--trainer.max_epochs",
+        "40",
+        "--early_stopping.enabled",
+        "true",
+        "--early_stopping.patience",
+        "2",
+        "--early_stopping.mode",
+        "max",
+        "--early_stopping.restore_best",
+        "false",
     )
     assert summary["val"]["loss"] == pytest.approx(float(rows[-1]["val_loss"]), abs=1e-5)
 
 
 def test_decay_and_penalty_through_the_trainer(tmp_path, capsys):
     summary, rows = train(
-        tmp_path, "--data.name", "wine", "--optimizer.name", "sgd", "--optimizer.lr", "0.1", "--optimizer.momentum", "0.9",
-        "--optimizer.decay", "0.01", "--scheduler.name", "constant", "--model.l2", "0.001", "--trainer.max_epochs", "3",
+        tmp_path,
+        "--data.name",
+        "wine",
+        "--optimizer.name",
+        "sgd",
+        "--optimizer.lr",
+        "0.1",
+        "--optimizer.momentum",
+        "0.9",
+        "--optimizer.decay",
+        "0.01",
+        "--scheduler.name",
+        "constant",
+        "--model.l2",
+        "0.001",
+        "--trainer.max_epochs",
+        "3",
     )
     for row in rows:  # the rate the next update will use, after `step` updates
         assert float(row["lr"]) == pytest.approx(0.1 / (1 + 0.01 * int(row["step"])))
@@ -202,31 +244,78 @@ def test_keras_last_validation_fraction_is_the_last_rows_of_the_file(tmp_path):
 def test_mistyped_early_stopping_monitor_is_named_with_what_the_run_logs(tmp_path, capsys):
     from zoo.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"early_stopping.monitor 'val_foo' is not a metric this run logs; it logs: .*val_acc, val_loss"):
-        train(tmp_path, "--data.name", "iris", "--trainer.max_epochs", "2",
-              "--early_stopping.enabled", "true", "--early_stopping.monitor", "val_foo")
+    with pytest.raises(
+        UsageError,
+        match=r"early_stopping.monitor 'val_foo' is not a metric this run logs; it logs: .*val_acc, val_loss",
+    ):
+        train(
+            tmp_path,
+            "--data.name",
+            "iris",
+            "--trainer.max_epochs",
+            "2",
+            "--early_stopping.enabled",
+            "true",
+            "--early_stopping.monitor",
+            "val_foo",
+        )
 
 
 def test_mistyped_plateau_monitor_is_named_with_what_the_run_logs(tmp_path, capsys):
     from zoo.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"scheduler.monitor 'val_accuracy' is not a metric this run logs; it logs: .*val_acc, val_loss"):
-        train(tmp_path, "--data.name", "iris", "--trainer.max_epochs", "2", "--scheduler.name", "plateau",
-              "--scheduler.monitor", "val_accuracy")
+    with pytest.raises(
+        UsageError,
+        match=r"scheduler.monitor 'val_accuracy' is not a metric this run logs; it logs: .*val_acc, val_loss",
+    ):
+        train(
+            tmp_path,
+            "--data.name",
+            "iris",
+            "--trainer.max_epochs",
+            "2",
+            "--scheduler.name",
+            "plateau",
+            "--scheduler.monitor",
+            "val_accuracy",
+        )
 
 
 def test_batch_norm_with_batches_of_one_sample_is_a_usage_error(tmp_path, capsys):
     from zoo.errors import UsageError
 
     with pytest.raises(UsageError, match=r"batch normalisation needs at least 2 samples in a training batch"):
-        train(tmp_path, "--data.name", "iris", "--trainer.max_epochs", "1", "--data.batch_size", "1", "--model.batch_norm", "true")
+        train(
+            tmp_path,
+            "--data.name",
+            "iris",
+            "--trainer.max_epochs",
+            "1",
+            "--data.batch_size",
+            "1",
+            "--model.batch_norm",
+            "true",
+        )
 
 
 def test_early_stopping_on_accuracy_without_a_mode_keeps_the_most_accurate_weights(tmp_path, capsys):
     """Keras infers "max" for an accuracy; Lightning's default "min" kept the worst epoch."""
     summary, rows = train(
-        tmp_path, "--data.name", "breast_cancer", "--model.hidden", "[4]", "--optimizer.lr", "0.002", "--trainer.max_epochs", "6",
-        "--early_stopping.enabled", "true", "--early_stopping.patience", "10", "--early_stopping.monitor", "val_acc",
+        tmp_path,
+        "--data.name",
+        "breast_cancer",
+        "--model.hidden",
+        "[4]",
+        "--optimizer.lr",
+        "0.002",
+        "--trainer.max_epochs",
+        "6",
+        "--early_stopping.enabled",
+        "true",
+        "--early_stopping.patience",
+        "10",
+        "--early_stopping.monitor",
+        "val_acc",
     )
     accuracies = [float(r["val_acc"]) for r in rows]
     assert max(accuracies) > min(accuracies)  # (otherwise this run could not tell the modes apart)

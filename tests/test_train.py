@@ -15,8 +15,18 @@ import zoo
 from zoo import resolve_recipe
 from zoo.errors import DataError
 
-TINY = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
-        "--trainer.limit_test_batches", "2", "--trainer.enable_model_summary", "false"]
+TINY = [
+    "--trainer.max_epochs",
+    "1",
+    "--trainer.limit_train_batches",
+    "3",
+    "--trainer.limit_val_batches",
+    "2",
+    "--trainer.limit_test_batches",
+    "2",
+    "--trainer.enable_model_summary",
+    "false",
+]
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
@@ -41,7 +51,17 @@ def test_default_lenet_command_end_to_end(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("run_dir: ")
     summary = summary_of(result.stdout)
-    assert set(summary) >= {"model", "data", "epochs", "train_time_s", "train_samples_per_s", "val", "test", "run_dir", "checkpoint"}
+    assert set(summary) >= {
+        "model",
+        "data",
+        "epochs",
+        "train_time_s",
+        "train_samples_per_s",
+        "val",
+        "test",
+        "run_dir",
+        "checkpoint",
+    }
     assert summary["model"] == "lenet" and summary["data"] == "digits"
     assert summary["test"]["acc"] >= 0.95
     run_dir = tmp_path / os.path.basename(summary["run_dir"])
@@ -51,7 +71,13 @@ def test_default_lenet_command_end_to_end(tmp_path):
     assert len(metrics) == 1 + summary["epochs"] and "val_acc" in metrics[0] and "train_loss" in metrics[0]
     last_row = dict(zip(metrics[0].split(","), metrics[-1].split(",")))
     assert summary["train_time_s"] == pytest.approx(float(last_row["train_time_s"]), abs=0.01)
-    for file in ("config.yaml", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "learning_curves.png", "confusion_matrix.png"):
+    for file in (
+        "config.yaml",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "learning_curves.png",
+        "confusion_matrix.png",
+    ):
         assert (run_dir / file).is_file(), file
     assert "Traceback" not in result.stderr
 
@@ -70,7 +96,9 @@ def test_default_lenet_command_end_to_end(tmp_path):
     assert task.predict(as_numpy_floats) == task.predict(x[:3])
 
     # The saved config reproduces the run's recipe.
-    again = run_command(["zoo.train", "lenet", "--config", str(run_dir / "config.yaml"), "--print_config"], cwd=tmp_path)
+    again = run_command(
+        ["zoo.train", "lenet", "--config", str(run_dir / "config.yaml"), "--print_config"], cwd=tmp_path
+    )
     assert again.returncode == 0 and again.stdout == (run_dir / "config.yaml").read_text()
 
 
@@ -131,26 +159,36 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
     wheel = next(wheels.glob("zoo-*.whl"))
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)], capture_output=True, text=True)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the wheel's zoo, not a checkout's
     probe = subprocess.run(
         [python, "-c", "import zoo; print(zoo.__file__); print(zoo.list_recipes())"],
-        cwd=elsewhere, capture_output=True, text=True, env=env,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert probe.returncode == 0, probe.stderr
     assert str(venv) in probe.stdout.splitlines()[0]
     assert "lenet" in probe.stdout
-    result = subprocess.run([python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "name: digits" in result.stdout
 
@@ -167,7 +205,9 @@ def test_logged_numbers_keep_their_meaning_in_the_csv(tmp_path):
         assert exact(torch.tensor(value, dtype=torch.float64)).item() == value
         assert exact(value).item() == value
     logger = EpochCSVLogger(tmp_path)
-    logger.log_metrics({"epoch": 0.0, "train_loss_sum": 441636.890625, "train_pairs": 30000002.0, "val_acc": 0.064}, step=3)
+    logger.log_metrics(
+        {"epoch": 0.0, "train_loss_sum": 441636.890625, "train_pairs": 30000002.0, "val_acc": 0.064}, step=3
+    )
     row = (tmp_path / "metrics.csv").read_text().splitlines()[1]
     assert row == "0,3,441636.890625,30000002.0,0.064"
 
@@ -207,7 +247,9 @@ def test_epoch_loss_is_the_mean_over_samples_so_a_short_last_batch_counts_for_wh
     from zoo.tasks import ClassificationTask
 
     torch.manual_seed(0)
-    task = ClassificationTask(model="mlp", model_kwargs=dict(in_features=4, num_classes=3, hidden=[8]), num_classes=3).eval()
+    task = ClassificationTask(
+        model="mlp", model_kwargs=dict(in_features=4, num_classes=3, hidden=[8]), num_classes=3
+    ).eval()
     batches = [(torch.rand(6, 4), torch.randint(3, (6,))), (torch.rand(1, 4), torch.randint(3, (1,)))]
     with torch.no_grad():
         for batch in batches:
@@ -224,8 +266,17 @@ def test_a_run_that_max_steps_stops_mid_epoch_validates_its_final_weights(tmp_pa
     from zoo.checkpoint import safe_load
 
     # digits: 1,294 training images, 21 batches of 64 an epoch; 30 steps end 9 batches into epoch 1
-    summary = zoo.fit("lenet", overrides=["--trainer.max_steps", "30", "--trainer.max_epochs", "-1",
-                                                        "--trainer.default_root_dir", str(tmp_path)]).summary
+    summary = zoo.fit(
+        "lenet",
+        overrides=[
+            "--trainer.max_steps",
+            "30",
+            "--trainer.max_epochs",
+            "-1",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ],
+    ).summary
     rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
     assert [(row["epoch"], row["step"]) for row in rows] == [("0", "21"), ("1", "30")]
     assert rows[-1]["val_loss"] != ""  # the final weights were validated
@@ -242,8 +293,9 @@ def test_progress_bar_shows_the_step_loss_and_not_the_csv_axes(tmp_path, capsys)
     import csv
     import re
 
-    summary = zoo.fit("mlp", overrides=TINY + ["--trainer.enable_progress_bar", "true",
-                                                           "--trainer.default_root_dir", str(tmp_path)]).summary
+    summary = zoo.fit(
+        "mlp", overrides=TINY + ["--trainer.enable_progress_bar", "true", "--trainer.default_root_dir", str(tmp_path)]
+    ).summary
     bar = capsys.readouterr().out.replace("\r", "\n")  # (Lightning's tqdm bar writes to stdout)
     train_lines = [line for line in bar.splitlines() if line.startswith("Epoch 0: 100%")]
     assert train_lines and re.search(r"\bloss=\d", train_lines[-1]), bar[-2000:]
@@ -260,10 +312,23 @@ def test_step_losses_are_the_tasks_loss_also_when_gradients_accumulate(tmp_path,
 
     def step_losses(accumulate: int) -> list[float]:
         root = tmp_path / f"acc{accumulate}"
-        summary = zoo.fit("mlp", overrides=[
-            "--optimizer.lr", "0", "--scheduler.name", "constant", "--trainer.max_epochs", "1",
-            "--trainer.log_every_n_steps", "1", "--trainer.accumulate_grad_batches", str(accumulate),
-            "--trainer.default_root_dir", str(root)]).summary
+        summary = zoo.fit(
+            "mlp",
+            overrides=[
+                "--optimizer.lr",
+                "0",
+                "--scheduler.name",
+                "constant",
+                "--trainer.max_epochs",
+                "1",
+                "--trainer.log_every_n_steps",
+                "1",
+                "--trainer.accumulate_grad_batches",
+                str(accumulate),
+                "--trainer.default_root_dir",
+                str(root),
+            ],
+        ).summary
         return [float(row["loss"]) for row in csv.DictReader(open(Path(summary["run_dir"]) / "steps.csv"))]
 
     plain, accumulated = step_losses(1), step_losses(2)
@@ -277,11 +342,26 @@ def test_validations_inside_an_epoch_get_rows_of_their_own_at_their_step(tmp_pat
     the epoch-end validation share the epoch's last row."""
     import csv
 
-    summary = zoo.fit("lenet", overrides=["--trainer.max_epochs", "2", "--trainer.val_check_interval", "7",
-                                                        "--trainer.default_root_dir", str(tmp_path)]).summary
+    summary = zoo.fit(
+        "lenet",
+        overrides=[
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.val_check_interval",
+            "7",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ],
+    ).summary
     rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
     assert [(row["epoch"], row["step"]) for row in rows] == [
-        ("0", "7"), ("0", "14"), ("0", "21"), ("1", "28"), ("1", "35"), ("1", "42")]
+        ("0", "7"),
+        ("0", "14"),
+        ("0", "21"),
+        ("1", "28"),
+        ("1", "35"),
+        ("1", "42"),
+    ]
     assert all(row["val_loss"] != "" for row in rows)
     assert [row["train_loss"] != "" for row in rows] == [False, False, True] * 2
     assert summary["val"].keys() == {"loss", "acc"}  # the evaluation after training: no step or epoch in it
@@ -290,8 +370,14 @@ def test_validations_inside_an_epoch_get_rows_of_their_own_at_their_step(tmp_pat
 def test_learning_curves_place_validations_inside_an_epoch_where_they_happened():
     from zoo.plots import epoch_positions
 
-    rows = [{"epoch": 0, "step": 7}, {"epoch": 0, "step": 14}, {"epoch": 0, "step": 21},
-            {"epoch": 1, "step": 28}, {"epoch": 1, "step": 42}, {"epoch": 2, "step": 50}]
+    rows = [
+        {"epoch": 0, "step": 7},
+        {"epoch": 0, "step": 14},
+        {"epoch": 0, "step": 21},
+        {"epoch": 1, "step": 28},
+        {"epoch": 1, "step": 42},
+        {"epoch": 2, "step": 50},
+    ]
     assert epoch_positions(rows) == pytest.approx([1 / 3, 2 / 3, 1.0, 4 / 3, 2.0, 3.0])
     # rows from before steps were recorded sit at their epoch's end
     assert epoch_positions([{"epoch": 0}, {"epoch": 1, "step": None}]) == [1.0, 2.0]
@@ -302,10 +388,23 @@ def test_learning_curves_show_validated_metrics_before_training_only_counters():
     scores: the picture's four panels are the loss and the scores, not the counters."""
     from zoo.plots import curve_panels
 
-    rows = [{"epoch": e, "train_loss": 2.0, "train_loss_sum": 9.0, "train_pairs": 4.0, "val_simlex999": 0.1,
-             "val_wordsim353": 0.2, "train_time_s": 1.0, "lr": 0.02} for e in range(2)]
+    rows = [
+        {
+            "epoch": e,
+            "train_loss": 2.0,
+            "train_loss_sum": 9.0,
+            "train_pairs": 4.0,
+            "val_simlex999": 0.1,
+            "val_wordsim353": 0.2,
+            "train_time_s": 1.0,
+            "lr": 0.02,
+        }
+        for e in range(2)
+    ]
     assert curve_panels(rows) == ["loss", "simlex999", "wordsim353", "loss_sum"]
-    classifier = [{"epoch": 0, "train_loss": 1.0, "val_loss": 1.1, "train_acc": 0.5, "val_acc": 0.4, "train_penalty": 0.1}]
+    classifier = [
+        {"epoch": 0, "train_loss": 1.0, "val_loss": 1.1, "train_acc": 0.5, "val_acc": 0.4, "train_penalty": 0.1}
+    ]
     assert curve_panels(classifier) == ["loss", "acc"]
 
 
@@ -313,7 +412,8 @@ def test_a_resumed_run_replaces_the_rows_a_killed_run_logged_after_its_checkpoin
     from zoo.callbacks import EpochCSVLogger
 
     (tmp_path / "metrics.csv").write_text(
-        "epoch,step,train_loss,val_loss\n0,7,,2.0\n0,14,,1.5\n0,21,1.2,1.0\n1,28,,0.9\n")
+        "epoch,step,train_loss,val_loss\n0,7,,2.0\n0,14,,1.5\n0,21,1.2,1.0\n1,28,,0.9\n"
+    )
     logger = EpochCSVLogger(tmp_path)
     logger.forget_after(7)  # resumed from step 7 (StepLog tells it at the training's start)
     assert (tmp_path / "metrics.csv").read_text().splitlines()[1:] == ["0,7,,2.0"]
@@ -322,15 +422,19 @@ def test_a_resumed_run_replaces_the_rows_a_killed_run_logged_after_its_checkpoin
     assert lines == ["epoch,step,train_loss,val_loss", "0,7,,2.0", "0,14,,1.4"]
 
 
-@pytest.mark.parametrize("validation", [["--trainer.check_val_every_n_epoch", "2"], ["--trainer.val_check_interval", "7"]])
+@pytest.mark.parametrize(
+    "validation", [["--trainer.check_val_every_n_epoch", "2"], ["--trainer.val_check_interval", "7"]]
+)
 def test_resuming_after_a_validation_keeps_the_rows_already_written(tmp_path, validation, capsys):
     """A run whose last checkpoint was written at a validation's end (not at the training epoch's end)
     resumes into the end of that epoch again; the rows already in metrics.csv keep their figures."""
     import csv
 
     def train(epochs: int, *resume: str) -> list[dict]:
-        cfg = resolve_recipe("lenet", overrides=["--trainer.max_epochs", str(epochs), *validation,
-                                           "--trainer.default_root_dir", str(tmp_path)])
+        cfg = resolve_recipe(
+            "lenet",
+            overrides=["--trainer.max_epochs", str(epochs), *validation, "--trainer.default_root_dir", str(tmp_path)],
+        )
         summary = zoo.fit("lenet", config=cfg, resume=resume[0] if resume else None).summary
         return summary, list(csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv")))
 
@@ -369,7 +473,9 @@ def test_hooks_run_unprofiled_by_default_and_a_chosen_profiler_still_times_them(
     for chosen, kind in ((None, NoProfiler), ("simple", SimpleProfiler)):
         seen = Seen()
         extra = ["--trainer.profiler", chosen] if chosen else []
-        zoo.fit("mlp", overrides=TINY + extra + ["--trainer.default_root_dir", str(tmp_path)], callbacks=[seen], quiet=True)
+        zoo.fit(
+            "mlp", overrides=TINY + extra + ["--trainer.default_root_dir", str(tmp_path)], callbacks=[seen], quiet=True
+        )
         assert type(seen.profiler) is kind
     assert len(seen.profiler.recorded_durations["run_training_batch"]) == 3
     assert any(".on_train_batch_end" in name for name in seen.profiler.recorded_durations)
@@ -378,10 +484,13 @@ def test_hooks_run_unprofiled_by_default_and_a_chosen_profiler_still_times_them(
 OLD = ROOT / "tests" / "data" / "before-2026-11-29"
 
 
-@pytest.mark.parametrize("model, options", [
-    ("mlp", {"model.hidden": [4], "trainer.limit_train_batches": 2}),
-    ("word2vec", {"model.dim": 4, "trainer.limit_train_batches": 1}),
-])
+@pytest.mark.parametrize(
+    "model, options",
+    [
+        ("mlp", {"model.hidden": [4], "trainer.limit_train_batches": 2}),
+        ("word2vec", {"model.dim": 4, "trainer.limit_train_batches": 1}),
+    ],
+)
 def test_checkpoints_written_before_the_tasks_were_split_still_load_and_resume(model, options, tmp_path):
     """Skip-gram checkpoints of then carry the loss and penalty sums of the base task (gone from it now),
     and every checkpoint of then saved Adam's betas as a tuple: both load, and resume."""
@@ -402,10 +511,20 @@ def test_a_run_resumes_with_its_own_saved_recipe_and_a_refusal_names_only_what_d
     from zoo.errors import UsageError
 
     first = zoo.fit("mlp", overrides={"trainer.max_epochs": 1, "trainer.default_root_dir": str(tmp_path)}, quiet=True)
-    again = zoo.fit("mlp", config=first.run_dir / "config.yaml", overrides={"trainer.max_epochs": 2},
-                    resume=first.run_dir, quiet=True)
+    again = zoo.fit(
+        "mlp",
+        config=first.run_dir / "config.yaml",
+        overrides={"trainer.max_epochs": 2},
+        resume=first.run_dir,
+        quiet=True,
+    )
     assert again.summary["epochs"] == 2 and again.run_dir == first.run_dir
     with pytest.raises(UsageError) as refused:
-        zoo.fit("mlp", config=first.run_dir / "config.yaml", overrides={"trainer.max_epochs": 3, "optimizer.lr": 0.05},
-                resume=first.run_dir, quiet=True)
+        zoo.fit(
+            "mlp",
+            config=first.run_dir / "config.yaml",
+            overrides={"trainer.max_epochs": 3, "optimizer.lr": 0.05},
+            resume=first.run_dir,
+            quiet=True,
+        )
     assert "(optimizer.lr: 0.01 then, 0.05 now)" in str(refused.value)

@@ -7,9 +7,9 @@ import re
 
 import pytest
 import torch
+from conftest import ROOT, run_command, run_python, summary_of
 
 import zoo
-from conftest import ROOT, run_command, run_python, summary_of
 from zoo.errors import UsageError
 
 TINY = {"trainer.max_epochs": 1, "trainer.limit_train_batches": 3, "trainer.enable_model_summary": False}
@@ -38,8 +38,9 @@ def registered():
 
 
 def test_a_registered_model_trains_through_fit_with_the_task_and_data_it_declares(tmp_path):
-    result = zoo.fit("test_pooled", overrides={**TINY, "model.width": 6, "trainer.default_root_dir": str(tmp_path)},
-                     quiet=True)
+    result = zoo.fit(
+        "test_pooled", overrides={**TINY, "model.width": 6, "trainer.default_root_dir": str(tmp_path)}, quiet=True
+    )
     assert result.config["task"]["name"] == "classification" and result.config["data"]["name"] == "digits"
     assert result.config["model"] == {"width": 6}  # in_channels and num_classes come from the data
     assert result.task.model.conv.out_channels == 6 and result.task.model.head.out_features == 10
@@ -52,8 +53,9 @@ def test_a_registered_model_trains_through_fit_with_the_task_and_data_it_declare
 def test_a_model_that_declares_nothing_needs_a_config_naming_task_and_data(tmp_path):
     with pytest.raises(UsageError, match="has no shipped recipe and declares no task or data set"):
         zoo.resolve_recipe("test_undeclared")
-    cfg = zoo.resolve_recipe("test_undeclared", {"task": {"name": "classification"}, "data": {"name": "iris"}},
-                             {"trainer.max_epochs": 2})
+    cfg = zoo.resolve_recipe(
+        "test_undeclared", {"task": {"name": "classification"}, "data": {"name": "iris"}}, {"trainer.max_epochs": 2}
+    )
     assert (cfg["data"]["name"], cfg["trainer"]["max_epochs"], cfg["optimizer"]["name"]) == ("iris", 2, "adam")
 
 
@@ -97,7 +99,9 @@ def readme_block(marker: str) -> str:
 
 def test_the_readmes_own_model_example_runs_from_python_and_from_the_command(tmp_path):
     (tmp_path / "tiny_cnn.py").write_text(readme_block("<!-- example: tiny_cnn.py -->"))
-    script = readme_block("<!-- example: fit tiny_cnn -->").replace('"trainer.max_epochs": 5', '"trainer.max_epochs": 1')
+    script = readme_block("<!-- example: fit tiny_cnn -->").replace(
+        '"trainer.max_epochs": 5', '"trainer.max_epochs": 1'
+    )
     python = run_python(["-c", script], cwd=tmp_path)
     assert python.returncode == 0, python.stderr[-3000:]
     assert "acc" in python.stdout

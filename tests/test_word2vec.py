@@ -93,13 +93,32 @@ def planted_corpus(path, pairs=30, sentences=3000, seed=0):
 def planted(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"w2v-{request.param}")
     corpus = planted_corpus(tmp / "planted.txt")
-    cfg = resolve_recipe("word2vec", overrides=[
-        "--data.path", str(corpus), "--data.cache_dir", str(tmp / "cache"), "--data.batch_words", "8000",
-        "--model.dim", "32", "--task.sample", "0", "--task.backend", request.param, "--trainer.max_epochs", "8",
-        "--trainer.default_root_dir", str(tmp / "runs"), "--data.min_count", "3",
-        # (the numba kernel is the CPU's; on a machine with a GPU the torch one would train there)
-        "--trainer.accelerator", "cpu" if request.param == "numba" else "auto",
-    ])
+    cfg = resolve_recipe(
+        "word2vec",
+        overrides=[
+            "--data.path",
+            str(corpus),
+            "--data.cache_dir",
+            str(tmp / "cache"),
+            "--data.batch_words",
+            "8000",
+            "--model.dim",
+            "32",
+            "--task.sample",
+            "0",
+            "--task.backend",
+            request.param,
+            "--trainer.max_epochs",
+            "8",
+            "--trainer.default_root_dir",
+            str(tmp / "runs"),
+            "--data.min_count",
+            "3",
+            # (the numba kernel is the CPU's; on a machine with a GPU the torch one would train there)
+            "--trainer.accelerator",
+            "cpu" if request.param == "numba" else "auto",
+        ],
+    )
     return zoo.fit("word2vec", config=cfg).summary
 
 
@@ -190,8 +209,15 @@ def test_two_processes_building_the_same_cache_both_succeed(tmp_path):
 def test_bad_corpus_gets_one_line(tmp_path, cli, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
-    status, _, err = cli("word2vec", "--data.path", str(path), "--data.cache_dir", str(tmp_path / "cache"),
-                         "--trainer.default_root_dir", str(tmp_path / "runs"))
+    status, _, err = cli(
+        "word2vec",
+        "--data.path",
+        str(path),
+        "--data.cache_dir",
+        str(tmp_path / "cache"),
+        "--trainer.default_root_dir",
+        str(tmp_path / "runs"),
+    )
     assert status == 1 and len(err.strip().splitlines()) == 1 and message in err, err
 
 

@@ -16,6 +16,7 @@ import torch
 # --- where the training loop stands ------------------------------------------------------------------
 # Lightning keeps its loop counters in ``fit_loop.epoch_loop.batch_progress``, with no public accessor.
 
+
 def batches_done_in_epoch(trainer: Any) -> int:
     """Training batches finished in the current epoch (a resumed run counts the ones before its checkpoint)."""
     return trainer.fit_loop.epoch_loop.batch_progress.current.processed
@@ -71,6 +72,7 @@ class PlainFxName:
 
 # --- torchmetrics ----------------------------------------------------------------------------------
 
+
 def mark_restored_metrics_updated(metrics: list[Any]) -> None:
     """A metric's accumulated state restored from a checkpoint (``persistent(True)``) comes back with
     ``_update_count`` 0, so ``compute()`` would ignore it (and warn). A run resumed mid-epoch must go on
@@ -87,6 +89,7 @@ def mark_restored_metrics_updated(metrics: list[Any]) -> None:
 
 
 # --- the process ---------------------------------------------------------------------------------
+
 
 def cheap_gpu_probe() -> None:
     """On a machine with no GPU, let torch count GPUs its default (cached, microsecond) way again.
@@ -106,9 +109,13 @@ def cheap_gpu_probe() -> None:
 # count the cosine schedule asks for; and, twice per run, that the best checkpoint is being loaded for
 # the evaluation after training (zoo's summary names the checkpoint it tested).
 NOT_FOR_USERS = (
-    "💡 Tip", "GPU available:", "TPU available:", "HPU available:",
+    "💡 Tip",
+    "GPU available:",
+    "TPU available:",
+    "HPU available:",
     "Loading `train_dataloader` to estimate number of stepping batches",
-    "Restoring states from the checkpoint path", "Loaded model weights from the checkpoint",
+    "Restoring states from the checkpoint path",
+    "Loaded model weights from the checkpoint",
 )
 
 

@@ -110,7 +110,9 @@ class StepLog(L.Callback):
         if self.path.exists():
             done = batches_done_total(trainer)
             lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-            kept = lines[:1] + [line for line in lines[1:] if line.endswith("\n") and int(line.split(",", 1)[0]) <= done]
+            kept = lines[:1] + [
+                line for line in lines[1:] if line.endswith("\n") and int(line.split(",", 1)[0]) <= done
+            ]
             atomic_write_text(self.path, "".join(kept))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -71,7 +72,9 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
         # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is some other
         # file of a run directory (config.yaml, metrics.csv), which the unpickler would call "code".
         if not (head.startswith(b"PK") or head.startswith(b"\x80")):
-            raise DataError(f"{path} is not a checkpoint file (zoo's are the .ckpt files in a run's checkpoints/ folder)")
+            raise DataError(
+                f"{path} is not a checkpoint file (zoo's are the .ckpt files in a run's checkpoints/ folder)"
+            )
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise DataError(f"checkpoint not found: {path}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from zoo.errors import Stopped, UsageError, ZooError
 from zoo.rundir import launched_rank

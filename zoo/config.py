@@ -13,14 +13,16 @@ import inspect
 import re
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal, Union
+from typing import Any, Literal, Union
 
 import yaml
 
 from zoo.errors import UsageError
 
 # --- YAML ----------------------------------------------------------------------------------------
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that reads ``1e-3`` as a float (YAML 1.1 insists on ``1.0e-3``)."""
@@ -68,6 +70,7 @@ def dump_yaml(cfg: dict[str, Any]) -> str:
 
 
 # --- types -------------------------------------------------------------------------------------
+
 
 def matches(value: Any, annotation: Any) -> bool:
     """Whether ``value`` (from YAML or the command line) fits a type annotation.
@@ -143,6 +146,7 @@ def coerce_text(raw: str, annotation: Any, option: str) -> Any:
 
 # --- signatures ---------------------------------------------------------------------------------
 
+
 def accepted_params(fn: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     """Keyword parameters of a function or class; for a class whose ``__init__`` forwards ``**kwargs``
     to its base, the base's parameters too. Annotations are resolved to real types."""
@@ -198,6 +202,7 @@ def check_values(
 
 # --- layering ----------------------------------------------------------------------------------
 
+
 def parse_overrides(args: list[str]) -> list[tuple[str, str, str]]:
     """``["--data.batch_size", "64", "--trainer.max_epochs=3"]`` -> [(section, key, raw text), ...]."""
     out = []
@@ -231,6 +236,7 @@ def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- resolving a whole recipe --------------------------------------------------------------------
+
 
 class Section(typing.NamedTuple):
     """How to check one section of a recipe.

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def neighbors(argv: list[str]) -> int:
-    parser = OneLineParser(prog=f"python -m {PROG}", description="Print the nearest words (or analogies) in trained word vectors.")
+    parser = OneLineParser(
+        prog=f"python -m {PROG}", description="Print the nearest words (or analogies) in trained word vectors."
+    )
     parser.add_argument("vectors", help="a run directory or a vectors.bin file")
     parser.add_argument("words", nargs="+", help="words, or analogies written like king-man+woman")
     parser.add_argument("--topn", type=int, default=10)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
@@ -159,12 +160,20 @@ class Plateau:
         self, optimizer, *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None, mode_of=None
     ) -> dict[str, Any]:
         mode = self.mode or (mode_of(self.monitor) if mode_of else "min")
-        scheduler = ReduceLROnPlateau(optimizer, mode=mode, factor=self.factor, patience=self.patience, min_lr=self.min_lr)
+        scheduler = ReduceLROnPlateau(
+            optimizer, mode=mode, factor=self.factor, patience=self.patience, min_lr=self.min_lr
+        )
         return {"scheduler": scheduler, "interval": "epoch", "monitor": self.monitor}
 
 
 def build_scheduler(
-    optimizer, cfg: dict[str, Any], *, decay: float, total_steps: float, steps_per_epoch: int, time_progress=None,
+    optimizer,
+    cfg: dict[str, Any],
+    *,
+    decay: float,
+    total_steps: float,
+    steps_per_epoch: int,
+    time_progress=None,
     mode_of=None,
 ):
     """A Lightning lr-scheduler config. ``time_progress()`` gives the share of the time budget spent;
@@ -172,7 +181,11 @@ def build_scheduler(
     options = dict(cfg)
     schedule = SCHEDULERS.get(options.pop("name"))(**options)
     return schedule.build(
-        optimizer, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch, time_progress=time_progress,
+        optimizer,
+        decay=decay,
+        total_steps=total_steps,
+        steps_per_epoch=steps_per_epoch,
+        time_progress=time_progress,
         mode_of=mode_of,
     )
 

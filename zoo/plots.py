@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -29,7 +30,9 @@ def epoch_positions(rows: Sequence[dict[str, Any]]) -> list[float]:
 def curve_panels(rows: Sequence[dict[str, Any]], most: int = 4) -> list[str]:
     """The loss, then the metrics that have a validation curve (those show over-fitting; word2vec's
     similarity scores), then training-only ones (word2vec's pair counts), ``most`` panels in all."""
-    metrics = {k.split("_", 1)[1] for row in rows for k in row if k.startswith(("train_", "val_")) and k != "train_time_s"}
+    metrics = {
+        k.split("_", 1)[1] for row in rows for k in row if k.startswith(("train_", "val_")) and k != "train_time_s"
+    }
     validated = {m for m in metrics if any(row.get(f"val_{m}") not in (None, "") for row in rows)}
     others = sorted(metrics - {"loss", "penalty"}, key=lambda m: (m not in validated, m))
     return (["loss"] + others)[:most]
@@ -77,7 +80,9 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str], path: Path, t
     if n <= 20:
         for i, row in enumerate(counts):
             for j, value in enumerate(row):
-                ax.text(j, i, value, ha="center", va="center", fontsize=8, color="white" if value > peak / 2 else "black")
+                ax.text(
+                    j, i, value, ha="center", va="center", fontsize=8, color="white" if value > peak / 2 else "black"
+                )
     accuracy = sum(counts[i][i] for i in range(n)) / max(1, sum(map(sum, counts)))
     ax.set_title(f"{title} test accuracy {accuracy:.4f}".strip())
     fig.tight_layout()
@@ -85,7 +90,9 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str], path: Path, t
     plt.close(fig)
 
 
-def plot_decision_boundary(predict_proba: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = "") -> None:
+def plot_decision_boundary(
+    predict_proba: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = ""
+) -> None:
     """Two-feature data, as the TensorFlow Playground draws it: the model's probability of class 1 over
     the plane (orange to blue), training points ringed in white, test points in black."""
     import numpy as np
@@ -102,7 +109,9 @@ def plot_decision_boundary(predict_proba: Any, train: tuple[Any, Any], test: tup
     image = ax.contourf(g1.numpy(), g2.numpy(), probs, levels=np.linspace(0, 1, 21), cmap="RdYlBu", alpha=0.85)
     fig.colorbar(image, ax=ax, label="P(class 1)")
     for (x, y), edge, label in ((train, "white", "train"), (test, "black", "test")):
-        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdYlBu", vmin=0, vmax=1, s=14, edgecolors=edge, linewidths=0.6, label=label)
+        ax.scatter(
+            x[:, 0], x[:, 1], c=y, cmap="RdYlBu", vmin=0, vmax=1, s=14, edgecolors=edge, linewidths=0.6, label=label
+        )
     ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")

@@ -19,8 +19,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from zoo.config import Section, load_yaml_file, parse_overrides, resolve
 from zoo.errors import UsageError
@@ -28,7 +29,13 @@ from zoo.registry import MODELS
 
 # Trainer arguments zoo sets itself: every run has its own callbacks, checkpoint I/O and data sharding.
 TRAINER_MANAGED = (
-    "callbacks", "logger", "plugins", "use_distributed_sampler", "enable_checkpointing", "barebones", "model_registry",
+    "callbacks",
+    "logger",
+    "plugins",
+    "use_distributed_sampler",
+    "enable_checkpointing",
+    "barebones",
+    "model_registry",
 )
 
 # Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
@@ -124,7 +131,9 @@ def import_user_code(names: Sequence[str]) -> None:
                 importlib.import_module(name)
             except ModuleNotFoundError as err:
                 if err.name and name.startswith(err.name):
-                    raise UsageError(f"imports: cannot import {name!r} ({err}); give a module on sys.path or a .py file") from None
+                    raise UsageError(
+                        f"imports: cannot import {name!r} ({err}); give a module on sys.path or a .py file"
+                    ) from None
                 raise
 
 
@@ -180,7 +189,9 @@ def resolve_recipe(
         base = [(str(recipe), load_yaml_file(recipe))]
     else:
         declared = MODELS.meta(model)
-        given = {s: layer[s].get("name") for _, layer in layers for s in ("task", "data") if isinstance(layer.get(s), dict)}
+        given = {
+            s: layer[s].get("name") for _, layer in layers for s in ("task", "data") if isinstance(layer.get(s), dict)
+        }
         given |= {s: v for s, k, v in triples if s in ("task", "data") and k == "name"}
         task, data = given.get("task") or declared.get("task"), given.get("data") or declared.get("data")
         if task is None or data is None:

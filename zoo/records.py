@@ -40,7 +40,12 @@ def number(text: str) -> Any:
 
 def _column_order(name: str) -> tuple[int, str]:
     first = {"epoch": 0, "step": 1}
-    return (first.get(name, 2 if name.startswith("train_") and name != "train_time_s" else 3 if name.startswith("val_") else 4), "")
+    return (
+        first.get(
+            name, 2 if name.startswith("train_") and name != "train_time_s" else 3 if name.startswith("val_") else 4
+        ),
+        "",
+    )
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from zoo.errors import UsageError
 

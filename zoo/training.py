@@ -17,9 +17,10 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from zoo.config import accepted_params, check_kwargs, plain
 from zoo.errors import DataError, Stopped, UsageError, ZooError
@@ -74,7 +75,9 @@ def fit(
     """
     cfg = resolve_recipe(model, config, overrides, imports)
     datamodule, task = prepare(model, cfg)
-    return train_and_test(model, cfg, datamodule, task, callbacks=callbacks, run_dir=run_dir, resume=resume, quiet=quiet)
+    return train_and_test(
+        model, cfg, datamodule, task, callbacks=callbacks, run_dir=run_dir, resume=resume, quiet=quiet
+    )
 
 
 def build(
@@ -90,6 +93,7 @@ def build(
 
 
 # --- building the pieces ----------------------------------------------------------------------------
+
 
 def construct(what: str, fn: Any, kwargs: dict[str, Any]) -> Any:
     """Call a constructor with checked kwargs; its own argument errors become one-line usage errors."""
@@ -159,8 +163,12 @@ def prepare(model_name: str, cfg: dict[str, Any]):
         f"task {task_name!r}",
         task_class,
         dict(
-            model=model_name, model_kwargs=model_kwargs, optimizer=cfg["optimizer"], scheduler=cfg["scheduler"],
-            **task_cfg, **task_kwargs,
+            model=model_name,
+            model_kwargs=model_kwargs,
+            optimizer=cfg["optimizer"],
+            scheduler=cfg["scheduler"],
+            **task_cfg,
+            **task_kwargs,
         ),
     )
     return datamodule, task
@@ -201,8 +209,10 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
         if differ:
             shown = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differ[:3])
             more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
-            raise UsageError(f"--resume: {candidate} was trained with other options ({shown}{more}); "
-                             "give the options it was started with")
+            raise UsageError(
+                f"--resume: {candidate} was trained with other options ({shown}{more}); "
+                "give the options it was started with"
+            )
         return run_dir, candidate
     raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} loads")
 
@@ -254,14 +264,25 @@ def build_trainer(
     mode = mode or (task.metric_mode(monitor) if monitor else None)
     if enabled and monitor is None:
         raise UsageError(f"early_stopping needs early_stopping.monitor: the {task.name} task has no validation loss")
-    early_stop = [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []
+    early_stop = (
+        [construct("early_stopping", EarlyStopping, dict(stopping, monitor=monitor, mode=mode))] if enabled else []
+    )
     # A separate callback for "last": Lightning 2.6's save_last only rewrites it when a best
     # checkpoint was written in the same step, so it would lag behind after the best epoch.
     last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     # A task without a "best" (word2vec: the last epoch is the result) keeps only "last".
-    best = last if monitor is None else ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
-        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False,
+    best = (
+        last
+        if monitor is None
+        else ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=monitor,
+            mode=mode,
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        )
     )
     throughput = TrainThroughput()
     periodic = construct("checkpoint", PeriodicCheckpoint, dict(checkpoint_cfg))
@@ -269,8 +290,12 @@ def build_trainer(
     # (Lightning calls every hook of every callback at every step, whether it does anything or not:
     # a periodic saver nobody asked for is left out.)
     zoo_callbacks = [
-        RunGuard(run_dir / "checkpoints" / "last.ckpt"), throughput, StepLog(run_dir),
-        *([periodic] if periodic.enabled else []), *dict.fromkeys([best, last]), *early_stop,
+        RunGuard(run_dir / "checkpoints" / "last.ckpt"),
+        throughput,
+        StepLog(run_dir),
+        *([periodic] if periodic.enabled else []),
+        *dict.fromkeys([best, last]),
+        *early_stop,
     ]
     if trainer_cfg.get("enable_progress_bar") is None:
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
@@ -281,8 +306,12 @@ def build_trainer(
     logger = EpochCSVLogger(run_dir, title=task.hparams.model)
     try:
         trainer = L.Trainer(
-            **trainer_cfg, default_root_dir=run_dir, logger=logger, callbacks=[*zoo_callbacks, *callbacks],
-            plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+            **trainer_cfg,
+            default_root_dir=run_dir,
+            logger=logger,
+            callbacks=[*zoo_callbacks, *callbacks],
+            plugins=[AtomicCheckpointIO()],
+            use_distributed_sampler=False,
         )
     except (ValueError, TypeError, MisconfigurationException) as err:
         raise UsageError(f"trainer: {err}") from None
@@ -290,6 +319,7 @@ def build_trainer(
 
 
 # --- one run ------------------------------------------------------------------------------------
+
 
 def train_and_test(
     model_name: str,
@@ -326,7 +356,10 @@ def train_and_test(
         run_dir, checkpoint = Path(os.environ[RUN_DIR_ENV]).resolve(), None
         run_dir.mkdir(parents=True, exist_ok=True)
     elif launched_rank() > 0:
-        raise UsageError(f"process {launched_rank()} of a multi-process run needs {RUN_DIR_ENV}=DIR: the run directory all processes share")
+        raise UsageError(
+            f"process {launched_rank()} of a multi-process run needs {RUN_DIR_ENV}=DIR: "
+            "the run directory all processes share"
+        )
     else:
         run_dir, checkpoint, made = make_run_dir(root, model_name, data_name), None, True
     try:
@@ -362,8 +395,10 @@ def train_and_test(
     if trainer.num_training_batches == 0 and not trainer.global_step:
         if made and trainer.is_global_zero:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: nothing to keep
-        raise DataError(f"no training batches: the training split is smaller than one batch per process "
-                        f"({trainer.world_size} processes), or --trainer.limit_train_batches is 0")
+        raise DataError(
+            f"no training batches: the training split is smaller than one batch per process "
+            f"({trainer.world_size} processes), or --trainer.limit_train_batches is 0"
+        )
     # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
     epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
     history = logger.sorted_rows()
@@ -376,7 +411,9 @@ def train_and_test(
         val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
     except SystemExit as exit_:
-        raise Stopped(f"interrupted during the evaluation; the trained checkpoints are in {run_dir / 'checkpoints'}", 130) from exit_
+        raise Stopped(
+            f"interrupted during the evaluation; the trained checkpoints are in {run_dir / 'checkpoints'}", 130
+        ) from exit_
     summary = {
         "model": model_name,
         "data": data_name,
@@ -403,21 +440,32 @@ def fit_explained(trainer, task, datamodule, checkpoint, cfg, model_name, run_di
         trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint)
     except (RuntimeError, MisconfigurationException) as err:
         # A mistyped monitor is only found at the first validation's end.
-        watchers = {"early_stopping.monitor": cfg["early_stopping"]["monitor"], "scheduler.monitor": cfg["scheduler"].get("monitor")}
+        watchers = {
+            "early_stopping.monitor": cfg["early_stopping"]["monitor"],
+            "scheduler.monitor": cfg["scheduler"].get("monitor"),
+        }
         for option, watched in watchers.items():
             if watched and watched not in trainer.callback_metrics and watched in str(err):
-                logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"))
+                logged = ", ".join(
+                    sorted(
+                        k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"
+                    )
+                )
                 raise UsageError(f"{option} {watched!r} is not a metric this run logs; it logs: {logged}") from None
         raise
     except ValueError as err:
         if "Expected more than 1 value per channel when training" in str(err):  # (BatchNorm1d)
-            raise UsageError("batch normalisation needs at least 2 samples in a training batch: "
-                             "raise --data.batch_size or set --model.batch_norm false") from None
+            raise UsageError(
+                "batch normalisation needs at least 2 samples in a training batch: "
+                "raise --data.batch_size or set --model.batch_norm false"
+            ) from None
         raise
     except Stopped as stop:
         if stop.exit_code > 128:  # a signal: say how to go on
-            raise Stopped(f"{stop}; to continue: python -m zoo.train {model_name} [the same options] --resume {run_dir}",
-                          stop.exit_code) from None
+            raise Stopped(
+                f"{stop}; to continue: python -m zoo.train {model_name} [the same options] --resume {run_dir}",
+                stop.exit_code,
+            ) from None
         raise
     except SystemExit as exit_:  # Lightning's answer to a KeyboardInterrupt outside zoo's signal handling
         raise Stopped(f"interrupted; checkpoints so far are in {run_dir / 'checkpoints'}", 130) from exit_

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -217,8 +218,12 @@ class ZooDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return batch_loader(
-            self.train_set, self.batch_size, shuffle=True, drop_last=self.drop_last,
-            seed=self.shuffle_seed, trainer=self.trainer,
+            self.train_set,
+            self.batch_size,
+            shuffle=True,
+            drop_last=self.drop_last,
+            seed=self.shuffle_seed,
+            trainer=self.trainer,
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -228,9 +233,7 @@ class ZooDataModule(L.LightningDataModule):
         return self._eval_loader(self.test_set)
 
     def _eval_loader(self, dataset: Dataset) -> DataLoader:
-        return batch_loader(
-            dataset, self.eval_batch_size, shuffle=False, drop_last=False, seed=0, trainer=self.trainer
-        )
+        return batch_loader(dataset, self.eval_batch_size, shuffle=False, drop_last=False, seed=0, trainer=self.trainer)
 
 
 class InMemoryDataModule(ZooDataModule):

@@ -21,8 +21,9 @@ import os
 import shutil
 import tempfile
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -92,7 +93,8 @@ def build_cache(files: list[Path], folder: Path, tokenizer_name: str, max_senten
                             text = line.decode("utf-8")
                         except UnicodeDecodeError as err:
                             raise DataError(
-                                f"{file} line {number} is not UTF-8 (byte 0x{line[err.start]:02x}); re-encode the corpus as UTF-8"
+                                f"{file} line {number} is not UTF-8 (byte 0x{line[err.start]:02x}); "
+                                "re-encode the corpus as UTF-8"
                             ) from None
                         words = tokenize(text)
                         for begin in range(0, len(words), max_sentence_length):
@@ -146,9 +148,15 @@ class CorpusChunks(Dataset):
 
     def __getitem__(self, c: int) -> tuple[torch.Tensor, torch.Tensor]:
         first_sentence, last_sentence = self.chunks[c]
-        starts = np.fromfile(self.folder / "sentences.i64", dtype=np.int64, count=last_sentence - first_sentence + 1,
-                             offset=8 * first_sentence)
-        tokens = np.fromfile(self.folder / "tokens.i32", dtype=np.int32, count=starts[-1] - starts[0], offset=4 * starts[0])
+        starts = np.fromfile(
+            self.folder / "sentences.i64",
+            dtype=np.int64,
+            count=last_sentence - first_sentence + 1,
+            offset=8 * first_sentence,
+        )
+        tokens = np.fromfile(
+            self.folder / "tokens.i32", dtype=np.int32, count=starts[-1] - starts[0], offset=4 * starts[0]
+        )
         known = tokens < self.vocab_size
         kept_before = np.concatenate([[0], np.cumsum(known)])
         bounds = kept_before[starts - starts[0]]
@@ -163,7 +171,9 @@ class ChunkOrder(Sampler[int]):
         self.n, self.rank, self.world_size = n, rank, world_size
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank, self.n - (self.n % self.world_size if self.world_size > 1 else 0), self.world_size))
+        return iter(
+            range(self.rank, self.n - (self.n % self.world_size if self.world_size > 1 else 0), self.world_size)
+        )
 
     def __len__(self) -> int:
         return self.n // self.world_size
@@ -238,7 +248,9 @@ class CorpusDataModule(L.LightningDataModule):
         edges, target, last_end = [0], batch_words, 0
         for block in range(0, n_sentences, 1 << 20):
             count = min(1 << 20, n_sentences - block)
-            ends = np.fromfile(path, dtype=np.int64, count=count, offset=8 * (block + 1))  # token offset after each sentence
+            ends = np.fromfile(
+                path, dtype=np.int64, count=count, offset=8 * (block + 1)
+            )  # token offset after each sentence
             while (k := int(np.searchsorted(ends, target))) < count:
                 edges.append(block + k + 1)
                 target = int(ends[k]) + batch_words
@@ -249,8 +261,12 @@ class CorpusDataModule(L.LightningDataModule):
         return np.stack([edges[:-1], edges[1:]], axis=1).astype(np.int64)
 
     def describe(self) -> dict[str, Any]:
-        return {"vocab_size": len(self.words), "vocab": list(self.words), "counts": list(self.counts),
-                "corpus_words": self.corpus_words}
+        return {
+            "vocab_size": len(self.words),
+            "vocab": list(self.words),
+            "counts": list(self.counts),
+            "corpus_words": self.corpus_words,
+        }
 
     def train_dataloader(self) -> DataLoader:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)

@@ -41,9 +41,7 @@ def resize_images(x: torch.Tensor, size: int) -> torch.Tensor:
     return out
 
 
-def random_affine(
-    x: torch.Tensor, *, shift: float, rotate: float, scale: float, hflip: bool
-) -> torch.Tensor:
+def random_affine(x: torch.Tensor, *, shift: float, rotate: float, scale: float, hflip: bool) -> torch.Tensor:
     """A different random shift/rotation/zoom (and mirror) for every image of a float batch (B, C, H, W).
 
     ``shift`` is a fraction of the image size, ``rotate`` in degrees, ``scale`` a relative zoom range;
@@ -184,9 +182,9 @@ class IdxDataModule(ImageDataModule):
             return
         where = self.root or self.cache_dir()
         alternatives = (
-            f"put the four idx files in a folder and pass --data.root DIR "
-            f"(Debian: apt-get install dataset-fashion-mnist puts Fashion-MNIST in "
-            f"/usr/share/datasets/fashion-mnist), or use --data.name digits, which needs no download"
+            "put the four idx files in a folder and pass --data.root DIR "
+            "(Debian: apt-get install dataset-fashion-mnist puts Fashion-MNIST in "
+            "/usr/share/datasets/fashion-mnist), or use --data.name digits, which needs no download"
         )
         if not self.download:
             raise DataError(f"{self.name}: idx files not found in {where} and data.download is false; {alternatives}")
@@ -199,7 +197,9 @@ class IdxDataModule(ImageDataModule):
                     dataset_class(root=str(where), train=train, download=True)
         except Exception as err:  # urllib, socket and torchvision errors all mean the same thing here
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise DataError(f"{self.name}: idx files not in {where} and the download failed ({reason}); {alternatives}") from None
+            raise DataError(
+                f"{self.name}: idx files not in {where} and the download failed ({reason}); {alternatives}"
+            ) from None
 
     def load(self):
         files = self.locate()
@@ -244,6 +244,7 @@ class FashionMNISTDataModule(IdxDataModule):
 
 # --- a folder of labelled images -------------------------------------------------------------------
 
+
 @register_dataset("imagefolder")
 class ImageFolderDataModule(ImageDataModule):
     """One subfolder per class, like Keras' ``flow_from_directory``.
@@ -254,7 +255,12 @@ class ImageFolderDataModule(ImageDataModule):
     """
 
     def __init__(
-        self, *, root: str | None = None, color: Literal["grayscale", "rgb"] = "rgb", test_split: float = 0.2, **kwargs: Any
+        self,
+        *,
+        root: str | None = None,
+        color: Literal["grayscale", "rgb"] = "rgb",
+        test_split: float = 0.2,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.set_test_split(test_split)
@@ -273,7 +279,9 @@ class ImageFolderDataModule(ImageDataModule):
         if not self.class_names:
             raise DataError(f"no class subfolders in {train_dir} (expected {train_dir}/<class>/<image>.png)")
         if len(self.class_names) < 2:
-            raise DataError(f"one class subfolder in {train_dir} ({self.class_names[0]}); a classifier needs two or more")
+            raise DataError(
+                f"one class subfolder in {train_dir} ({self.class_names[0]}); a classifier needs two or more"
+            )
         x, y = self._read_tree(train_dir)
         test_x = test_y = None
         if train_dir != self.root and (self.root / "test").is_dir():
@@ -297,7 +305,9 @@ class ImageFolderDataModule(ImageDataModule):
             if class_dir.is_dir():
                 files += [(p, label) for p in sorted(class_dir.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
         unknown = sorted(
-            d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name not in self.class_names
+            d.name
+            for d in folder.iterdir()
+            if d.is_dir() and not d.name.startswith(".") and d.name not in self.class_names
         )
         if unknown:
             raise DataError(f"{folder} has classes not in the training tree: {', '.join(unknown)}")

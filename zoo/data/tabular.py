@@ -97,7 +97,9 @@ class CSVDataModule(TabularDataModule):
             raise DataError(f"{self.path} is empty")
         header = [h.strip() for h in rows[0]]
         if self.target not in header:
-            raise DataError(f"{self.path} has no column {self.target!r} for --data.target (columns: {', '.join(header)})")
+            raise DataError(
+                f"{self.path} has no column {self.target!r} for --data.target (columns: {', '.join(header)})"
+            )
         if len(header) < 2:
             raise DataError(f"{self.path} has no feature columns besides {self.target!r}")
         t = header.index(self.target)
@@ -124,10 +126,15 @@ class CSVDataModule(TabularDataModule):
             features.append(values)
             labels.append(row[t].strip())
         if len(features) < 3:
-            raise DataError(f"{self.path} has {len(features)} data rows; at least 3 are needed to train, validate and test")
+            raise DataError(
+                f"{self.path} has {len(features)} data rows; at least 3 are needed to train, validate and test"
+            )
         self.class_names = sorted(set(labels), key=_numeric_first)
         if len(self.class_names) < 2:
-            raise DataError(f"{self.path}: column {header[t]!r} holds one class only ({self.class_names[0]!r}); a classifier needs two or more")
+            raise DataError(
+                f"{self.path}: column {header[t]!r} holds one class only ({self.class_names[0]!r}); "
+                "a classifier needs two or more"
+            )
         index = {name: i for i, name in enumerate(self.class_names)}
         x = torch.tensor(features, dtype=torch.float32)
         return x, torch.tensor([index[v] for v in labels], dtype=torch.long), None, None
@@ -142,6 +149,7 @@ def _numeric_first(label: str) -> tuple[int, float, str]:
 
 
 # --- the TensorFlow Playground's toy sets ----------------------------------------------------------
+
 
 class PlaygroundDataModule(TabularDataModule):
     """Two-feature, two-class toy problems as the TensorFlow Playground (playground.tensorflow.org)

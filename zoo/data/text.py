@@ -15,8 +15,9 @@ back-propagation through time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -90,7 +91,9 @@ class LaneBatches(Dataset):
     takes every ``world``-th lane.
     """
 
-    def __init__(self, ids: torch.Tensor, lanes: int, seq_len: int, partial: bool = False, rank: int = 0, world: int = 1):
+    def __init__(
+        self, ids: torch.Tensor, lanes: int, seq_len: int, partial: bool = False, rank: int = 0, world: int = 1
+    ):
         self.seq_len, self.partial = seq_len, partial
         length = len(ids) // (lanes * world)
         self.lanes = ids[: length * lanes * world].view(lanes * world, length)[rank::world]  # (lanes, length)
@@ -234,18 +237,28 @@ class TextDataModule(ZooDataModule):
         rank, world = self._rank_world()
         if self.stream == "windows":
             order = WindowOrder(len(ids), self.batch_size, self.seq_len, self.shuffle_seed + rank)
-            return ResumableLoader(WindowBatches(ids, self.seq_len), order, self.trainer, pin_memory=feeds_gpu(self.trainer))
-        lanes = LaneBatches(ids, self._lanes(len(ids), self.batch_size * world) // world or 1, self.seq_len, rank=rank, world=world)
+            return ResumableLoader(
+                WindowBatches(ids, self.seq_len), order, self.trainer, pin_memory=feeds_gpu(self.trainer)
+            )
+        lanes = LaneBatches(
+            ids, self._lanes(len(ids), self.batch_size * world) // world or 1, self.seq_len, rank=rank, world=world
+        )
         order = LaneOrder(lanes, shift=True, seed=self.shuffle_seed)
         return ResumableLoader(lanes, order, self.trainer, pin_memory=feeds_gpu(self.trainer))
 
     def _eval_loader(self, ids: torch.Tensor) -> DataLoader:
         rank, world = self._rank_world()
         lanes = LaneBatches(
-            ids, max(1, self._lanes(len(ids), self.eval_batch_size * world) // world), self.seq_len,
-            partial=True, rank=rank, world=world,
+            ids,
+            max(1, self._lanes(len(ids), self.eval_batch_size * world) // world),
+            self.seq_len,
+            partial=True,
+            rank=rank,
+            world=world,
         )
-        return quiet_loader(lanes, sampler=LaneOrder(lanes, shift=False, seed=0), batch_size=None, pin_memory=feeds_gpu(self.trainer))
+        return quiet_loader(
+            lanes, sampler=LaneOrder(lanes, shift=False, seed=0), batch_size=None, pin_memory=feeds_gpu(self.trainer)
+        )
 
     def _rank_world(self) -> tuple[int, int]:
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)

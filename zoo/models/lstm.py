@@ -51,7 +51,9 @@ class LSTMLanguageModel(nn.Module):
             raise ValueError(f"tie_weights needs embed_dim == hidden_size, got {embed_dim} and {hidden_size}")
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
         self.head = nn.Linear(hidden_size, vocab_size)
         with torch.no_grad():  # gates are stacked (input, forget, cell, output) in each bias vector
             for name, param in self.lstm.named_parameters():

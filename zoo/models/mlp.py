@@ -9,7 +9,7 @@ which the training loop adds to the loss, like Keras' ``kernel_regularizer``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -196,8 +196,23 @@ def _train_window(w_in, w_out, kept, i, lo, hi, negative, table, alpha, targets,
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _train_parts(w_in, w_out, tokens, bounds, parts, thresholds, table, window, negative, shared,
-                 alpha_start, alpha_end, seed, losses, pair_counts):
+def _train_parts(
+    w_in,
+    w_out,
+    tokens,
+    bounds,
+    parts,
+    thresholds,
+    table,
+    window,
+    negative,
+    shared,
+    alpha_start,
+    alpha_end,
+    seed,
+    losses,
+    pair_counts,
+):
     total = max(1, bounds[-1] - bounds[0])
     n_sentences = len(bounds) - 1
     for p in numba.prange(parts):
@@ -224,23 +239,39 @@ def _train_parts(w_in, w_out, tokens, bounds, parts, thresholds, table, window, 
                     reach = window - np.int64((rng >> np.uint64(16)) % np.uint64(window))
                     lo, hi = max(0, i - reach), min(n, i + reach + 1)
                     if hi - lo > 1:
-                        step, rng = _train_window(w_in, w_out, kept, i, lo, hi, negative, table, alpha, targets, neu, neu1e, rng)
+                        step, rng = _train_window(
+                            w_in, w_out, kept, i, lo, hi, negative, table, alpha, targets, neu, neu1e, rng
+                        )
                         loss += step
                         pairs += hi - lo - 1
             else:
                 count, rng = window_pairs(n, window, centers, contexts, rng)
                 for q in range(count):
-                    step, rng = _train_pair(w_in, w_out, kept[centers[q]], kept[contexts[q]], negative, table, alpha, neu1e, rng)
+                    step, rng = _train_pair(
+                        w_in, w_out, kept[centers[q]], kept[contexts[q]], negative, table, alpha, neu1e, rng
+                    )
                     loss += step
                 pairs += count
         losses[p] = loss
         pair_counts[p] = pairs
 
 
-def train_chunk_cpu(w_in: torch.Tensor, w_out: torch.Tensor, tokens: np.ndarray, bounds: np.ndarray,
-                    thresholds: np.ndarray, table: np.ndarray, *, window: int, negative: int,
-                    alpha_start: float, alpha_end: float, seed: int, threads: int,
-                    share_negatives: bool = True) -> tuple[float, int]:
+def train_chunk_cpu(
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    tokens: np.ndarray,
+    bounds: np.ndarray,
+    thresholds: np.ndarray,
+    table: np.ndarray,
+    *,
+    window: int,
+    negative: int,
+    alpha_start: float,
+    alpha_end: float,
+    seed: int,
+    threads: int,
+    share_negatives: bool = True,
+) -> tuple[float, int]:
     """Train on the sentences ``tokens[bounds[s]:bounds[s+1]]`` in place; returns (loss sum, pairs).
 
     ``threads`` threads share the sentences round-robin and update the tables without locks.
@@ -250,15 +281,41 @@ def train_chunk_cpu(w_in: torch.Tensor, w_out: torch.Tensor, tokens: np.ndarray,
     losses = np.zeros(threads, np.float64)
     pairs = np.zeros(threads, np.int64)
     numba.set_num_threads(threads)
-    _train_parts(w_in.numpy(), w_out.numpy(), tokens, bounds, threads, thresholds, table, window, negative,
-                 share_negatives, alpha_start, alpha_end, seed, losses, pairs)
+    _train_parts(
+        w_in.numpy(),
+        w_out.numpy(),
+        tokens,
+        bounds,
+        threads,
+        thresholds,
+        table,
+        window,
+        negative,
+        share_negatives,
+        alpha_start,
+        alpha_end,
+        seed,
+        losses,
+        pairs,
+    )
     return float(losses.sum()), int(pairs.sum())
 
 
-def train_chunk_torch(w_in: torch.Tensor, w_out: torch.Tensor, tokens: torch.Tensor, sentence: torch.Tensor,
-                      keep_prob: torch.Tensor, table: torch.Tensor, *, window: int, negative: int,
-                      alpha_start: float, alpha_end: float, generator: torch.Generator | None,
-                      batch_pairs: int = 16384) -> tuple[float, int]:
+def train_chunk_torch(
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    tokens: torch.Tensor,
+    sentence: torch.Tensor,
+    keep_prob: torch.Tensor,
+    table: torch.Tensor,
+    *,
+    window: int,
+    negative: int,
+    alpha_start: float,
+    alpha_end: float,
+    generator: torch.Generator | None,
+    batch_pairs: int = 16384,
+) -> tuple[float, int]:
     """The same procedure on any device with tensor operations; ``sentence[t]`` is token t's sentence id.
 
     ``keep_prob`` is the subsampling probability per word, ``table`` the float cumulative negative

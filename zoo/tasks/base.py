@@ -85,7 +85,7 @@ class Task(PlainFxName, L.LightningModule):
 
     @classmethod
     def metric_mode(cls, metric: str) -> Literal["min", "max"]:
-        """"max" for a metric this task logs that grows as the model gets better, else "min"."""
+        """ "max" for a metric this task logs that grows as the model gets better, else "min"."""
         for stage in STAGES:
             metric = metric.removeprefix(f"{stage}_")
         return "max" if metric in cls.higher_is_better else "min"
@@ -102,8 +102,13 @@ class Task(PlainFxName, L.LightningModule):
         total_steps = self.trainer.estimated_stepping_batches  # inf when only max_time bounds the run
         steps_per_epoch = max(1, self.trainer.num_training_batches // self.trainer.accumulate_grad_batches)
         scheduler = build_scheduler(
-            optimizer, self.scheduler_cfg, decay=decay, total_steps=total_steps, steps_per_epoch=steps_per_epoch,
-            time_progress=self._time_progress(), mode_of=self.metric_mode,
+            optimizer,
+            self.scheduler_cfg,
+            decay=decay,
+            total_steps=total_steps,
+            steps_per_epoch=steps_per_epoch,
+            time_progress=self._time_progress(),
+            mode_of=self.metric_mode,
         )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 

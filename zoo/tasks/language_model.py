@@ -63,7 +63,9 @@ class LanguageModelTask(SupervisedTask):
             self.encode(sample_prompt)  # a prompt the vocabulary cannot spell fails now, not after an epoch
         self._state: dict[str, Any] = {}  # per stage: the state to continue from
         # (The model is called through forward_with_state, which the base class's compile does not reach.)
-        self._forward_with_state = torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
+        self._forward_with_state = (
+            torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
+        )
 
     def check_model(self, model) -> None:
         require(model, self.name, "forward_with_state", call="forward_with_state(ids, state) -> (logits, state)")

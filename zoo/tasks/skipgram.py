@@ -79,14 +79,18 @@ class SkipGramTask(Task):
             raise UsageError(f"task.window must be >= 1 and task.negative >= 0, got {window} and {negative}")
         if sample < 0 or min_lr < 0:
             raise UsageError("task.sample and task.min_lr must be >= 0")
-        unsupported = {k: v for k, v in self.optimizer_cfg.items() if k not in ("name", "lr", "dampening", "fused") and v}
+        unsupported = {
+            k: v for k, v in self.optimizer_cfg.items() if k not in ("name", "lr", "dampening", "fused") and v
+        }
         if self.optimizer_cfg["name"] != "sgd" or unsupported:
             raise UsageError(
                 "word2vec trains with word2vec's own SGD update: use optimizer.name sgd with only lr "
                 f"(got {self.optimizer_cfg['name']!r}{', ' + ', '.join(unsupported) if unsupported else ''})"
             )
         if self.hparams.compile:
-            raise UsageError("task.compile does not apply to word2vec: its training step is one kernel, not a forward pass")
+            raise UsageError(
+                "task.compile does not apply to word2vec: its training step is one kernel, not a forward pass"
+            )
         self.automatic_optimization = False  # the update below is the optimizer
         self.vocab, self.counts, self.corpus_words = list(vocab), list(counts), corpus_words
         self.window, self.negative, self.min_lr, self.batch_pairs = window, negative, min_lr, batch_pairs
@@ -141,9 +145,18 @@ class SkipGramTask(Task):
             if w_in.device.type != "cpu":
                 raise UsageError("task.backend 'numba' runs on the CPU only; use 'torch' or 'auto' on a GPU")
             loss, pairs = train_chunk_cpu(
-                w_in, w_out, tokens.numpy(), bounds.numpy(), self.thresholds, self.table,
-                window=self.window, negative=self.negative, alpha_start=alpha_start, alpha_end=alpha_end,
-                seed=self.global_step * 7919 + self.global_rank, threads=torch.get_num_threads(),
+                w_in,
+                w_out,
+                tokens.numpy(),
+                bounds.numpy(),
+                self.thresholds,
+                self.table,
+                window=self.window,
+                negative=self.negative,
+                alpha_start=alpha_start,
+                alpha_end=alpha_end,
+                seed=self.global_step * 7919 + self.global_rank,
+                threads=torch.get_num_threads(),
                 share_negatives=self.share_negatives,
             )
         else:
@@ -165,14 +178,21 @@ class SkipGramTask(Task):
             keep = torch.tensor(self.thresholds.astype(np.float64) / 2**32, dtype=torch.float32, device=device)
             table = torch.tensor(self.table, dtype=torch.float64, device=device)
             self._device_tables = (keep, table)
-        sentence = torch.repeat_interleave(
-            torch.arange(len(bounds) - 1, device=device), bounds[1:] - bounds[:-1]
-        )
+        sentence = torch.repeat_interleave(torch.arange(len(bounds) - 1, device=device), bounds[1:] - bounds[:-1])
         keep, table = self._device_tables
         return train_chunk_torch(
-            self.model.input.weight.data, self.model.output.weight.data, tokens.long(), sentence, keep, table,
-            window=self.window, negative=self.negative, alpha_start=alpha_start, alpha_end=alpha_end,
-            generator=None, batch_pairs=self.batch_pairs,
+            self.model.input.weight.data,
+            self.model.output.weight.data,
+            tokens.long(),
+            sentence,
+            keep,
+            table,
+            window=self.window,
+            negative=self.negative,
+            alpha_start=alpha_start,
+            alpha_end=alpha_end,
+            generator=None,
+            batch_pairs=self.batch_pairs,
         )
 
     def on_train_epoch_end(self) -> None:

@@ -121,6 +121,7 @@ def test_bad_input_gets_one_line_and_an_exit_code(case, cli, tmp_path):
     assert not any(root.glob("*")), "a failed start left a run directory behind"
 
 
+@pytest.mark.slow
 def test_the_real_command_exits_2_without_traceback(tmp_path):
     result = run_command(["zoo.train", "lenet", "--data.batch_sise", "3"], cwd=tmp_path)
     assert result.returncode == 2
@@ -131,6 +132,7 @@ def test_the_real_command_exits_2_without_traceback(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path):
     result = run_command(["zoo.train", "lenett", "--debug"], cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" in result.stderr

@@ -99,6 +99,7 @@ def test_truncated_real_format_file_fails_at_setup(tmp_path):
         dm.setup("fit")
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_files():
     require(FASHION_MNIST, "apt-get install -y dataset-fashion-mnist")
     dm = DATASETS.get("fashion-mnist")(root=str(FASHION_MNIST), download=False, val_split=0.1)
@@ -249,6 +250,7 @@ class PlainBatches:
         return len(self.sampler)
 
 
+@pytest.mark.slow
 def test_fast_path_trains_exactly_like_a_per_sample_dataloader(tmp_path):
     """Whole-batch indexing is only a faster way to fetch the same batches: LeNet trained two epochs
     through it ends with the same weights as through DataLoader(TensorDataset) fetching sample by

@@ -14,7 +14,7 @@ import zoo
 from zoo.checkpoint import safe_load
 
 # One worker runs this whole module under pytest -n (--dist loadgroup): its fixture starts ten processes.
-pytestmark = pytest.mark.xdist_group("ddp")
+pytestmark = [pytest.mark.xdist_group("ddp"), pytest.mark.slow]
 
 DDP = [
     "--trainer.strategy",

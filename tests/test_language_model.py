@@ -134,6 +134,7 @@ def learned(tmp_path_factory):
     return zoo.fit("lstm", config=cfg).summary
 
 
+@pytest.mark.slow
 def test_a_tiny_text_is_learned_to_near_zero_loss(learned):
     import csv
 
@@ -147,6 +148,7 @@ def test_a_tiny_text_is_learned_to_near_zero_loss(learned):
     assert learned["sample_unit"] == "tokens"
 
 
+@pytest.mark.slow
 def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
     task = zoo.load_checkpoint(learned["checkpoint"])
     assert task.decode(task.encode("the mat.")) == "the mat."
@@ -164,6 +166,7 @@ def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
     assert task(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 5, len(task.vocab))
 
 
+@pytest.mark.slow
 def test_generate_command_is_repeatable_with_a_seed(learned, tmp_path):
     args = [
         "zoo.generate",

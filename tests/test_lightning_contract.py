@@ -160,6 +160,7 @@ def test_a_module_without_a_trainer_raises_on_trainer():
     assert _lightning.attached_trainer(module) is None
 
 
+@pytest.mark.slow
 def test_importing_lightning_switches_torch_to_the_nvml_gpu_check():
     env = {k: v for k, v in checkout_env().items() if k != "PYTORCH_NVML_BASED_CUDA_CHECK"}
     code = "import os, lightning.pytorch; print(os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK'))"

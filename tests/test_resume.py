@@ -107,6 +107,7 @@ def finish_and_compare(run_dir, root, alone, stood):
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs), stood
 
 
+@pytest.mark.slow
 def test_killed_anywhere_and_resumed_ends_like_the_run_left_alone(tmp_path, alone):
     proc = start(["lenet", *EXACT, *SEED], tmp_path)
     wait_for(lambda: any(tmp_path.glob("lenet-digits-*/checkpoints/last.ckpt")))
@@ -120,6 +121,7 @@ def test_killed_anywhere_and_resumed_ends_like_the_run_left_alone(tmp_path, alon
     finish_and_compare(run_dir, tmp_path, alone, stood)
 
 
+@pytest.mark.slow
 def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_path, alone):
     # The moments a timed kill rarely hits (epochs have 40 steps): after an epoch's last batch but
     # before its validation, during validation, and after the epoch-end checkpoint but before the
@@ -147,6 +149,7 @@ def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_
     finish_and_compare(run_dir, tmp_path, alone, points)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(tmp_path, sig):
     proc = start(
@@ -173,6 +176,7 @@ def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(tmp_path, 
     assert f"at step {checkpoint['global_step']};" in lines[-1]  # the checkpoint is the step it names
 
 
+@pytest.mark.slow
 def test_a_stop_signal_after_an_epochs_last_batch_lets_the_epoch_finish_first(tmp_path):
     # Ctrl-C during the last of 5 batches. A checkpoint taken after it would resume past the epoch's
     # validation; the epoch ends instead, then it stops.
@@ -239,6 +243,7 @@ def finished(tmp_path_factory):
     return summary
 
 
+@pytest.mark.slow
 def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
     code, _, err = cli("mlp", "--resume", str(tmp_path / "nowhere"))
     assert code == 2 and err.strip().splitlines() == [
@@ -252,6 +257,7 @@ def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
     assert code == 1 and err.strip() == f"zoo.train: error: --resume: no checkpoint in {empty / 'checkpoints'}"
 
 
+@pytest.mark.slow
 def test_resume_skips_a_corrupt_last_checkpoint_and_says_so(cli, finished, tmp_path):
     import shutil
 

@@ -117,6 +117,7 @@ def test_playground_sets_are_seeded_and_noise_moves_points():
     assert 0 < np.abs(a - clean).max() <= 0.3 + 1e-6
 
 
+@pytest.mark.slow
 def test_default_mlp_command_learns_the_spiral_and_leaves_the_pictures(tmp_path):
     result = run_command(["zoo.train", "mlp", "--trainer.default_root_dir", str(tmp_path)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -44,6 +44,7 @@ def test_every_model_smoke_trains_through_the_shared_loop(name, tmp_path, capsys
     assert not task.training and next(task.parameters()).device.type == "cpu"
 
 
+@pytest.mark.slow
 def test_default_lenet_command_end_to_end(tmp_path):
     """The README's first command: offline digits, >= 0.95 test accuracy, every file of a run."""
     result = run_command(["zoo.train", "lenet", "--trainer.default_root_dir", str(tmp_path)], cwd=tmp_path)
@@ -154,6 +155,7 @@ def test_predict_takes_raw_images_of_another_size_than_lenets_input(tmp_path):
     assert task.predict_proba(x.float() / 255).shape == (16, 10)
 
 
+@pytest.mark.slow
 def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     """pip install of the built wheel (not the checkout): recipes ship inside the package."""
     wheels = tmp_path / "wheels"
@@ -258,6 +260,7 @@ def test_epoch_loss_is_the_mean_over_samples_so_a_short_last_batch_counts_for_wh
     torch.testing.assert_close(task.losses["val_loss"].compute(), expected)
 
 
+@pytest.mark.slow
 def test_a_run_that_max_steps_stops_mid_epoch_validates_its_final_weights(tmp_path, capsys):
     """Lightning validates before a max_time or early stop, not before a max_steps stop in the middle
     of an epoch: the last steps (at a decayed rate) would then never count as "best" nor be tested."""
@@ -304,6 +307,7 @@ def test_progress_bar_shows_the_step_loss_and_not_the_csv_axes(tmp_path, capsys)
     assert "loss" not in header and "train_loss" in header
 
 
+@pytest.mark.slow
 def test_step_losses_are_the_tasks_loss_also_when_gradients_accumulate(tmp_path, capsys):
     """Lightning hands callbacks the loss divided by accumulate_grad_batches; steps.csv, the progress
     bar and the non-finite check report the loss itself. With a learning rate of 0 the weights never
@@ -336,6 +340,7 @@ def test_step_losses_are_the_tasks_loss_also_when_gradients_accumulate(tmp_path,
     assert accumulated == pytest.approx(plain, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_validations_inside_an_epoch_get_rows_of_their_own_at_their_step(tmp_path, capsys):
     """--trainer.val_check_interval 7 on digits (21 batches an epoch): validations after 7, 14 and 21
     steps, each its own metrics.csv row (they used to overwrite one another); the training figures and
@@ -422,6 +427,7 @@ def test_a_resumed_run_replaces_the_rows_a_killed_run_logged_after_its_checkpoin
     assert lines == ["epoch,step,train_loss,val_loss", "0,7,,2.0", "0,14,,1.4"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "validation", [["--trainer.check_val_every_n_epoch", "2"], ["--trainer.val_check_interval", "7"]]
 )
@@ -458,6 +464,7 @@ def test_a_device_this_machine_lacks_is_a_usage_error_not_a_corrupt_checkpoint(m
     assert safe_load(path, "cpu") == {"state_dict": {}}
 
 
+@pytest.mark.slow
 def test_hooks_run_unprofiled_by_default_and_a_chosen_profiler_still_times_them(tmp_path):
     """zoo replaces Lightning's default do-nothing profiler with a cheaper do-nothing one; a profiler
     the user names (``--trainer.profiler simple``) still gets every hook to time."""

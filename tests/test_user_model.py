@@ -97,6 +97,7 @@ def readme_block(marker: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_the_readmes_own_model_example_runs_from_python_and_from_the_command(tmp_path):
     (tmp_path / "tiny_cnn.py").write_text(readme_block("<!-- example: tiny_cnn.py -->"))
     script = readme_block("<!-- example: fit tiny_cnn -->").replace(

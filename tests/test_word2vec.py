@@ -122,6 +122,7 @@ def planted(request, tmp_path_factory):
     return zoo.fit("word2vec", config=cfg).summary
 
 
+@pytest.mark.slow
 def test_planted_pairs_end_up_nearer_than_random_pairs(planted):
     vectors = zoo.load_vectors(planted["run_dir"])
     planted_sims = [vectors.similarity(name("aword", i), name("bword", i)) for i in range(30)]
@@ -130,6 +131,7 @@ def test_planted_pairs_end_up_nearer_than_random_pairs(planted):
     assert np.mean(np.array(planted_sims) > np.median(random_sims)) >= 0.9
 
 
+@pytest.mark.slow
 def test_run_writes_gensim_vectors_and_exact_loss(planted):
     from gensim.models import KeyedVectors
 
@@ -153,6 +155,7 @@ def test_run_writes_gensim_vectors_and_exact_loss(planted):
     assert len(steps) == len(rows) * (len(steps) // len(rows)) and len(steps) >= len(rows)
 
 
+@pytest.mark.slow
 def test_neighbors_command_prints_nearest_words_and_analogies(planted, tmp_path):
     a3, b3, b4 = name("aword", 3), name("bword", 3), name("bword", 4)
     result = run_command(["zoo.neighbors", planted["run_dir"], a3, f"{a3}-{b3}+{b4}", "--topn", "3"], cwd=tmp_path)

@@ -250,7 +250,11 @@ def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
         f"zoo.train: error: --resume: no such run directory or checkpoint file: {tmp_path / 'nowhere'}"
     ]
     code, _, err = cli("mlp", "--model.hidden", "[8]", "--resume", finished["run_dir"])
-    assert code == 2 and "was trained with other options (model_kwargs:" in err and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2
+        and "was trained with other options (model_kwargs.hidden: [32, 32, 32] then, [8] now)" in err
+        and len(err.strip().splitlines()) == 1
+    )
     empty = tmp_path / "empty"
     (empty / "checkpoints").mkdir(parents=True)
     code, _, err = cli("mlp", "--resume", str(empty))

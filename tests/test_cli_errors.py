@@ -2,6 +2,7 @@
 and leaves no run directory behind."""
 
 import pytest
+
 from conftest import run_command
 from test_data import write_fake_mnist
 

@@ -5,10 +5,10 @@ import gzip
 import numpy as np
 import pytest
 import torch
-from conftest import FASHION_MNIST, require
 from PIL import Image
 
 import zoo
+from conftest import FASHION_MNIST, require
 from zoo.data import DATASETS, BatchOrder
 from zoo.data.idx import read_idx, write_idx
 from zoo.errors import DataError, UsageError

@@ -5,9 +5,9 @@ import os
 
 import pytest
 import torch
-from conftest import run_command
 
 import zoo
+from conftest import run_command
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.data.text import EOS, UNK, LaneBatches, LaneOrder, detokenize, tokenize

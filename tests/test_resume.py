@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, checkout_env, run_command, run_python
 
 import zoo
+from conftest import ROOT, checkout_env, run_command, run_python
 from zoo.checkpoint import safe_load
 
 # LeNet on digits with everything random switched on (shuffling, augmentation, dropout) and a

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import run_command, summary_of
 
 import zoo
+from conftest import run_command, summary_of
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.errors import DataError

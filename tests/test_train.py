@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_finite_metrics, run_command, summary_of
 
 import zoo
+from conftest import ROOT, assert_finite_metrics, run_command, summary_of
 from zoo import resolve_recipe
 from zoo.errors import DataError
 
@@ -179,7 +179,12 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the wheel's zoo, not a checkout's
     probe = subprocess.run(
-        [python, "-c", "import zoo; print(zoo.__file__); print(zoo.list_recipes())"],
+        [
+            python,
+            "-c",
+            "import zoo, zoo.schema; print(zoo.__file__); print(zoo.list_recipes()); "
+            "print(zoo.schema.load() is not None)",
+        ],
         cwd=elsewhere,
         capture_output=True,
         text=True,
@@ -188,6 +193,7 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     assert probe.returncode == 0, probe.stderr
     assert str(venv) in probe.stdout.splitlines()[0]
     assert "lenet" in probe.stdout
+    assert probe.stdout.splitlines()[-1] == "True"  # the option schema ships in the wheel
     result = subprocess.run(
         [python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True, env=env
     )

@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import run_command
 from scipy import stats
 
 import zoo
+from conftest import run_command
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.nn.skipgram import draw_negatives, keep_thresholds, negative_table, subsample, window_pairs

@@ -168,6 +168,21 @@ def test_neighbors_command_prints_nearest_words_and_analogies(planted, tmp_path)
     assert bad.returncode == 2 and f"not in the vocabulary: zebra, {a3.upper()} (try {a3})" in bad.stderr
     bad = run_command(["zoo.neighbors", planted["run_dir"], "+"], cwd=tmp_path)
     assert bad.returncode == 2 and "'+' names no word" in bad.stderr and "Traceback" not in bad.stderr
+    # A missing word no longer costs the other queries their answers; it is named at the end.
+    some = run_command(["zoo.neighbors", planted["run_dir"], "zebra", a3, "--topn", "2"], cwd=tmp_path)
+    assert some.returncode == 2 and some.stdout.splitlines()[0] == f"{a3}:" and len(some.stdout.splitlines()) == 3
+    assert some.stderr.strip().startswith("zoo.neighbors: error: not in the vocabulary: zebra (")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    corpus = tmp_path / "bom.txt"
+    corpus.write_bytes("\ufeffhello world\nhello there\n".encode("utf-8"))
+    dm = DATASETS.get("corpus")(
+        path=str(corpus), cache_dir=str(tmp_path / "cache"), min_count=1, tokenizer="whitespace"
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    assert sorted(dm.words) == ["hello", "there", "world"]  # not "\ufeffhello" beside "hello"
 
 
 def test_corpus_cache_is_built_once_and_reused(tmp_path):

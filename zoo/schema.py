@@ -50,6 +50,9 @@ TRAINER_MANAGED = (
     "model_registry",
 )
 
+# zoo always writes metrics.csv; "tensorboard" adds TensorBoard's event files beside it (zoo[tensorboard]).
+TRAINER_OPTIONS = {"logger": (Literal["csv", "tensorboard"], "csv")}
+
 # Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
 # and "best" then means best by that metric. The final validation and test use the best weights
 # (Keras' restore_best_weights=True) unless restore_best is false, when they use the last ones.
@@ -78,7 +81,7 @@ def live_sections(model_name: str) -> dict[str, Section]:
         "task": Section(TASKS.get, skip=task_managed()),
         "optimizer": Section(OPTIMIZERS.get, skip=IMPLEMENTATION_OPTIONS, extra=COMMON_OPTIMIZER_OPTIONS),
         "scheduler": Section(SCHEDULERS.get),
-        "trainer": Section(lambda _: L.Trainer, named=False, skip=TRAINER_MANAGED),
+        "trainer": Section(lambda _: L.Trainer, named=False, skip=TRAINER_MANAGED, extra=TRAINER_OPTIONS),
         "early_stopping": Section(
             lambda _: EarlyStopping, named=False, skip=("monitor", "mode"), extra=EARLY_STOPPING_OPTIONS
         ),

@@ -90,7 +90,8 @@ def build_cache(files: list[Path], folder: Path, tokenizer_name: str, max_senten
                         if b"\x00" in line:
                             raise DataError(f"{file} looks binary (NUL bytes on line {number}), not text")
                         try:
-                            text = line.decode("utf-8")
+                            # (a byte-order mark at a file's start is not part of its first word)
+                            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
                         except UnicodeDecodeError as err:
                             raise DataError(
                                 f"{file} line {number} is not UTF-8 (byte 0x{line[err.start]:02x}); "

@@ -202,6 +202,39 @@ def test_corpus_cache_is_built_once_and_reused(tmp_path):
     assert dm.counts == sorted(dm.counts, reverse=True)  # ids are numbered by frequency
 
 
+def test_the_token_cache_is_the_same_from_any_number_of_workers_and_equals_gensims_tokens(tmp_path):
+    """The cache is built by one process per core on a large corpus: each numbers the words of its own
+    run of lines, and the runs are joined in order. The same files come out of 1, 2 or 3 workers, with
+    gensim's simple_preprocess words, line by line, in one regular expression per block."""
+    from gensim.test.utils import datapath
+    from gensim.utils import simple_preprocess
+
+    from zoo.data.corpus import build_cache, corpus_files
+
+    lee = open(datapath("lee_background.cor"), encoding="utf-8").read()
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "a.txt").write_text(
+        lee + "Zoo's 2nd line: __init__ and naïve café, ÉCOLE!\n\n", encoding="utf-8"
+    )
+    (tmp_path / "text" / "b.txt").write_text(lee[:5000] + "\nno newline at the end", encoding="utf-8")
+    files = corpus_files(tmp_path / "text")
+    built = {}
+    for workers in (1, 2, 3):
+        build_cache(files, tmp_path / f"cache{workers}", "simple_preprocess", 10_000, workers=workers)
+        built[workers] = [
+            (tmp_path / f"cache{workers}" / name).read_bytes() for name in ("tokens.i32", "sentences.i64", "vocab.tsv")
+        ]
+    assert built[1] == built[2] == built[3]
+    vocab = [line.split("\t")[0] for line in built[1][2].decode("utf-8").splitlines()]
+    tokens = np.frombuffer(built[1][0], dtype=np.int32)
+    starts = np.frombuffer(built[1][1], dtype=np.int64)
+    sentences = [[vocab[i] for i in tokens[a:b]] for a, b in zip(starts[:-1], starts[1:])]
+    expected = [
+        words for f in files for line in f.read_text(encoding="utf-8").split("\n") if (words := simple_preprocess(line))
+    ]
+    assert sentences == expected
+
+
 def test_two_processes_building_the_same_cache_both_succeed(tmp_path):
     """Two runs on a fresh machine (tests in parallel, DDP) may both find no cache and build it: the
     one that finishes second keeps the first one's folder instead of failing."""
@@ -221,7 +254,9 @@ def test_two_processes_building_the_same_cache_both_succeed(tmp_path):
     [
         (b"", "the corpus has no words"),
         (b"alpha beta gamma\n", "no word occurs data.min_count=5 times"),
-        (b"caf\xe9 au lait\n", "line 1 is not UTF-8"),
+        (b"caf\xe9 au lait\n", "line 1 is not UTF-8 (byte 0xe9)"),
+        (b"one line\ntwo lines\ncaf\xe9 au lait\n", "bad.txt line 3 is not UTF-8 (byte 0xe9)"),
+        (b"text\nmore text\n\x00\x01binary\n", "bad.txt looks binary (NUL bytes on line 3)"),
     ],
 )
 def test_bad_corpus_gets_one_line(tmp_path, cli, content, message):

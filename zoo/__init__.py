@@ -3,6 +3,8 @@
     >>> import zoo
     >>> zoo.list_models()
     >>> net = zoo.get_model("lenet", num_classes=10)                 # a plain torch.nn.Module
+    >>> zoo.list_weights()                                            # ['lenet:fashion-mnist', ...]
+    >>> task = zoo.load_pretrained("lenet:fashion-mnist")            # trained, shipped in the package
     >>> result = zoo.fit("lenet", overrides={"trainer.max_epochs": 3})  # train, test, run directory
     >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")  # trained, eval mode, CPU
     >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")         # gensim KeyedVectors
@@ -15,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.errors import DataError, Stopped, UsageError, ZooError
-from zoo.registry import get_model, list_models, register_dataset, register_model, register_task
+from zoo.pretrained import get_model, list_weights, load_pretrained, weight_card
+from zoo.registry import list_models, register_dataset, register_model, register_task
 
 __version__ = "0.1.0"
 
@@ -27,7 +30,7 @@ _LAZY = {
     "resolve_recipe": "zoo.recipes",
     "list_recipes": "zoo.recipes",
     "load_checkpoint": "zoo.loading",
-    "load_vectors": "zoo.loading",
+    "load_vectors": "zoo.pretrained",
 }
 
 __all__ = [
@@ -38,6 +41,9 @@ __all__ = [
     "list_recipes",
     "get_model",
     "list_models",
+    "list_weights",
+    "load_pretrained",
+    "weight_card",
     "register_model",
     "register_dataset",
     "register_task",

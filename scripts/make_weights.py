@@ -259,9 +259,12 @@ def main() -> None:
                     verdict = "ok" if abs(again - shipped) <= tolerance else "OUTSIDE"
                     failed += [name] if verdict != "ok" else []
                     print(f"{name} {metric}: card {shipped}, retrained {again} (tolerance {tolerance}): {verdict}")
-            else:
+            else:  # (read again: another run of this script may have written a card meanwhile)
+                cards = json.loads(CARDS_FILE.read_text()) if CARDS_FILE.exists() else {}
                 cards[name] = card
-                atomic_write_text(CARDS_FILE, json.dumps(cards, indent=1, ensure_ascii=False) + "\n")
+                atomic_write_text(
+                    CARDS_FILE, json.dumps(dict(sorted(cards.items())), indent=1, ensure_ascii=False) + "\n"
+                )
                 print(f"{name}: {json.dumps(card['metrics'])}, {card['file_size']:,} bytes", flush=True)
     if failed:
         sys.exit(f"outside the tolerance: {', '.join(failed)}")

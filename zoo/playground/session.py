@@ -20,6 +20,7 @@ validation pass and per-batch metric accumulation (the page measures whole split
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import shlex
@@ -37,6 +38,7 @@ from zoo.config import dump_yaml
 from zoo.data.tabular import PLAYGROUND_FEATURES
 from zoo.errors import UsageError, ZooError
 from zoo.optim import build_optimizer, build_scheduler, check_optimization
+from zoo.training import prepare
 
 MODEL = "mlp"
 PLAYGROUND_SETS = ("circle", "gauss", "spiral", "xor")
@@ -174,11 +176,11 @@ def recipe_key(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(cfg: dict[str, Any], settings: dict[str, Any]) -> Run:
-    """A checked recipe built with zoo (``zoo.build``: seeded, the data set up, the task sized by it),
-    then its optimizer and schedule as ``zoo.train`` builds them."""
+    """A checked recipe built as ``zoo.build`` and ``zoo.fit`` build it (seeded, the data set up, the task
+    sized by it), then its optimizer and schedule as ``zoo.train``'s Trainer builds them."""
     device = device_for(cfg)
     with BUILD_LOCK:
-        datamodule, task = zoo.build(MODEL, config=cfg)
+        datamodule, task = prepare(MODEL, cfg)  # zoo.build's own step once the recipe is resolved
     task.to(device).train()
     optimizer, decay = build_optimizer(task.parameters(), cfg["optimizer"])
     loader = datamodule.train_dataloader()
@@ -278,13 +280,11 @@ def quantize(maps: torch.Tensor) -> tuple[bytes, list[float]]:
 
 def input_maps(run: Run) -> dict[str, Any]:
     """Every Playground feature over the plane, used or not, for the page's feature column (sent when a
-    run starts), in ``PLAYGROUND_FEATURES``' order."""
+    run starts), in ``PLAYGROUND_FEATURES``' order: NEURON_GRID^2 bytes each, base64."""
     grid = plane_grid(NEURON_GRID, run.half)
     maps = torch.stack([feature(grid) for feature in PLAYGROUND_FEATURES.values()])
     data, scales = quantize(maps)
-    cells = NEURON_GRID**2
-    pictures = [list(data[i * cells : (i + 1) * cells]) for i in range(len(maps))]
-    return {"grid": NEURON_GRID, "maps": pictures, "scales": scales}
+    return {"grid": NEURON_GRID, "maps": base64.b64encode(data).decode(), "scales": scales}
 
 
 def evaluate(run: Run, split: str) -> tuple[float, float]:

@@ -35,7 +35,7 @@ const NEG = [245, 147, 34], POS = [8, 119, 189], MID = [240, 240, 240];
 const pg = (window.pg = {
   frames: 0, snapshots: 0, epoch: 0, trainLoss: NaN, testLoss: NaN, trainAcc: NaN, testAcc: NaN,
   playing: false, applied: -1, latencies: [], errors: [], fatal: null, connected: false, copied: null,
-  fps: 0, states: 0,
+  fps: 0, states: 0, lr: null, drawnEpochs: [],
 });
 
 let ws = null, seq = 0, hello = null, current = null, latest = null, shown = null;
@@ -203,6 +203,8 @@ function animate(now) {
     latest = null;
     if (draw(snap)) {
       pg.frames += 1;
+      pg.drawnEpochs.push(snap.head.epoch);
+      if (pg.drawnEpochs.length > 4000) pg.drawnEpochs.splice(0, 2000);
       frameTimes.push(now);
       while (frameTimes.length && frameTimes[0] < now - 1000) frameTimes.shift();
       pg.fps = frameTimes.length;
@@ -250,6 +252,7 @@ function draw(snap) {
   shown = snap;
   pg.epoch = h.epoch;
   pg.trainLoss = h.train_loss; pg.testLoss = h.test_loss; pg.trainAcc = h.train_acc; pg.testAcc = h.test_acc;
+  pg.lr = h.lr;
   $("epoch").textContent = h.epoch.toLocaleString("en").padStart(6, "0");
   $("train-loss").textContent = h.train_loss.toFixed(3);
   $("test-loss").textContent = h.test_loss.toFixed(3);
@@ -320,7 +323,7 @@ function buildNetwork() {
   layout = { widths: [m.features.length, ...hidden, 1], positions: [], hidden: [], outputCanvas: null, px };
 
   const features = column("Features", null);
-  const inputs = [];
+  const inputs = [], maps = Uint8Array.from(atob(m.inputs.maps), (c) => c.charCodeAt(0));
   hello.choices["data.features"].forEach((name) => {
     const on = m.features.indexOf(name);
     const node = document.createElement("div");
@@ -329,8 +332,8 @@ function buildNetwork() {
     const label = document.createElement("span");
     label.textContent = name.replace("_squared", "²").replace("x1_x2", "x1·x2").replace("sin_x", "sin x");
     const canvas = nodeCanvas(m.inputs.grid, px);
-    const k = hello.choices["data.features"].indexOf(name);
-    paint(canvas, m.inputs.maps[k], m.inputs.grid, STRONG);
+    const k = hello.choices["data.features"].indexOf(name), cells = m.inputs.grid * m.inputs.grid;
+    paint(canvas, maps.subarray(k * cells, (k + 1) * cells), m.inputs.grid, STRONG);
     node.append(label, canvas);
     node.onclick = () => {
       const names = hello.choices["data.features"];

@@ -66,7 +66,9 @@ def test_a_wrong_or_missing_token_gets_no_page(url, browser):
 
 
 def test_train_the_spiral_in_the_browser_and_run_its_command(url, browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+    )
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda err: errors.append(str(err)))

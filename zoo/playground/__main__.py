@@ -81,7 +81,11 @@ def only_this_machine(address: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return command_main(PROG, argv, serve)
+    try:
+        return command_main(PROG, argv, serve)
+    except KeyboardInterrupt:  # Ctrl-C before the server runs (importing torch and Lightning takes seconds)
+        print(f"{PROG}: stopped", file=sys.stderr)
+        return 130
 
 
 def serve(argv: list[str]) -> int:

@@ -3,8 +3,8 @@ stepped in a thread of its own, and the snapshots the page draws.
 
 The page's settings are zoo options by their command-line names (``{"model.hidden": [8, 8],
 "optimizer.lr": 0.03, ...}``), so zoo's own option checker validates them (``zoo.resolve_recipe``,
-then the constructors in ``zoo.build``), and the same settings are the ``python -m zoo.train mlp``
-command that trains the configuration again.
+then the constructors, built as ``zoo.build`` builds them), and the same settings are the
+``python -m zoo.train mlp`` command that trains the configuration again.
 
 Why the task's own step in a loop, not Lightning's Trainer: a Playground frame is one epoch of 25
 small batches, and the page needs ten or more frames a second. Lightning's loop costs about 1.5-2.4 ms
@@ -74,7 +74,7 @@ PLAYGROUND_START: dict[str, Any] = {
     "seed_everything": 0,
 }
 
-# zoo.build seeds torch's global random stream and draws the initial weights from it: one build at a time.
+# Building seeds torch's global random stream and draws the initial weights from it: one build at a time.
 BUILD_LOCK = threading.Lock()
 
 

@@ -208,6 +208,7 @@ function animate(now) {
       frameTimes.push(now);
       while (frameTimes.length && frameTimes[0] < now - 1000) frameTimes.shift();
       pg.fps = frameTimes.length;
+      $("rate").textContent = pg.playing ? `${pg.fps} frames a second` : "";
       measure(snap.head.applied, performance.now());
     }
   }

@@ -398,6 +398,7 @@ function column(title, layer) {
   head.append(title);
   const nodes = document.createElement("div");
   nodes.className = "nodes";
+  nodes.style.gap = `${layout.px < 20 ? 2 : 6}px`;  // tall layers pack closer
   col.append(head, nodes);
   $("columns").append(col);
   return { head, nodes };

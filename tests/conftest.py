@@ -108,3 +108,16 @@ def cli(tmp_path, capsys):
         return code, out.out, out.err
 
     return call
+
+
+def require_module(name: str, why: str):
+    """Import an optional dependency: skip locally when it is missing, but fail on CI, where .ci/run installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"{name} is missing ({why})"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)

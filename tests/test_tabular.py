@@ -117,6 +117,49 @@ def test_playground_sets_are_seeded_and_noise_moves_points():
     assert 0 < np.abs(a - clean).max() <= 0.3 + 1e-6
 
 
+def test_playground_features_are_computed_from_the_points():
+    names = ["x1_squared", "sin_x2", "x1_x2", "x2"]
+    dm = DATASETS.get("spiral")(n_samples=200, noise=0.1, features=names)
+    dm.setup("fit")
+    for split in ("train", "val", "test"):
+        points, labels = dm.plane[split].tensors
+        features, same_labels = getattr(dm, f"{split}_set").tensors
+        p = points.numpy().astype(np.float64)
+        expected = np.stack([p[:, 0] ** 2, np.sin(p[:, 1]), p[:, 0] * p[:, 1], p[:, 1]], 1)
+        np.testing.assert_allclose(features.numpy(), expected, rtol=1e-5, atol=1e-6)
+        assert torch.equal(labels, same_labels)
+    info = dm.describe()
+    assert info["in_features"] == 4 and info["feature_names"] == names
+    # normalised with the training split's statistics of the features, not of the points
+    assert info["input_mean"] == pytest.approx(dm.train_set.tensors[0].double().mean(0).tolist())
+    plain = DATASETS.get("spiral")(n_samples=200)  # the default: the point itself, as before features existed
+    plain.setup("fit")
+    assert torch.equal(plain.train_set.tensors[0], plain.plane["train"].tensors[0])
+    assert resolve_recipe("mlp")["data"]["features"] == ["x1", "x2"]
+
+
+def test_playground_features_mistakes_are_one_line():
+    expected = r"--data.features expects a list of one of 'x1', 'x2', .*got \['cos_x1'\]"
+    with pytest.raises(zoo.UsageError, match=expected):
+        resolve_recipe("mlp", overrides={"data.features": ["cos_x1"]})
+    with pytest.raises(zoo.UsageError, match="data.features must name each feature once"):
+        DATASETS.get("xor")(features=["x1", "x1"])
+
+
+@pytest.mark.slow
+def test_with_features_the_decision_boundary_is_drawn_over_the_plane(tmp_path, monkeypatch):
+    from zoo import plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "plot_decision_boundary", lambda predict, train, test, path: drawn.update(locals()))
+    summary, _ = train(tmp_path, "--data.features", "[x1,x2,sin_x1]", "--trainer.max_epochs", "2")
+    dm = DATASETS.get("spiral")(n_samples=1000)
+    dm.setup("fit")
+    assert torch.equal(drawn["train"][0], dm.plane["train"].tensors[0])  # the points, two coordinates each
+    probabilities = drawn["predict"](torch.tensor([[0.0, 1.0], [2.0, -3.0]]))  # points in, features inside
+    assert probabilities.shape == (2, 2) and torch.allclose(probabilities.sum(1), torch.ones(2))
+
+
 @pytest.mark.slow
 def test_default_mlp_command_learns_the_spiral_and_leaves_the_pictures(tmp_path):
     result = run_command(["zoo.train", "mlp", "--trainer.default_root_dir", str(tmp_path)], cwd=tmp_path)

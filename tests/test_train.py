@@ -199,6 +199,15 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "name: digits" in result.stdout
+    # The Playground's page ships in the wheel too: its assets are served from the installed package.
+    page = (
+        "from starlette.testclient import TestClient; from zoo.playground import server; "
+        "c = TestClient(server.make_app('t')); print(server.__file__); "
+        "print(*(c.get(f'{u}?token=t').status_code for u in ('/', '/static/playground.js', '/static/playground.css')))"
+    )
+    served = subprocess.run([python, "-c", page], cwd=elsewhere, capture_output=True, text=True, env=env)
+    assert served.returncode == 0, served.stderr
+    assert str(venv) in served.stdout.splitlines()[0] and served.stdout.splitlines()[1] == "200 200 200"
 
     # The shipped weights and texts are inside the wheel, within the budget, and predict from there.
     import zipfile

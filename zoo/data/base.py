@@ -291,9 +291,13 @@ class InMemoryDataModule(ZooDataModule):
         self.val_set = TensorBatches(x[val], y[val])
         self.test_set = TensorBatches(test_x, test_y)
         # Statistics of the training split only, so nothing about validation or test leaks into training.
-        train_x = self.unit_features(x[keep])
+        self.mean, self.std = self.statistics(x[keep])
+
+    def statistics(self, train_x: torch.Tensor) -> tuple[list[float], list[float]]:
+        """Per-feature (dim 1) mean and std of the training inputs, as the task normalises with them."""
+        train_x = self.unit_features(train_x)
         flat = train_x.transpose(0, 1).reshape(train_x.shape[1], -1)
-        self.mean, self.std = flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
+        return flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
 
     def describe(self) -> dict[str, Any]:
         shape = self.train_set.tensors[0].shape[1:]

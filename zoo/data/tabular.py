@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from zoo.data.base import InMemoryDataModule
+from zoo.data.base import InMemoryDataModule, TensorBatches
 from zoo.errors import DataError, UsageError
 from zoo.registry import register_dataset
 
@@ -151,19 +152,43 @@ def _numeric_first(label: str) -> tuple[int, float, str]:
 # --- the TensorFlow Playground's toy sets ----------------------------------------------------------
 
 
+# The Playground's input features, each computed from a point (x1, x2): its "features" column.
+PLAYGROUND_FEATURES = {
+    "x1": lambda p: p[:, 0],
+    "x2": lambda p: p[:, 1],
+    "x1_squared": lambda p: p[:, 0] ** 2,
+    "x2_squared": lambda p: p[:, 1] ** 2,
+    "x1_x2": lambda p: p[:, 0] * p[:, 1],
+    "sin_x1": lambda p: torch.sin(p[:, 0]),
+    "sin_x2": lambda p: torch.sin(p[:, 1]),
+}
+Feature = Literal["x1", "x2", "x1_squared", "x2_squared", "x1_x2", "sin_x1", "sin_x2"]
+
+
 class PlaygroundDataModule(TabularDataModule):
     """Two-feature, two-class toy problems as the TensorFlow Playground (playground.tensorflow.org)
     generates them. ``noise`` is the Playground's noise slider as a fraction (0 to 0.5); the points are
-    drawn from a generator seeded with ``split_seed``, so a data set is the same every run."""
+    drawn from a generator seeded with ``split_seed``, so a data set is the same every run.
 
-    def __init__(self, *, n_samples: int = 1000, noise: float = 0.0, **kwargs: Any):
+    ``features`` are what the network sees of a point (x1, x2), as the Playground's feature column:
+    ``[x1, x2]`` (the point itself), or any of x1, x2, x1_squared, x2_squared, x1_x2, sin_x1, sin_x2.
+    The points themselves stay in ``plane`` (per split), so that pictures are drawn over the input plane.
+    """
+
+    def __init__(
+        self, *, n_samples: int = 1000, noise: float = 0.0, features: Sequence[Feature] = ("x1", "x2"), **kwargs: Any
+    ):
         super().__init__(**kwargs)
         if n_samples < 10:
             raise UsageError(f"data.n_samples must be at least 10, got {n_samples}")
         if not 0.0 <= noise <= 0.5:
             raise UsageError(f"data.noise must be between 0 and 0.5 (the Playground's 0-50%), got {noise}")
-        self.n_samples, self.noise = n_samples, noise
-        self.class_names, self.feature_names = ["0", "1"], ["x1", "x2"]
+        features = list(features)
+        if not features or len(set(features)) != len(features):
+            raise UsageError(f"data.features must name each feature once, at least one, got {features}")
+        self.n_samples, self.noise, self.features = n_samples, noise, features
+        self.class_names, self.feature_names = ["0", "1"], list(features)
+        self.plane: dict[str, TensorBatches] = {}
 
     def generate(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -172,6 +197,20 @@ class PlaygroundDataModule(TabularDataModule):
         points, labels = self.generate(np.random.default_rng(self.split_seed))
         self.class_names = ["0", "1"]
         return torch.tensor(points, dtype=torch.float32), torch.tensor(labels, dtype=torch.long), None, None
+
+    def featurize(self, points: torch.Tensor) -> torch.Tensor:
+        """Points (N, 2) in the plane -> the network's inputs (N, len(features))."""
+        return torch.stack([PLAYGROUND_FEATURES[name](points) for name in self.features], 1)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        super().setup(stage)  # the points, split as every in-memory set is split
+        self.plane = {"train": self.train_set, "val": self.val_set, "test": self.test_set}
+        self.train_set, self.val_set, self.test_set = (
+            TensorBatches(self.featurize(s.tensors[0]), s.tensors[1]) for s in self.plane.values()
+        )
+        self.mean, self.std = self.statistics(self.train_set.tensors[0])
 
 
 @register_dataset("spiral")

@@ -236,11 +236,17 @@ class ClassificationTask(SupervisedTask):
             self.write_pictures(run_dir, test_x[firsts], title=run_dir.name)
         if self.confusion is not None:
             plots.plot_confusion_matrix(self.confusion, self.class_names, run_dir / "confusion_matrix.png")
-        if data is not None and data.describe().get("in_features") == 2 and self.num_classes == 2:
-            was_training = self.training
-            self.eval()
-            plots.plot_decision_boundary(
-                self.predict_proba, data.train_set.tensors, data.test_set.tensors, run_dir / "decision_boundary.png"
-            )
-            self.train(was_training)
+        if data is None or self.num_classes != 2:
+            return {}
+        if getattr(data, "plane", None):  # the Playground's sets: points in the plane, the network sees features
+            predict = lambda points: self.predict_proba(data.featurize(points))  # noqa: E731
+            train, test = data.plane["train"].tensors, data.plane["test"].tensors
+        elif data.describe().get("in_features") == 2:
+            predict, train, test = self.predict_proba, data.train_set.tensors, data.test_set.tensors
+        else:
+            return {}
+        was_training = self.training
+        self.eval()
+        plots.plot_decision_boundary(predict, train, test, run_dir / "decision_boundary.png")
+        self.train(was_training)
         return {}

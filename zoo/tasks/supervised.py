@@ -56,20 +56,28 @@ class SupervisedTask(Task):
         Logging torchmetrics objects at every step made Lightning walk each metric's state at every
         step, which cost more than a small model's whole forward and backward pass.
         """
-        loss, preds, target = self.loss_and_outputs(batch)
+        if stage == "train":
+            objective, loss, preds, target, penalty = self.training_objective(batch)
+        else:
+            (loss, preds, target), penalty = self.loss_and_outputs(batch), None
+            objective = loss
         # The epoch's loss is the mean over samples, so a short last batch counts for what it holds.
         # MeanMetric(nan_strategy="disable") drops its weight argument (torchmetrics issue #3434), so
         # the batch mean goes in once per sample: a view, no copy (and no host-to-GPU copy of a count).
         self.losses[f"{stage}_loss"].update(loss.detach().expand(self.count_samples(batch)))
         self.metrics[f"{stage}_metrics"].update(preds.detach(), target)
-        if stage == "train":
-            # Weight penalties (an MLP's L1/L2) count in what is minimised, and are logged on their own
-            # so the data loss stays comparable with runs that have none.
-            penalty = getattr(self.model, "regularization_loss", lambda: None)()
-            if penalty is not None:
-                self.penalty.update(penalty.detach())
-                loss = loss + penalty
-        return loss, preds, target
+        if penalty is not None:
+            self.penalty.update(penalty.detach())
+        return objective, preds, target
+
+    def training_objective(self, batch: Any) -> tuple[torch.Tensor, ...]:
+        """``(what a training step minimises, data loss, predictions, targets, penalty or None)``, and no
+        metric touched: the data loss plus the model's weight penalty (an MLP's L1/L2), which is logged on
+        its own so the data loss stays comparable with runs that have none. (The Playground's page steps
+        with this, and measures its losses over whole splits instead of per batch.)"""
+        loss, preds, target = self.loss_and_outputs(batch)
+        penalty = getattr(self.model, "regularization_loss", lambda: None)()
+        return (loss if penalty is None else loss + penalty), loss, preds, target, penalty
 
     def _log_epoch(self, stage: str) -> None:
         loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]

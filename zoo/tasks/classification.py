@@ -1,10 +1,11 @@
-"""Classification: inputs (images or feature vectors) -> one of ``num_classes`` labels.
+"""Classification: inputs (images, feature vectors or table rows) -> one of ``num_classes`` labels.
 
 The model's contract: ``forward(x)`` takes a batch of normalised inputs, images (B, C, H, W) or feature
 vectors (B, F), and returns logits (B, num_classes); its constructor takes ``num_classes`` and, when it
 accepts them, ``in_channels``/``in_features``/``input_size``, which the data fills in. An optional
 ``regularization_loss()`` (None or a scalar) is added to the training loss. A model with a fixed input
-size says so in an ``input_size`` attribute, and images are resized to it.
+size says so in an ``input_size`` attribute, and images are resized to it. The data's targets are
+class labels (``targets`` "classes"); ``predict`` takes raw inputs as ``zoo/tasks/features.py`` says.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from zoo.data.images import resize_images
 from zoo.errors import UsageError
 from zoo.registry import register_task
-from zoo.tasks.supervised import SupervisedTask
+from zoo.tasks.features import FeaturesTask
 
 
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float) -> torch.Tensor:
@@ -46,18 +46,18 @@ LOSSES = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _binary_cross_ent
 
 
 @register_task("classification")
-class ClassificationTask(SupervisedTask):
+class ClassificationTask(FeaturesTask):
     higher_is_better = ("acc",)
     sample_unit = "samples"
-    filled_by_data = ("num_classes", "class_names", "input_mean", "input_std")
+    filled_by_data = ("num_classes", "class_names", *FeaturesTask.filled_by_data)
+    targets = "classes"
+    wrong_data = "data {data!r} holds numbers to predict, not classes: train on it with --task.name regression"
 
     def __init__(
         self,
         *,
         num_classes: int,
         class_names: list[str] | None = None,
-        input_mean: list[float] | None = None,
-        input_std: list[float] | None = None,
         loss: Literal["cross_entropy", "mse", "bce"] = "cross_entropy",
         label_smoothing: float = 0.0,
         **kwargs: Any,
@@ -68,10 +68,6 @@ class ClassificationTask(SupervisedTask):
             raise UsageError(f"task.label_smoothing must be in [0, 1), got {label_smoothing}")
         self.loss_fn, self.label_smoothing = LOSSES[loss], label_smoothing
         self.class_names = class_names or [str(i) for i in range(num_classes)]
-        # Inputs are normalised here, with the training split's statistics, so a checkpoint takes raw
-        # data (images in [0, 1] or uint8, unscaled features) at inference time.
-        self.register_buffer("input_mean", torch.tensor(input_mean or [0.0]), persistent=False)
-        self.register_buffer("input_std", torch.tensor(input_std or [1.0]), persistent=False)
         self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
         self.confusion: torch.Tensor | None = None  # filled by the test run
 
@@ -80,31 +76,16 @@ class ClassificationTask(SupervisedTask):
         # (a scan of the targets) cost more than the update itself on small batches.
         return {"acc": MulticlassAccuracy(self.num_classes, average="micro", validate_args=False)}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            x = x.float() / 255
-        elif x.dtype != self.input_mean.dtype:
-            x = x.to(self.input_mean.dtype)  # float64 from numpy, say: the weights' own dtype
-        # Statistics are per channel (B, C, H, W) or per feature (B, F): broadcast along dim 1.
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        x = (x - self.input_mean.view(shape)) / self.input_std.view(shape)
-        return self.model(x)  # (B, num_classes) logits
-
     def loss_and_outputs(self, batch):
         x, y = batch
         logits = self(x)
         return self.loss_fn(logits, y, self.label_smoothing), logits, y
 
-    def fit_input_size(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, h, w) of another size than a fixed-size model takes (LeNet: 28 or 32) resized
-        to it, bilinear with antialiasing, as the training images were; anything else as it is."""
-        size = getattr(self.model, "input_size", None)
-        return x if size is None or x.dim() != 4 else resize_images(x, size)
-
     @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> list[str]:
-        """Class names for a batch of raw inputs (images of any size for a fixed-size model)."""
-        return [self.class_names[i] for i in self(self.fit_input_size(x).to(self.device)).argmax(dim=1).tolist()]
+    def predict(self, rows: Any) -> list[str]:
+        """Class names for raw inputs: images, feature vectors, or table rows (a DataFrame, a list of
+        dicts, a CSV/Parquet path) as ``zoo/tasks/features.py`` says."""
+        return [self.class_names[i] for i in self(self.inputs(rows)).argmax(dim=1).tolist()]
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         _, logits, y = self.step(batch, "test")
@@ -116,13 +97,13 @@ class ClassificationTask(SupervisedTask):
         self.test_confusion.reset()
 
     @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (B, num_classes) for a batch of raw inputs."""
-        return self(self.fit_input_size(x).to(self.device)).softmax(dim=1).cpu()
+    def predict_proba(self, rows: Any) -> torch.Tensor:
+        """Class probabilities (B, num_classes) for raw inputs, as ``predict`` takes them."""
+        return self(self.inputs(rows)).softmax(dim=1).cpu()
 
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
         if not self.trainer.is_global_zero:
-            return {}
+            return self.table_summary()
         from zoo import plots
 
         if self.confusion is not None:
@@ -135,4 +116,4 @@ class ClassificationTask(SupervisedTask):
                 self.predict_proba, data.train_set.tensors, data.test_set.tensors, run_dir / "decision_boundary.png"
             )
             self.train(was_training)
-        return {}
+        return self.table_summary()

@@ -8,6 +8,7 @@ the numbers a regression predicts (its targets, float32 (N, T)).
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -183,7 +184,11 @@ class CSVDataModule(TabularDataModule):
         ):
             for name in names:
                 if name not in columns:
-                    problems.append((f"no column {name!r} for {option} (columns: {', '.join(columns)})", False))
+                    close = difflib.get_close_matches(name, columns, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    listed = any("(columns: " in p for p, _ in problems)  # the column names, said once
+                    said = "" if listed else f" (columns: {', '.join(columns)})"
+                    problems.append((f"no column {name!r} for {option}{hint}{said}", False))
         both = [c for c in self.categorical if c in self.numeric]
         if both:
             problems.append((f"{', '.join(map(repr, both))} both --data.categorical and --data.numeric", True))
@@ -211,10 +216,11 @@ class CSVDataModule(TabularDataModule):
         # (The kept rows keep their positions in the file as index, so that a problem names the right row.)
         rows = frame[keep]
         y, notes = self._targets({t: (text[keep], m[keep]) for t, (text, m) in target_cells.items()}, problems)
-        if len(rows) < 3:
+        if len(rows) < 3 and len(targets) == len(self.target_columns):
             problems.append(
                 (f"{len(rows)} rows with a target; at least 3 are needed to train, validate and test", False)
             )
+        if len(rows) < 3:
             train_idx = val_idx = test_idx = torch.zeros(0, dtype=torch.long)
         else:
             keep_idx, test_idx = self.test_indices(len(rows))

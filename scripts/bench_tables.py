@@ -158,7 +158,11 @@ model = keras.Sequential([
     keras.layers.Dense(32), keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
     keras.layers.Dense(3),
 ])
-model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+model.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    metrics=["accuracy"],
+)
 stamps = []
 class Clock(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):

@@ -191,7 +191,7 @@ class CSVDataModule(TabularDataModule):
                     problems.append((f"no column {name!r} for {option}{hint}{said}", False))
         both = [c for c in self.categorical if c in self.numeric]
         if both:
-            problems.append((f"{', '.join(map(repr, both))} both --data.categorical and --data.numeric", True))
+            problems.append((f"{', '.join(map(repr, both))} in both --data.categorical and --data.numeric", True))
         for name in self.target_columns:
             if name in self.drop:
                 problems.append((f"column {name!r} is the target and in --data.drop", True))

@@ -1,6 +1,6 @@
 """Tables and regression beside the references people use, on this machine, in one run.
 
-    python scripts/bench_tables.py                      # all three (about 3 minutes on 2 CPU cores)
+    python scripts/bench_tables.py                      # all three (about 5 minutes on a quiet 2-core machine)
     python scripts/bench_tables.py --only diabetes tumours speed
 
 1. diabetes (regression): zoo's ``mlp_diabetes`` recipe, test R², beside scikit-learn's MLPRegressor

@@ -32,9 +32,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from benchlib import ROOT, machine, table
 
 import zoo
+from benchlib import ROOT, machine, table
 
 TUMOURS = ROOT / "examples" / "tumours.csv"
 TUMOUR_HIDDEN = [32, 16]

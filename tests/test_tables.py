@@ -211,7 +211,7 @@ def test_parquet_reads_as_the_same_table(tmp_path):
         import pyarrow  # noqa: F401
     except ImportError:
         if ON_CI:
-            pytest.fail("pyarrow is missing: .ci/run installs zoo[parquet]")
+            pytest.fail("pyarrow is missing: the test extra carries zoo[parquet]")
         pytest.skip("pyarrow is not installed (pip install 'zoo[parquet]')")
     rows = [[float(i) if i % 7 else None, ["a", "b", None][i % 3], i % 2] for i in range(30)]
     pd.DataFrame(rows, columns=["x", "c", "y"]).to_parquet(tmp_path / "t.parquet")

@@ -83,7 +83,7 @@ CASES = {
     "csv without target column": (
         ["mlp", "--data.name", "csv", "--data.path", csv_file("a,b\n1,2\n3,4\n5,6\n"), "--data.target", "label"],
         1,
-        ["has no column 'label' for --data.target", "(columns: a, b)"],
+        ["no column 'label' for --data.target", "(columns: a, b)"],
     ),
     "no training batch": (
         ["mlp", "--data.batch_size", "1000", "--data.drop_last", "true"],
@@ -101,12 +101,99 @@ CASES = {
         2,
         ["--resume: no such run directory or checkpoint file"],
     ),
-    "non-numeric csv cell": (
-        ["mlp", "--data.name", "csv", "--data.path", csv_file("a,y\n1,0\n2,1\nx7,0\n4,1\n"), "--data.target", "y"],
+    "text in a column forced numeric": (
+        ["mlp", "--data.name", "csv", "--data.path", csv_file("a,y\n1,0\n2,1\nx7,0\n4,1\n"), "--data.target", "y"]
+        + ["--data.numeric", "a"],
         1,
-        ["row 4, column 'a': 'x7' is not a number"],
+        ["column 'a' is --data.numeric but holds text: row 4 'x7'"],
+    ),
+    "not a table": (
+        ["mlp", "--data.name", "csv", "--data.path", lambda tmp: _binary(tmp), "--data.target", "y"],
+        1,
+        ["is not a text table: not UTF-8"],
+    ),
+    "all-missing column": (
+        [
+            "mlp",
+            "--data.name",
+            "csv",
+            "--data.path",
+            csv_file("a,b,y\n1,,0\n2,NA,1\n3,?,0\n4,,1\n"),
+            "--data.target",
+            "y",
+        ],
+        1,
+        ["column 'b' is empty (every cell is missing): leave it out with --data.drop b"],
+    ),
+    "one-class target": (
+        [
+            "mlp",
+            "--data.name",
+            "csv",
+            "--data.path",
+            csv_file("a,y\n1,cat\n2,cat\n3,cat\n4,cat\n"),
+            "--data.target",
+            "y",
+        ],
+        1,
+        ["column 'y' holds one class only ('cat')"],
+    ),
+    "too many categories": (
+        [
+            "mlp",
+            "--data.name",
+            "csv",
+            "--data.path",
+            csv_file("a,name,y\n1,ann,0\n2,bob,1\n3,cy,0\n4,di,1\n"),
+            "--data.target",
+            "y",
+        ]
+        + ["--data.max_categories", "3"],
+        1,
+        [
+            "column 'name' has 4 distinct values, more than --data.max_categories 3",
+            "--data.drop name",
+            "raise --data.max_categories",
+        ],
+    ),
+    "numbers given to a classifier": (
+        [
+            "mlp",
+            "--data.name",
+            "csv",
+            "--data.path",
+            csv_file("a,price\n" + "".join(f"{i},{100 + 7 * i}\n" for i in range(30))),
+            "--data.target",
+            "price",
+        ],
+        2,
+        [
+            "target 'price' holds 30 distinct numbers, more than 20",
+            "--task.name regression",
+            "--data.categorical price",
+        ],
+    ),
+    "classes given to a regression": (
+        ["mlp", "--task.name", "regression", "--data.name", "iris"],
+        2,
+        ["data 'iris' holds classes, not numbers to predict", "--task.name classification"],
+    ),
+    "numbers given to a classification": (
+        ["mlp", "--data.name", "diabetes"],
+        2,
+        ["data 'diabetes' holds numbers to predict, not classes", "--task.name regression"],
+    ),
+    "regression model without num_outputs": (
+        ["lenet", "--task.name", "regression", "--task.loss", "mse", "--data.name", "diabetes"],
+        2,
+        ["model 'lenet' does not fit the regression task", "num_outputs"],
     ),
 }
+
+
+def _binary(tmp_path):
+    (tmp_path / "photo.csv").write_bytes(bytes(range(256)) * 8)
+    return str(tmp_path / "photo.csv")
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -116,7 +116,7 @@ def test_every_option_refuses_a_wrongly_typed_value_in_one_line(cli):
     for model, section, choice, option, value in cases:
         args = [model] + ([f"--{section}.name", choice] if choice else []) + [f"--{section}.{option}", value]
         if section == "task" and choice != "classification":  # (only mlp's recipe's task is classification)
-            args[0] = {"language_model": "lstm", "skipgram": "word2vec"}[choice]
+            args[0] = {"language_model": "lstm", "skipgram": "word2vec", "regression": "mlp"}[choice]
         status, out, err = cli(*args, "--print_config")
         lines = err.strip().splitlines()
         assert status == 2 and len(lines) == 1 and f"--{section}.{option} expects" in lines[0], (args, err)

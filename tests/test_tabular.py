@@ -62,22 +62,22 @@ def test_csv_numeric_labels_sort_as_numbers(tmp_path):
 
 def test_csv_without_the_target_column(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["a", "b"], [[1, 2]] * 5)
-    with pytest.raises(DataError, match=r"has no column 'label' for --data.target \(columns: a, b\)"):
+    with pytest.raises(DataError, match=r"t.csv: no column 'label' for --data.target \(columns: a, b\)"):
         DATASETS.get("csv")(path=str(path), target="label").setup("fit")
 
 
-def test_csv_non_numeric_cell_names_row_and_column(tmp_path):
+def test_csv_text_in_a_column_forced_numeric_names_row_and_column(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], [[1, 2, 0], [3, 4, 1], [5, "five", 0], [7, 8, 1]])
-    with pytest.raises(DataError, match=r"t.csv row 4, column 'b': 'five' is not a number"):
-        DATASETS.get("csv")(path=str(path), target="y").setup("fit")
+    with pytest.raises(DataError, match=r"t.csv: column 'b' is --data.numeric but holds text: row 4 'five'"):
+        DATASETS.get("csv")(path=str(path), target="y", numeric="b").setup("fit")
 
 
-def test_csv_ragged_row_and_missing_file(tmp_path):
+def test_csv_row_with_too_many_cells_and_missing_file(tmp_path):
     path = tmp_path / "r.csv"
-    path.write_text("a,b,y\n1,2,0\n3,1\n")
-    with pytest.raises(DataError, match="row 3: 2 cells, the header has 3"):
+    path.write_text("a,b,y\n1,2,0\n3,1,0,7\n")
+    with pytest.raises(DataError, match="not a table with ',' between cells: line 3 has 4 cells, the header has 3"):
         DATASETS.get("csv")(path=str(path), target="y").setup("fit")
-    with pytest.raises(DataError, match="CSV file not found"):
+    with pytest.raises(DataError, match="table file not found"):
         DATASETS.get("csv")(path=str(tmp_path / "none.csv")).prepare_data()
 
 

@@ -1,4 +1,6 @@
-"""The pictures every run leaves: learning curves and, for classifiers, a confusion matrix."""
+"""The pictures every run leaves: learning curves; for classifiers a confusion matrix (and the decision
+boundary of two-feature data); for regressions predicted against true values, residuals (and the
+learned surface of two-feature data)."""
 
 from __future__ import annotations
 
@@ -223,6 +225,97 @@ def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = 
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or f"the {len(words)} most frequent words, t-SNE of their vectors ({labelled} named)")
+
+
+def _regression_panels(count: int):
+    fig, axes = plt.subplots(1, count, figsize=(max(6.0, 4.8 * count), 4.8), squeeze=False)
+    return fig, axes[0]
+
+
+def plot_predictions(preds: Any, targets: Any, names: Sequence[str], path: Path, title: str = "") -> None:
+    """Predicted against true values on the test split, one panel per target: points on the diagonal
+    are exact; a cloud flatter than the diagonal is a model that predicts too close to the mean."""
+    import numpy as np
+
+    preds, targets = np.asarray(preds, dtype=float), np.asarray(targets, dtype=float)
+    fig, axes = _regression_panels(len(names))
+    for ax, name, p, t in zip(axes, names, preds.T, targets.T):
+        r2 = 1 - ((t - p) ** 2).sum() / max(((t - t.mean()) ** 2).sum(), 1e-300)
+        lo, hi = min(p.min(), t.min()), max(p.max(), t.max())
+        ax.plot([lo, hi], [lo, hi], color="gray", linewidth=1, label="predicted = true")
+        ax.scatter(t, p, s=14, alpha=0.7, edgecolors="none")
+        ax.set_xlabel(f"true {name}")
+        ax.set_ylabel(f"predicted {name}")
+        ax.set_title(f"{name}: R² {r2:.3f}, RMSE {np.sqrt(((t - p) ** 2).mean()):.4g} ({len(t)} test rows)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    if title:
+        fig.suptitle(f"{title}\npredicted against true, test split", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_residuals(preds: Any, targets: Any, names: Sequence[str], path: Path, title: str = "") -> None:
+    """Residuals (true - predicted) against the prediction on the test split, one panel per target: a
+    good fit leaves a band around 0 with no shape; a curve or a funnel is what the model missed."""
+    import numpy as np
+
+    preds, targets = np.asarray(preds, dtype=float), np.asarray(targets, dtype=float)
+    fig, axes = _regression_panels(len(names))
+    for ax, name, p, t in zip(axes, names, preds.T, targets.T):
+        residual = t - p
+        ax.axhline(0, color="gray", linewidth=1)
+        ax.scatter(p, residual, s=14, alpha=0.7, edgecolors="none")
+        ax.set_xlabel(f"predicted {name}")
+        ax.set_ylabel(f"true - predicted {name}")
+        ax.set_title(f"{name}: mean residual {residual.mean():.3g}, MAE {np.abs(residual).mean():.4g}", fontsize=9)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(f"{title}\nresiduals, test split", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_learned_surface(
+    predict: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = ""
+) -> None:
+    """Two-feature regression, as the TensorFlow Playground draws it: the model's prediction over the
+    plane, and the points coloured by their true value on the same scale (training points ringed in
+    white, test points in black): a point whose colour differs from the ground around it is missed."""
+    import numpy as np
+    import torch
+
+    xs = torch.cat([train[0], test[0]])
+    lo, hi = xs.min(0).values, xs.max(0).values
+    pad = (hi - lo) * 0.05
+    g1 = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), 200)
+    g2 = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), 200)
+    mesh = torch.stack(torch.meshgrid(g1, g2, indexing="xy"), -1).reshape(-1, 2)
+    surface = predict(mesh).reshape(200, 200).numpy()
+    values = torch.cat([train[1], test[1]]).reshape(-1).numpy()
+    vmin, vmax = min(values.min(), surface.min()), max(values.max(), surface.max())
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    image = ax.contourf(g1.numpy(), g2.numpy(), surface, levels=np.linspace(vmin, vmax, 21), cmap="RdYlBu", alpha=0.85)
+    fig.colorbar(image, ax=ax, label="value (ground: predicted; points: true)")
+    for (x, y), edge, label in ((train, "white", "train"), (test, "black", "test")):
+        ax.scatter(
+            x[:, 0],
+            x[:, 1],
+            c=y.reshape(-1),
+            cmap="RdYlBu",
+            vmin=vmin,
+            vmax=vmax,
+            s=14,
+            edgecolors=edge,
+            linewidths=0.6,
+            label=label,
+        )
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(f"{title}\nlearned surface" if title else "learned surface", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

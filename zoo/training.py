@@ -153,11 +153,15 @@ def prepare(model_name: str, cfg: dict[str, Any]):
     link_image_size(model_class, model_cfg, data_class, data_cfg)
 
     datamodule = construct(f"data {data_name!r}", data_class, data_cfg)
+    task_class = TASKS.get(task_name)
+    if task_class.targets and hasattr(datamodule, "choose_targets"):
+        datamodule.choose_targets(task_class.targets)  # a table's column can be classes or numbers: the task says
     datamodule.prepare_data()
     datamodule.setup("fit")
     described = datamodule.describe()
+    if task_class.targets and described.get("targets", task_class.targets) != task_class.targets:
+        raise UsageError(task_class.wrong_data.format(data=data_name))
     model_kwargs = fill_from_data(model_class, model_cfg, described, "model")
-    task_class = TASKS.get(task_name)
     task_kwargs = {k: v for k, v in described.items() if k in task_class.filled_by_data}
     task = construct(
         f"task {task_name!r}",

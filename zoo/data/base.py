@@ -242,18 +242,24 @@ class ZooDataModule(L.LightningDataModule):
 
 
 class InMemoryDataModule(ZooDataModule):
-    """A labelled data set held as two tensors: features ``x`` (N, ...) and class labels ``y`` (N,).
+    """A labelled data set held as two tensors: features ``x`` (N, ...) and targets ``y``: class labels
+    (N,), or numbers to predict (N, T) float when ``targets`` is "numbers" (regression).
 
     ``setup`` holds out a seeded test share (``test_split``, for sets without a test split of their
     own; those take it as an option), then the validation share, and keeps per-feature (dim 1) mean
-    and std of the training split for the task to normalise with. Subclasses implement ``load``.
+    and std of the training split for the task to normalise with (and, for numbers, the targets'
+    mean and std). Subclasses implement ``load``.
     """
 
     test_split = 0.2
+    #: what ``y`` holds: "classes" (class indices, named by ``class_names``) or "numbers" (named by
+    #: ``target_names``); the task checks it learns from what the data holds
+    targets: Literal["classes", "numbers"] = "classes"
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.class_names: list[str] = []
+        self.target_names: list[str] = []
 
     def set_test_split(self, test_split: float) -> None:
         if not 0.0 < test_split < 1.0:
@@ -272,11 +278,20 @@ class InMemoryDataModule(ZooDataModule):
         """Features as the model's batches will see them before normalisation (images: [0, 1])."""
         return x.double()
 
-    def split_off_test(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(x, y, test_x, test_y)``: a seeded ``test_split`` of the samples, for a set without its own."""
-        keep, test = seeded_split(len(x), self.test_split, self.split_seed + 1)
+    def test_indices(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(keep, test)`` positions: a seeded ``test_split`` of ``n`` samples, for a set without its own."""
+        keep, test = seeded_split(n, self.test_split, self.split_seed + 1)
         if self.val_mode == "last":  # what is left keeps its order: "last" means last in the file
             keep = keep.sort().values
+        return keep, test
+
+    def val_indices(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(train, val)`` positions among ``n`` samples that are not test samples."""
+        return seeded_split(n, self.val_split, self.split_seed, self.val_mode)
+
+    def split_off_test(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(x, y, test_x, test_y)``: a seeded ``test_split`` of the samples, for a set without its own."""
+        keep, test = self.test_indices(len(x))
         return x[keep], y[keep], x[test], y[test]
 
     def setup(self, stage: str | None = None) -> None:
@@ -286,25 +301,32 @@ class InMemoryDataModule(ZooDataModule):
         if test_x is None:
             x, y, test_x, test_y = self.split_off_test(x, y)
         x, test_x = self.prepare_features(x), self.prepare_features(test_x)
-        keep, val = seeded_split(len(x), self.val_split, self.split_seed, self.val_mode)
+        keep, val = self.val_indices(len(x))
         self.train_set = TensorBatches(x[keep], y[keep])
         self.val_set = TensorBatches(x[val], y[val])
         self.test_set = TensorBatches(test_x, test_y)
-        # Statistics of the training split only, so nothing about validation or test leaks into training.
-        self.mean, self.std = self.statistics(x[keep])
+        self.fit_statistics()
 
-    def statistics(self, train_x: torch.Tensor) -> tuple[list[float], list[float]]:
-        """Per-feature (dim 1) mean and std of the training inputs, as the task normalises with them."""
+    def fit_statistics(self) -> None:
+        """Statistics of the training split only, so nothing about validation or test leaks into training."""
+        train_x, train_y = self.train_set.tensors
         train_x = self.unit_features(train_x)
         flat = train_x.transpose(0, 1).reshape(train_x.shape[1], -1)
-        return flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
+        self.mean, self.std = flat.mean(1).tolist(), flat.std(1).clamp_min(1e-6).tolist()
+        if self.targets == "numbers":  # (N, T): the task predicts them standardised
+            y = train_y.double()
+            self.target_mean = y.mean(0).tolist()
+            self.target_std = (y.std(0) if len(y) > 1 else torch.ones(y.shape[1:])).clamp_min(1e-12).tolist()
 
     def describe(self) -> dict[str, Any]:
         shape = self.train_set.tensors[0].shape[1:]
-        return {
-            "in_features": math.prod(shape),
-            "num_classes": len(self.class_names),
-            "class_names": list(self.class_names),
-            "input_mean": self.mean,
-            "input_std": self.std,
-        }
+        out = {"in_features": math.prod(shape), "targets": self.targets, "input_mean": self.mean, "input_std": self.std}
+        if self.targets == "numbers":
+            return {
+                **out,
+                "num_outputs": len(self.target_names),
+                "target_names": list(self.target_names),
+                "target_mean": self.target_mean,
+                "target_std": self.target_std,
+            }
+        return {**out, "num_classes": len(self.class_names), "class_names": list(self.class_names)}

@@ -2,7 +2,9 @@
 1986, "Learning representations by back-propagating errors").
 
 Each hidden layer is, in the order the lecture draws it: Dense -> BatchNorm (optional) -> activation
--> Dropout. The output layer is a plain Dense producing logits (the task applies softmax in the loss).
+-> Dropout. The output layer is a plain Dense: ``num_classes`` logits for a classifier (the task
+applies softmax in the loss), or ``num_outputs`` numbers for a regression (one per target; the data
+fills it in, and it takes precedence over ``num_classes``).
 L1/L2 penalties on every Dense kernel are exposed by ``regularization_loss()`` (None without them),
 which the training loop adds to the loss, like Keras' ``kernel_regularizer``.
 """
@@ -26,6 +28,7 @@ class MLP(nn.Module):
         *,
         in_features: int = 2,
         num_classes: int = 2,
+        num_outputs: int | None = None,
         hidden: Sequence[int] = (64, 64),
         activation: str = "relu",
         leaky_slope: float = 0.01,
@@ -47,6 +50,8 @@ class MLP(nn.Module):
                 raise ValueError(f"dropout must be in [0, 1), got {rate}")
         if any(width < 1 for width in hidden):
             raise ValueError(f"hidden widths must be positive, got {hidden}")
+        if num_outputs is not None and num_outputs < 1:
+            raise ValueError(f"num_outputs must be positive, got {num_outputs}")
         if l1 < 0 or l2 < 0:
             raise ValueError(f"l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
         INITIALIZERS.get(weight_init), INITIALIZERS.get(bias_init)  # unknown names fail here, listing the known
@@ -63,7 +68,7 @@ class MLP(nn.Module):
             if rate:
                 layers.append(nn.Dropout(rate))
             width = out
-        layers.append(nn.Linear(width, num_classes))
+        layers.append(nn.Linear(width, num_classes if num_outputs is None else num_outputs))
         self.layers = nn.Sequential(*layers)
         for dense in self.dense_layers():
             initialize(dense.weight, weight_init)
@@ -87,4 +92,4 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, in_features) or (B, C, H, W) with C*H*W == in_features
-        return self.layers(x)  # (B, num_classes) logits
+        return self.layers(x)  # (B, num_classes) logits, or (B, num_outputs) numbers

@@ -15,7 +15,9 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 from zoo.tasks.classification import ClassificationTask  # noqa: E402
+from zoo.tasks.features import FeaturesTask  # noqa: E402
 from zoo.tasks.language_model import LanguageModelTask  # noqa: E402
+from zoo.tasks.regression import RegressionTask  # noqa: E402
 from zoo.tasks.skipgram import SkipGramTask  # noqa: E402
 
 
@@ -26,4 +28,14 @@ def task_managed() -> tuple[str, ...]:
     return ("model", "model_kwargs", "optimizer", "scheduler", *dict.fromkeys(filled))
 
 
-__all__ = ["TASKS", "Task", "SupervisedTask", "ClassificationTask", "LanguageModelTask", "SkipGramTask", "task_managed"]
+__all__ = [
+    "TASKS",
+    "Task",
+    "SupervisedTask",
+    "FeaturesTask",
+    "ClassificationTask",
+    "RegressionTask",
+    "LanguageModelTask",
+    "SkipGramTask",
+    "task_managed",
+]

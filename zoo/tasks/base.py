@@ -45,6 +45,10 @@ class Task(PlainFxName, L.LightningModule):
     runtime_options: tuple[str, ...] = ("compile",)
     #: whether the task may print while it trains (a language model's samples); quiet runs turn it off
     echo = True
+    #: what the data's targets must be ("classes" or "numbers", as its ``describe()`` says), None when
+    #: the task learns from something else; ``wrong_data`` is the line a mismatch gets ({data}: its name)
+    targets: str | None = None
+    wrong_data = ""
 
     def __init__(
         self,

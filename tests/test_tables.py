@@ -1,0 +1,365 @@
+"""Tables as they come (text columns, missing cells) and regression: every encoding rule, the bad
+input a learner brings, checkpoints that predict from raw rows, and the regression task's numbers."""
+
+import csv
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import zoo
+from zoo import resolve_recipe
+from zoo.data import DATASETS
+from zoo.errors import DataError, UsageError
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def table(tmp_path, header, rows, targets="classes", **options):
+    dm = DATASETS.get("csv")(path=str(write_csv(tmp_path / "t.csv", header, rows)), **options)
+    dm.choose_targets(targets)
+    dm.setup("fit")
+    return dm
+
+
+def column(dm, name):
+    return next(c for c in dm.table["columns"] if c["name"] == name)
+
+
+def fit(tmp_path, *args, model="mlp"):
+    cfg = resolve_recipe(
+        model,
+        overrides=[
+            *args,
+            "--trainer.default_root_dir",
+            str(tmp_path / "runs"),
+            "--trainer.enable_model_summary",
+            "false",
+        ],
+    )
+    return zoo.fit(model, config=cfg, quiet=True)
+
+
+# --- types ------------------------------------------------------------------------------------
+
+
+def test_types_are_inferred_and_overridable(tmp_path):
+    rows = [[i, ["red", "blue"][i % 2], i % 3, f"id{i}", i % 2] for i in range(20)]
+    header = ["size", "colour", "grade", "ident", "y"]
+    dm = table(tmp_path, header, rows, target="y", drop="ident")
+    kinds = {c["name"]: c["kind"] for c in dm.table["columns"]}
+    assert kinds == {"size": "numeric", "colour": "categorical", "grade": "numeric"}  # ident dropped
+    dm = table(tmp_path, header, rows, target="y", drop=["ident"], categorical="grade")
+    assert column(dm, "grade")["kind"] == "categorical" and column(dm, "grade")["categories"] == ["0", "1", "2"]
+    # A number-looking column forced numeric stays numeric; text in it is an error (test_tabular.py).
+    dm = table(tmp_path, header, rows, target="y", drop="ident,colour", numeric=["grade"])
+    assert [c["name"] for c in dm.table["columns"]] == ["size", "grade"]
+    assert dm.describe()["in_features"] == 2
+
+
+def test_one_hot_categories_come_from_the_training_rows_and_rare_ones_are_unknown(tmp_path):
+    # "rare" occurs once; "test_only" lands in the test split of this seeded split (checked below).
+    colours = ["red", "blue", "green"] * 20
+    colours[0] = "rare"
+    rows = [[c, i % 2] for i, c in enumerate(colours)]
+    dm = table(tmp_path, ["colour", "y"], rows, target="y")
+    test_row = dm.row_positions["test"][0]
+    rows[test_row][0] = "test_only"
+    dm = table(tmp_path, ["colour", "y"], rows, target="y")
+    encoding = column(dm, "colour")
+    assert "test_only" not in encoding["categories"]
+    assert dm.describe()["feature_names"][-1] == "colour=(unknown)"
+    x_test = dm.test_set.tensors[0][dm.row_positions["test"].index(test_row)]
+    if 0 in dm.row_positions["train"]:  # the rare value trained the unknown input, which the unseen one sets
+        assert "rare" not in encoding["categories"] and encoding["unknown_trained"]
+        assert x_test.tolist() == [0.0, 0.0, 0.0, 1.0]
+    else:  # the unknown input never saw a training row: an unseen value sets no input at all
+        assert x_test.tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert sorted(encoding["categories"]) == ["blue", "green", "red"]
+    # one-hot rows hold exactly one 1 (or none: unseen, with an untrained unknown input)
+    assert set(dm.train_set.tensors[0].sum(1).tolist()) == {1.0}
+
+
+def test_unknown_input_is_set_only_when_training_had_rare_values():
+    from zoo.data.tables import encode
+
+    frame = pd.DataFrame({"c": ["a", "zzz", "", "b"]})
+    trained = {"columns": [{"name": "c", "kind": "categorical", "categories": ["a", "b"], "unknown_trained": True}]}
+    untrained = {"columns": [{**trained["columns"][0], "unknown_trained": False}]}
+    for spec in (trained, untrained):
+        spec["missing"] = [""]
+    assert encode(trained, frame).tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0]]
+    assert encode(untrained, frame).tolist() == [[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]]
+
+
+def test_too_many_categories_names_the_limit_and_how_to_raise_it(tmp_path):
+    rows = [[f"name{i}", i % 2] for i in range(60)]
+    with pytest.raises(DataError, match=r"column 'who' has 60 distinct values, more than --data.max_categories 50"):
+        table(tmp_path, ["who", "y"], rows, target="y")
+    dm = table(tmp_path, ["who", "y"], rows, target="y", max_categories=60)
+    assert column(dm, "who")["kind"] == "categorical"
+
+
+# --- missing cells ------------------------------------------------------------------------------
+
+
+def test_missing_numbers_get_the_training_median_and_a_was_missing_input(tmp_path):
+    values = [float(i) for i in range(40)]
+    markers = ["", "NA", "NaN", "?"]
+    rows = [[markers[i % 4] if i % 5 == 0 else v, v, i % 2] for i, v in enumerate(values)]
+    dm = table(tmp_path, ["a", "b", "y"], rows, target="y")
+    a, b = column(dm, "a"), column(dm, "b")
+    train = dm.row_positions["train"]
+    present = [values[i] for i in train if i % 5]
+    assert a["median"] == pytest.approx(float(np.median(present)))  # training rows only, missing left out
+    assert a["median"] != pytest.approx(float(np.median([v for i, v in enumerate(values) if i % 5])))
+    assert a["missing_input"] and not b["missing_input"]  # b had no missing cell: no indicator
+    assert dm.describe()["feature_names"] == ["a", "a (missing)", "b"]
+    x = dm.train_set.tensors[0]
+    for row, i in zip(x.tolist(), train):
+        expected = [a["median"], 1.0] if i % 5 == 0 else [values[i], 0.0]
+        assert row[:2] == pytest.approx(expected) and row[2] == values[i]
+    # the task standardises numbers with the filled training rows, and leaves the 0/1 input alone
+    filled = [a["median"] if i % 5 == 0 else values[i] for i in train]
+    mean, std = dm.describe()["input_mean"], dm.describe()["input_std"]
+    assert mean[:2] == pytest.approx([np.mean(filled), 0.0]) and std[:2] == pytest.approx([np.std(filled, ddof=1), 1.0])
+
+
+def test_missing_markers_are_configurable_and_missing_text_is_a_category(tmp_path):
+    rows = [["-", "none" if i % 4 == 0 else ["x", "y"][i % 2], i % 2] for i in range(24)]
+    for i in range(0, 24, 3):
+        rows[i][0] = str(i)
+    dm = table(tmp_path, ["n", "c", "y"], rows, target="y", missing=["-", "none"])
+    assert column(dm, "n")["kind"] == "numeric" and column(dm, "n")["missing_input"]
+    assert column(dm, "c")["categories"] == ["(missing)", "x", "y"]
+    # with the default markers, "-" is text and "none" a category like any other
+    dm = table(tmp_path, ["n", "c", "y"], rows, target="y")
+    assert column(dm, "n")["kind"] == "categorical" and "none" in column(dm, "c")["categories"]
+
+
+def test_rows_without_a_target_are_left_out_and_counted(tmp_path):
+    rows = [[i, "" if i in (3, 7) else "NA" if i == 11 else i % 2] for i in range(30)]
+    dm = table(tmp_path, ["a", "y"], rows, target="y")
+    # 27 rows with a target: round(27 * 0.2) = 5 test rows, round(22 * 0.1) = 2 validation rows
+    assert dm.table["rows"] == {"read": 30, "left_out_missing_target": 3, "train": 20, "val": 2, "test": 5}
+    used = sorted(sum(dm.row_positions.values(), []))
+    assert used == [i for i in range(30) if i not in (3, 7, 11)] and dm.class_names == ["0", "1"]
+
+
+# --- bad input: several problems at once, targets ---------------------------------------------------
+
+
+def test_every_problem_of_a_table_is_said_in_one_line(tmp_path):
+    rows = [[i, "", f"n{i}", i % 2] for i in range(60)]
+    with pytest.raises(DataError) as caught:
+        table(tmp_path, ["a", "empty", "who", "y"], rows, target="label", categorical="nope")
+    message = str(caught.value)
+    assert "\n" not in message and message.count("(") >= 4
+    for part in (
+        "4 problems",
+        "no column 'label' for --data.target (columns: a, empty, who, y)",
+        "no column 'nope' for --data.categorical",
+        "column 'empty' is empty",
+        "column 'who' has 60 distinct values",
+    ):
+        assert part in message, message
+
+
+def test_a_classifier_given_many_distinct_numbers_suggests_regression(tmp_path):
+    rows = [[i, 1000 + 13 * i] for i in range(40)]
+    with pytest.raises(
+        UsageError, match=r"target 'price' holds 40 distinct numbers, more than 20.*--task.name regression"
+    ):
+        table(tmp_path, ["a", "price"], rows, target="price")
+    # 20 distinct numbers are classes; so are more when the column is declared categorical
+    assert len(table(tmp_path, ["a", "k"], [[i, i % 20] for i in range(40)], target="k").class_names) == 20
+    assert len(table(tmp_path, ["a", "price"], rows, target="price", categorical="price").class_names) == 40
+
+
+def test_regression_targets_must_be_numbers(tmp_path):
+    rows = [[i, "n/a!" if i == 4 else 2.5 * i, i] for i in range(10)]
+    with pytest.raises(DataError, match=r"target 'v' holds text where numbers belong: row 6 'n/a!'"):
+        table(tmp_path, ["a", "v", "w"], rows, targets="numbers", target="v,w")
+    with pytest.raises(DataError, match=r"target 'c' holds one value only"):
+        table(tmp_path, ["a", "c"], [[i, 3] for i in range(10)], targets="numbers", target="c")
+
+
+def test_a_table_that_is_not_a_table(tmp_path):
+    (tmp_path / "notes.csv").write_text("Notes\njust a line of prose\nand another, with a comma, or two\n")
+    with pytest.raises(DataError, match=r"notes.csv is not a table with ',' between cells: line 3 has 3 cells"):
+        DATASETS.get("csv")(path=str(tmp_path / "notes.csv"), target="y").setup("fit")
+    (tmp_path / "semi.csv").write_text("a;b;y\n" + "".join(f"{i};{i};{i % 2}\n" for i in range(9)))
+    with pytest.raises(DataError, match=r"one column only \('a;b;y'\).*--data.delimiter ';'"):
+        DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y").setup("fit")
+    dm = DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y", delimiter=";")
+    dm.setup("fit")
+    assert dm.describe()["in_features"] == 2
+
+
+def test_parquet_reads_as_the_same_table(tmp_path):
+    from conftest import ON_CI
+
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        if ON_CI:
+            pytest.fail("pyarrow is missing: the test extra carries zoo[parquet]")
+        pytest.skip("pyarrow is not installed (pip install 'zoo[parquet]')")
+    rows = [[float(i) if i % 7 else None, ["a", "b", None][i % 3], i % 2] for i in range(30)]
+    pd.DataFrame(rows, columns=["x", "c", "y"]).to_parquet(tmp_path / "t.parquet")
+    write_csv(tmp_path / "t.csv", ["x", "c", "y"], [["" if v is None else v for v in r] for r in rows])
+    dms = []
+    for name in ("t.parquet", "t.csv"):
+        dm = DATASETS.get("csv")(path=str(tmp_path / name), target="y")
+        dm.setup("fit")
+        dms.append(dm)
+    assert dms[0].table["columns"] == dms[1].table["columns"]
+    assert torch.equal(dms[0].train_set.tensors[0], dms[1].train_set.tensors[0])
+
+
+# --- checkpoints take raw rows ----------------------------------------------------------------------
+
+
+def messy_rows(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        size = float(rng.uniform(0, 10))
+        kind = ["flat", "house", "villa"][i % 3]
+        price = 50 + 20 * size + {"flat": 0, "house": 100, "villa": 300}[kind] + float(rng.normal(0, 5))
+        rows.append(["" if i % 9 == 0 else round(size, 3), "" if i % 11 == 0 else kind, round(price, 2)])
+    return rows
+
+
+def test_a_classifier_checkpoint_predicts_from_raw_rows(tmp_path):
+    rows = [[r[0], r[1], "dear" if r[2] > 250 else "cheap"] for r in messy_rows()]
+    path = write_csv(tmp_path / "homes.csv", ["size", "kind", "label"], rows)
+    result = fit(
+        tmp_path, "--data.name", "csv", "--data.path", str(path), "--data.target", "label", "--trainer.max_epochs", "2"
+    )
+    assert result.summary["rows"]["read"] == 120 and "one-hot" in result.summary["columns"]["kind"]
+    task = zoo.load_checkpoint(result.run_dir)  # weights-only: the encoding is plain data
+    assert task.table == result.task.table
+    raw = [{"size": r[0], "kind": r[1]} for r in rows[:9]]
+    encoded = result.task.inputs(raw)
+    assert task.predict(raw) == [task.class_names[i] for i in task(encoded).argmax(1).tolist()]
+    # the same rows as a DataFrame, as a CSV path (target column included), and with unseen values
+    assert task.predict(pd.DataFrame(raw)) == task.predict(raw) == task.predict(str(path))[:9]
+    assert len(task.predict({"size": "NA", "kind": "castle"})) == 1
+    assert task.predict_proba(raw).shape == (9, 2)
+    with pytest.raises(DataError, match=r"rows lack the columns 'kind'"):
+        task.predict([{"size": 3}])
+    with pytest.raises(DataError, match=r"rows: column 'size' holds text where numbers belong: row 1 'big'"):
+        task.predict([{"size": 3, "kind": "flat"}, {"size": "big", "kind": "flat"}])
+
+
+def test_a_regression_checkpoint_predicts_original_units_from_raw_rows(tmp_path):
+    rows = messy_rows(300)
+    path = write_csv(tmp_path / "homes.csv", ["size", "kind", "price"], rows)
+    result = fit(
+        tmp_path,
+        *("--task.name", "regression", "--data.name", "csv", "--data.path", str(path), "--data.target", "price"),
+        *("--model.hidden", "[32]", "--model.activation", "relu", "--trainer.max_epochs", "60"),
+    )
+    test = result.summary["test"]
+    assert set(test) == {"loss", "mse", "rmse", "mae", "r2"} and test["rmse"] == pytest.approx(math.sqrt(test["mse"]))
+    assert test["r2"] > 0.9
+    task = zoo.load_checkpoint(result.checkpoint)
+    complete = [{"size": 5.0, "kind": "flat"}, {"size": 5.0, "kind": "villa"}, {"size": 1.0, "kind": "house"}]
+    predicted = task.predict(complete)
+    assert predicted.shape == (3,)
+    # in dollars, near the rule the prices were made by (50 + 20 size + 0/100/300)
+    assert predicted.tolist() == pytest.approx([150, 450, 170], abs=25)
+    assert len(task.predict([{"size": "", "kind": ""}])) == 1  # missing cells take the training fills
+
+
+def test_regression_metrics_losses_and_directions(tmp_path):
+    from zoo.registry import TASKS
+
+    regression = TASKS.get("regression")
+    assert regression.metric_mode("val_r2") == "max"
+    assert [regression.metric_mode(m) for m in ("val_loss", "val_mse", "val_rmse", "val_mae")] == ["min"] * 4
+    task = regression(
+        model="mlp",
+        model_kwargs={"in_features": 1, "num_outputs": 1, "hidden": [4]},
+        target_names=["y"],
+        target_mean=[100.0],
+        target_std=[10.0],
+        loss="mae",
+    )
+    x, y = torch.zeros(4, 1), torch.tensor([[90.0], [100.0], [110.0], [130.0]])
+    with torch.no_grad():
+        for p in task.model.parameters():
+            p.zero_()
+    loss, preds, target = task.loss_and_outputs((x, y))
+    assert preds.view(-1).tolist() == [100.0] * 4  # a zero output is the training mean, in the target's units
+    assert loss.item() == pytest.approx((1 + 0 + 1 + 3) / 4)  # mean |error| in standard deviations
+    task.loss_name = "huber"
+    assert task.loss_and_outputs((x, y))[0].item() == pytest.approx((0.5 + 0 + 0.5 + 2.5) / 4)
+
+
+def test_linnerud_has_three_targets_and_diabetes_its_original_units():
+    dm = DATASETS.get("linnerud")()
+    dm.setup("fit")
+    info = dm.describe()
+    assert (
+        info["targets"] == "numbers"
+        and info["num_outputs"] == 3
+        and info["target_names"] == ["Weight", "Waist", "Pulse"]
+    )
+    train_y = dm.train_set.tensors[1].double()
+    assert info["target_mean"] == pytest.approx(train_y.mean(0).tolist())
+    dm = DATASETS.get("diabetes")()
+    dm.setup("fit")
+    y = torch.cat([s.tensors[1] for s in (dm.train_set, dm.val_set, dm.test_set)])
+    assert y.shape == (442, 1) and y.min() == 25 and y.max() == 346
+    assert dm.describe()["feature_names"][:3] == ["age", "sex", "bmi"] and dm.train_set.tensors[0][:, 0].max() > 50
+
+
+def test_mlp_output_width_is_num_outputs_when_given():
+    assert zoo.get_model("mlp")(torch.zeros(3, 2)).shape == (3, 2)
+    assert zoo.get_model("mlp", num_classes=4)(torch.zeros(3, 2)).shape == (3, 4)
+    assert zoo.get_model("mlp", num_outputs=3, in_features=5)(torch.zeros(2, 5)).shape == (2, 3)
+
+
+# --- the Playground's regression sets -------------------------------------------------------------------
+
+
+def test_plane_and_multi_gaussian_follow_the_playground():
+    dm = DATASETS.get("plane")(n_samples=500)
+    x, y, _, _ = dm.load()
+    assert (x.abs() <= 6).all() and torch.allclose(y[:, 0], (x[:, 0] + x[:, 1]) / 10)
+    dm = DATASETS.get("multi_gaussian")(n_samples=500)
+    x, y, _, _ = dm.load()
+    centre = torch.tensor([[-4.0, 2.5], [0.0, 2.5], [4.0, 2.5], [-4.0, -2.5], [0.0, -2.5], [4.0, -2.5]])
+    signs = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    bumps = signs * (1 - torch.cdist(x.double(), centre.double()).float() / 2).clamp(0, 1)
+    expected = bumps.gather(1, bumps.abs().argmax(1, keepdim=True))[:, 0]
+    assert torch.allclose(y[:, 0], expected, atol=1e-6) and y.abs().max() <= 1
+    clean, noisy = (DATASETS.get("plane")(n_samples=500, noise=n).load() for n in (0.0, 0.5))
+    assert torch.equal(clean[0], noisy[0]) and not torch.allclose(clean[1], noisy[1])  # same points, moved values
+
+
+@pytest.mark.slow
+def test_regression_command_leaves_its_pictures(tmp_path):
+    from conftest import run_command, summary_of
+
+    result = run_command(
+        ["zoo.train", "mlp", "--task.name", "regression", "--data.name", "plane", "--trainer.max_epochs", "5"]
+        + ["--trainer.default_root_dir", str(tmp_path)],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result.stdout)
+    assert summary["test"]["r2"] > 0.9
+    run_dir = tmp_path / summary["run_dir"].rsplit("/", 1)[-1]
+    for picture in ("learning_curves.png", "predicted_vs_true.png", "residuals.png", "learned_surface.png"):
+        assert (run_dir / picture).stat().st_size > 10_000, picture

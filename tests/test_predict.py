@@ -14,21 +14,21 @@ from zoo.show import main as show
 
 @pytest.fixture
 def labelled_folder(tmp_path):
-    """Fashion-MNIST test images as files laid out by class (two classes, 12 each, in several modes),
-    and one file that is not an image."""
+    """Fashion-MNIST test images as files laid out by class (two classes, 12 each, in several modes; the
+    class with a slash in its name in a folder named with a dash), and one file that is not an image."""
     import zoo
 
     x, y = fashion_test_set()
     names = zoo.weight_card("lenet:fashion-mnist")["classes"]
     root = tmp_path / "clothes"
-    for label in (1, 7):  # Trouser, Sneaker
-        folder = root / names[label]
+    for label in (0, 7):  # T-shirt/top (the folder T-shirt-top), Sneaker
+        folder = root / names[label].replace("/", "-")
         folder.mkdir(parents=True)
         for n, i in enumerate((y == label).nonzero()[:12, 0].tolist()):
             image = Image.fromarray(x[i, 0].numpy())
             image = [image, image.convert("RGB"), image.convert("P"), image.convert("LA")][n % 4]
             image.save(folder / f"{n}.png")
-    (root / names[1] / "broken.png").write_bytes(b"this is not an image")
+    (root / "Sneaker" / "broken.png").write_bytes(b"this is not an image")
     return root
 
 
@@ -102,3 +102,42 @@ def test_show_draws_what_a_cnn_and_word_vectors_learned(labelled_folder, tmp_pat
     assert len(vocabulary) == len(rows) and len(rows[0].split("\t")) == 100 and (words / "embedding_map.png").is_file()
     assert show(["lstm:tinyshakespeare"]) == 2
     assert "zoo draws pictures of CNNs, MLPs on images and word vectors" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
+    """The real command on a classifier and a regression trained on a CSV: one output row per input
+    row, the classifier's probabilities summing to at most 1, the numbers near the rule that made them;
+    a table without a training column is one line (exit 1)."""
+    from test_tables import fit, messy_rows, write_csv
+
+    from conftest import run_command
+
+    rows = messy_rows(300)
+    homes = write_csv(tmp_path / "homes.csv", ["size", "kind", "price"], rows)
+    labelled = write_csv(
+        tmp_path / "labelled.csv",
+        ["size", "kind", "label"],
+        [[r[0], r[1], "dear" if r[2] > 250 else "cheap"] for r in rows],
+    )
+    new = write_csv(tmp_path / "new.csv", ["size", "kind"], [[5.0, "flat"], [5.0, "villa"], ["", "castle"]])
+    classifier = fit(tmp_path, "--data.name", "csv", "--data.path", str(labelled), "--data.target", "label")
+    regression = fit(
+        tmp_path,
+        *("--task.name", "regression", "--data.name", "csv", "--data.path", str(homes), "--data.target", "price"),
+        *("--model.hidden", "[32]", "--model.activation", "relu", "--trainer.max_epochs", "60"),
+    )
+    done = run_command(["zoo.predict", str(classifier.run_dir), str(new), "--topk", "2"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = list(csv.reader(done.stdout.splitlines()))
+    assert out[0] == ["input", "row", "class_1", "prob_1", "class_2", "prob_2"] and len(out) == 4
+    assert all({r[2], r[4]} == {"cheap", "dear"} and float(r[3]) >= float(r[5]) for r in out[1:])
+    assert "3 rows" in done.stderr
+    done = run_command(["zoo.predict", str(regression.run_dir), str(new)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = list(csv.reader(done.stdout.splitlines()))
+    assert out[0] == ["input", "row", "price"]
+    assert [float(r[2]) for r in out[1:3]] == pytest.approx([150, 450], abs=40)  # 50 + 20 size + 0 / 300
+    wrong = write_csv(tmp_path / "wrong.csv", ["size", "colour"], [[1.0, "red"]])
+    done = run_command(["zoo.predict", str(regression.run_dir), str(wrong)], tmp_path)
+    assert done.returncode == 1 and "kind" in done.stderr and len(done.stderr.strip().splitlines()) == 1

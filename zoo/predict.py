@@ -6,8 +6,12 @@ MODEL_OR_RUN is a weight zoo ships (``lenet:fashion-mnist``; ``--list`` lists th
 - an image classifier: image files and folders (searched recursively), any size and mode Pillow reads
   (grey, colour, palette, 16-bit, with alpha); one CSV row per image with its ``--topk`` classes and
   their probabilities, on stdout or in ``--out``. A single folder laid out by class (FOLDER/<class>/...,
-  the classes the model knows) also gets the accuracy and a confusion matrix picture. Files that cannot
-  be read are named on stderr and skipped, never the whole run lost.
+  the classes the model knows; a slash in a class name is a dash in its folder's) also gets the accuracy
+  and a confusion matrix picture. Files that cannot be read are named on stderr and skipped, never the
+  whole run lost.
+- a model trained on a table (``--data.name csv``): CSV or Parquet files with the training file's
+  columns (the target may be there or not); one CSV row per table row with the ``--topk`` classes and
+  their probabilities, or the predicted numbers for a regression. Missing or extra columns: one line.
 - a language model: prompts, continued as ``python -m zoo.generate`` does.
 - word vectors: words or analogies (``king-man+woman``), answered as ``python -m zoo.neighbors`` does.
 """
@@ -31,7 +35,7 @@ def parse(argv: list[str]):
     parser.add_argument(
         "model", nargs="?", help="a shipped weight (lenet:fashion-mnist), a run directory or a checkpoint"
     )
-    parser.add_argument("inputs", nargs="*", help="image files or folders; prompts; words")
+    parser.add_argument("inputs", nargs="*", help="image files or folders; CSV/Parquet tables; prompts; words")
     parser.add_argument("--list", action="store_true", help="list the shipped weights and exit")
     parser.add_argument("--topk", type=int, default=None, help="classes per image (3) or neighbours per word (10)")
     parser.add_argument("--out", type=Path, default=None, help="write the CSV here instead of stdout")
@@ -71,6 +75,8 @@ def predict(argv: list[str]) -> int:
             print(f"{name:28s} {card['data']['name'].split(':')[0]} ({figures})")
         return 0
     task = load_trained(args.model, map_location=args.device)
+    if getattr(task, "table", None) is not None:
+        return predict_tables(task, args)
     if task.name == "classification" and task.takes_images:
         return predict_images(task, args)
     if task.name == "language_model":
@@ -85,7 +91,44 @@ def predict(argv: list[str]) -> int:
 
         print_neighbors(task.keyed_vectors(), args.inputs, args.topk or 10)
         return 0
-    raise UsageError(f"{args.model} is a {task.name} model on tables: predict from Python, task.predict(rows)")
+    raise UsageError(
+        f"{args.model} is a {task.name} model trained on arrays, not files: predict from Python, task.predict(x)"
+    )
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+def predict_tables(task: Any, args: Any) -> int:
+    """Each file's rows through the table encoding the model was trained with; one output row per input row."""
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    classes = task.name == "classification"
+    k = min(args.topk or 3, len(task.class_names)) if classes else 0
+    header = [f"{what}_{n}" for n in range(1, k + 1) for what in ("class", "prob")] if classes else task.target_names
+    writer.writerow(["input", "row", *header])
+    rows = 0
+    for text in args.inputs:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise DataError(f"no such table file: {text}")
+        if classes:
+            probs = task.predict_proba(path)
+            top = probs.topk(k, dim=1)
+            for n, (values, idx) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+                cells = [c for cls, p in zip(idx, values) for c in (task.class_names[cls], f"{p:.4f}")]
+                writer.writerow([text, n + 1, *cells])
+            rows += len(probs)
+        else:
+            values = task.predict(path).reshape(-1, len(task.target_names))
+            for n, numbers in enumerate(values.tolist()):
+                writer.writerow([text, n + 1, *(f"{v:.6g}" for v in numbers)])
+            rows += len(values)
+    if args.out:
+        out.close()
+    said = f"{rows:,} rows" + (f"; predictions in {args.out}" if args.out else "")
+    print(f"{PROG}: {said}", file=sys.stderr)
+    return 0
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -113,8 +156,11 @@ def labels_by_folder(inputs: list[str], files: list[Path], classes: list[str]) -
     if len(inputs) != 1 or not Path(inputs[0]).is_dir():
         return None
     root = Path(inputs[0]).expanduser()
-    labels = [f.relative_to(root).parts[0] if len(f.relative_to(root).parts) > 1 else None for f in files]
-    return labels if all(label in classes for label in labels) else None
+    # (a class name with a slash, Fashion-MNIST's "T-shirt/top", is a folder named with a dash: T-shirt-top)
+    by_folder = {name.replace("/", "-"): name for name in classes} | {name: name for name in classes}
+    parts = [f.relative_to(root).parts for f in files]
+    labels = [by_folder.get(p[0]) if len(p) > 1 else None for p in parts]
+    return labels if all(label is not None for label in labels) else None
 
 
 class ImageFiles:

@@ -101,7 +101,10 @@ class RegressionTask(FeaturesTask):
         """Numbers in the targets' original units for raw inputs (feature vectors, or table rows: a
         DataFrame, a list of dicts, a CSV/Parquet path): (B,) for one target, (B, T) for several, in
         the order of ``target_names``."""
+        was_training = self.training
+        self.eval()  # dropout and batch norm as at test time, whatever mode the task was in
         out = (self(self.inputs(rows)) * self.target_std + self.target_mean).cpu()
+        self.train(was_training)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def test_step(self, batch: Any, batch_idx: int) -> None:

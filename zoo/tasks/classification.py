@@ -131,8 +131,44 @@ class ClassificationTask(SupervisedTask):
         if data is not None and data.describe().get("in_features") == 2 and self.num_classes == 2:
             was_training = self.training
             self.eval()
-            plots.plot_decision_boundary(
-                self.predict_proba, data.train_set.tensors, data.test_set.tensors, run_dir / "decision_boundary.png"
-            )
+            train, test = data.train_set.tensors, data.test_set.tensors
+            panels = self.boundary_panels(run_dir, train, test)
+            plots.plot_decision_boundary(panels, train, test, run_dir / "decision_boundary.png")
             self.train(was_training)
         return {}
+
+    def boundary_panels(self, run_dir: Path, train: Any, test: Any) -> Any:
+        """What the decision boundary shows: the tested weights; or, when the best checkpoint comes from
+        an earlier epoch than the last one, both side by side, so that over-fitting shows as the
+        boundary bending around single training points between the two."""
+        import copy
+
+        from zoo.checkpoint import safe_load
+
+        paths = [run_dir / "checkpoints" / f"{name}.ckpt" for name in ("best", "last")]
+        if not all(p.is_file() for p in paths):
+            return self.predict_proba
+        best, last = (safe_load(p) for p in paths)
+        if best.get("global_step") == last.get("global_step"):
+            return self.predict_proba
+        monitor = next((c.monitor for c in self.trainer.checkpoint_callbacks if c.monitor), "the monitor")
+        panels = []
+        for label, checkpoint in ((f"best {monitor}", best), ("last", last)):
+            model = copy.deepcopy(self.model)
+            model.load_state_dict({k[6:]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")})
+
+            def proba(x, model=model):
+                return self.proba_with(model, x)
+
+            scores = [float((proba(x).argmax(1) == y).float().mean()) for x, y in (train, test)]
+            title = f"epoch {checkpoint['epoch'] + 1} ({label}): train acc {scores[0]:.3f}, test acc {scores[1]:.3f}"
+            panels.append((title, proba))
+        return panels
+
+    def proba_with(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``predict_proba`` with another network of the same shape (other weights) in place of the task's."""
+        current, self.model = self.model, model
+        try:
+            return self.predict_proba(x)
+        finally:
+            self.model = current

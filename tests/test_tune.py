@@ -336,12 +336,9 @@ def wait_for(condition, timeout: float = 300, every: float = 0.2):
 
 def running_trial_with_a_checkpoint(study_dir: Path, name: str):
     """A running trial that has finished an epoch (so it has last.ckpt), as (trial, pid), or None."""
-    if not (study_dir / "study.db").exists():
-        return None
-    try:
-        trials = load(study_dir, name).get_trials(states=(optuna.trial.TrialState.RUNNING,))
-    except Exception:  # the study is not created yet
-        return None
+    if not list(study_dir.glob("trial-*/checkpoints/last.ckpt")):
+        return None  # (and the command has made its study: opening it now does not race with that)
+    trials = load(study_dir, name).get_trials(states=(optuna.trial.TrialState.RUNNING,))
     for trial in trials:
         run_dir, worker = trial.user_attrs.get("run_dir"), trial.user_attrs.get("worker")
         if run_dir and worker and (Path(run_dir) / "checkpoints" / "last.ckpt").is_file():
@@ -374,7 +371,11 @@ def test_a_worker_killed_mid_trial_loses_only_that_trial(tmp_path):
     retry = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
     assert len(retry) == 1 and retry[0].params == victim.params
     # The other worker went on: its own share of the trials finished.
-    assert sum(t.state.name == "COMPLETE" for t in study.trials) >= 2
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) >= 2, (
+        [(t.number, t.state.name, t.user_attrs.get("retry_of"), t.user_attrs.get("note")) for t in study.trials],
+        out,
+        err,
+    )
 
     again = tune(
         tmp_path, "--search", str(space), "--n_trials", "4", "--workers", "2", "--sampler", "random", "--pruner", "none"

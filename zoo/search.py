@@ -300,18 +300,18 @@ class Pruning(L.Callback):
         self.validations = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
-        # A resumed trial (a retry that continues from its predecessor's checkpoint): what the run
-        # validated before goes to this trial again, so its pruner compares like with like.
+        # A resumed trial (a retry that goes on from its predecessor's checkpoint): the validations
+        # the run made before are reported to this trial again, so its pruner compares like with like.
         for logger in trainer.loggers:
             for row in getattr(logger, "sorted_rows", list)():
-                if row.get(self.metric) is not None and self.validations not in self.trial.intermediate_values:
+                if row.get(self.metric) is not None:
                     self.trial.report(float(row[self.metric]), step=self.validations)
                     self.validations += 1
 
     def on_validation_end(self, trainer, pl_module) -> None:
         import optuna
 
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or trainer.state.fn != "fit":  # (not zoo's evaluation after training)
             return
         value = trainer.callback_metrics.get(self.metric)
         if value is None:

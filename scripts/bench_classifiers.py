@@ -18,9 +18,9 @@ import time
 
 import torch
 import torch.nn.functional as F
-from benchlib import machine, run_zoo, table
 
 import zoo
+from benchlib import machine, run_zoo, table
 from zoo.data import DATASETS
 
 FASHION = "/usr/share/datasets/fashion-mnist"

@@ -34,9 +34,9 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from benchlib import SHARED_DATA, machine, table
 
 import zoo
+from benchlib import SHARED_DATA, machine, table
 from zoo.data import TensorBatches
 from zoo.nn.skipgram import train_chunk_cpu
 

@@ -24,9 +24,9 @@ import time
 
 import torch
 import torch.nn.functional as F
-from benchlib import SHARED_DATA, machine, run_zoo, table
 
 import zoo
+from benchlib import SHARED_DATA, machine, run_zoo, table
 
 CORPUS = SHARED_DATA / "tinyshakespeare.txt"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where zoo's "auto" trains too

@@ -2,6 +2,7 @@
 and leaves no run directory behind."""
 
 import pytest
+
 from conftest import run_command
 from test_data import write_fake_mnist
 
@@ -41,7 +42,11 @@ CASES = {
     "unknown data set": (["lenet", "--data.name", "cifar"], 2, ["unknown data set 'cifar'", "fashion-mnist", "digits"]),
     "wrong type": (["lenet", "--data.batch_size", "many"], 2, ["--data.batch_size expects int", "'many'"]),
     "batch size 0": (["lenet", "--data.batch_size", "0"], 2, ["batch_size must be a positive integer, got 0"]),
-    "split outside (0,1)": (["lenet", "--data.val_split", "1.5"], 2, ["val_split must be between 0 and 1"]),
+    "split outside [0,1)": (
+        ["lenet", "--data.val_split", "1.5"],
+        2,
+        ["val_split must be at least 0 and below 1, got 1.5"],
+    ),
     "bad seed": (["lenet", "--seed_everything", "x"], 2, ["--seed_everything expects int"]),
     "bad choice": (["lenet", "--model.pooling", "median"], 2, ["--model.pooling expects one of 'max', 'avg'"]),
     "missing config": (["lenet", "--config", "nope.yaml"], 2, ["config file not found: nope.yaml"]),

@@ -5,10 +5,10 @@ import gzip
 import numpy as np
 import pytest
 import torch
-from conftest import FASHION_MNIST, require
 from PIL import Image
 
 import zoo
+from conftest import FASHION_MNIST, require
 from zoo.data import DATASETS, BatchOrder
 from zoo.data.idx import read_idx, write_idx
 from zoo.errors import DataError, UsageError
@@ -132,7 +132,7 @@ def test_keras_last_fraction_validation_takes_the_tail_in_order():
     assert sorted(keep.tolist() + held.tolist()) == list(range(10)) and held.tolist() != [7, 8, 9]
 
 
-@pytest.mark.parametrize("bad", [dict(batch_size=0), dict(val_split=0.0), dict(val_split=1.0), dict(test_split=1.5)])
+@pytest.mark.parametrize("bad", [dict(batch_size=0), dict(val_split=1.0), dict(test_split=1.5)])
 def test_impossible_values_are_refused(bad):
     with pytest.raises(UsageError):
         DATASETS.get("digits")(**bad)
@@ -330,3 +330,28 @@ def test_image_folder_val_tree_without_test_tree_keeps_val_out_of_training(tmp_p
     val_x, val_y = dm.val_set.tensors
     assert sorted(val_y.tolist()) == [0, 0, 0, 1, 1, 1] and bool((val_x >= 235).all())
     assert all(bool((s.tensors[0] < 235).all()) for s in (dm.train_set, dm.test_set))
+
+
+def test_an_empty_class_folder_is_not_a_class(tmp_path, capsys):
+    make_image_tree(tmp_path, per_class=6)
+    (tmp_path / "zebra").mkdir()
+    dm = DATASETS.get("imagefolder")(root=str(tmp_path), image_size=16, color="grayscale")
+    dm.setup("fit")
+    assert dm.class_names == ["cat", "dog"] and dm.describe()["num_classes"] == 2
+    assert "no images in zebra; left out of the classes" in capsys.readouterr().err
+
+
+def test_sixteen_bit_images_keep_their_brightness(tmp_path):
+    """Pillow's own conversion clips a 16-bit image's values at 255 (nearly all white); zoo scales them."""
+    for name, level in (("dark", 10_000), ("light", 50_000)):
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            Image.fromarray(np.full((12, 12), level + i, dtype=np.uint16)).save(tmp_path / name / f"{i}.png")
+    assert Image.open(tmp_path / "dark" / "0.png").mode.startswith("I")  # (Pillow reads them 16-bit)
+    dm = DATASETS.get("imagefolder")(
+        root=str(tmp_path), image_size=12, color="grayscale", test_split=0.25, val_split=0.2
+    )
+    dm.setup("fit")
+    x, y = (torch.cat([s.tensors[i] for s in (dm.train_set, dm.val_set, dm.test_set)]) for i in (0, 1))
+    means = [x[y == c].float().mean().item() for c in range(2)]
+    assert means == pytest.approx([round(10_001.5 * 255 / 65535), round(50_001.5 * 255 / 65535)], abs=1.0)

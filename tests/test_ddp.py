@@ -8,9 +8,9 @@ import sys
 
 import pytest
 import torch
-from conftest import assert_finite_metrics, checkout_env
 
 import zoo
+from conftest import assert_finite_metrics, checkout_env
 from zoo.checkpoint import safe_load
 
 # One worker runs this whole module under pytest -n (--dist loadgroup): its fixture starts ten processes.

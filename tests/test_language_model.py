@@ -5,9 +5,9 @@ import os
 
 import pytest
 import torch
-from conftest import run_command
 
 import zoo
+from conftest import run_command
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.data.text import EOS, UNK, LaneBatches, LaneOrder, detokenize, tokenize
@@ -164,6 +164,23 @@ def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
     with pytest.raises(UsageError, match="temperature must be > 0, got nan"):
         task.generate("the ", 5, temperature=float("nan"))
     assert task(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 5, len(task.vocab))
+
+
+@pytest.mark.slow
+def test_a_sample_without_a_prompt_starts_at_a_line_break(learned):
+    """Not from a random token (often a rare symbol): as if the text began after a line break."""
+    task = zoo.load_checkpoint(learned["checkpoint"])
+    assert "\n" in task.index
+    seeded = [torch.Generator().manual_seed(5) for _ in range(2)]
+    assert task.generate("", 40, generator=seeded[0]) == task.generate("\n", 40, generator=seeded[1])[1:]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(("\ufeff" + "the cat sat on the mat.\n" * 40).encode("utf-8"))
+    dm = DATASETS.get("text")(path=str(path), seq_len=8)
+    dm.setup("fit")
+    assert "\ufeff" not in dm.vocab
 
 
 @pytest.mark.slow

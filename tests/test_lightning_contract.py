@@ -9,10 +9,10 @@ import sys
 import lightning as L
 import pytest
 import torch
-from conftest import checkout_env
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from conftest import checkout_env
 from zoo import _lightning
 
 

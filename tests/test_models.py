@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from conftest import EXAMPLES
 
 import zoo
+from conftest import EXAMPLES
 
 
 def test_every_registered_model_has_an_example():

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, checkout_env, run_command, run_python
 
 import zoo
+from conftest import ROOT, checkout_env, run_command, run_python
 from zoo.checkpoint import safe_load
 
 # LeNet on digits with everything random switched on (shuffling, augmentation, dropout) and a
@@ -230,6 +230,8 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_learning_rate(c
     # The first update (at 1e30) breaks the weights, so the second batch's loss is the first bad one:
     # named exactly, although losses are read 32 steps at a time (here at the 23-batch epoch's end).
     assert " at step 2 (epoch 0);" in line
+    # (it went bad before the first epoch's end, so no checkpoint exists to speak of)
+    assert line.endswith("; no checkpoint was written before it") and not list(tmp_path.glob("*/checkpoints/*.ckpt"))
     for checkpoint in tmp_path.glob("*/checkpoints/*.ckpt"):  # whatever was saved is from before the fault
         assert all(
             torch.isfinite(v).all() for v in safe_load(checkpoint)["state_dict"].values() if v.is_floating_point()

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import run_command, summary_of
 
 import zoo
+from conftest import run_command, summary_of
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.errors import DataError
@@ -260,6 +260,7 @@ def test_mistyped_early_stopping_monitor_is_named_with_what_the_run_logs(tmp_pat
             "--early_stopping.monitor",
             "val_foo",
         )
+    assert not list(tmp_path.iterdir())  # found only once training ran, and nothing of that run is kept
 
 
 def test_mistyped_plateau_monitor_is_named_with_what_the_run_logs(tmp_path, capsys):
@@ -321,3 +322,46 @@ def test_early_stopping_on_accuracy_without_a_mode_keeps_the_most_accurate_weigh
     accuracies = [float(r["val_acc"]) for r in rows]
     assert max(accuracies) > min(accuracies)  # (otherwise this run could not tell the modes apart)
     assert summary["val"]["acc"] == pytest.approx(max(accuracies), abs=1e-6)
+
+
+def test_without_a_validation_split_the_best_weights_and_early_stopping_follow_the_training_loss(tmp_path, capsys):
+    """--data.val_split 0, Keras' default: no validation at all; the summary says what chose "best"."""
+    summary, rows = train(
+        tmp_path,
+        "--data.name",
+        "iris",
+        "--data.val_split",
+        "0",
+        "--trainer.max_epochs",
+        "30",
+        "--early_stopping.enabled",
+        "true",
+        "--early_stopping.patience",
+        "2",
+    )
+    assert summary["best_by"] == "train_loss" and summary["val"] == {} and 0.0 <= summary["test"]["acc"] <= 1.0
+    assert all(row["val_loss"] == "" for row in rows) if "val_loss" in rows[0] else True
+    losses = [float(row["train_loss"]) for row in rows]
+    from zoo.checkpoint import safe_load
+
+    best = safe_load(summary["checkpoint"])
+    assert best["epoch"] == losses.index(min(losses))  # the checkpoint of the lowest training loss
+
+
+def test_early_stopping_says_that_it_stopped_the_run(tmp_path, capsys):
+    summary, rows = train(
+        tmp_path,
+        "--data.name",
+        "iris",
+        "--trainer.max_epochs",
+        "200",
+        "--optimizer.lr",
+        "0.05",
+        "--early_stopping.enabled",
+        "true",
+        "--early_stopping.patience",
+        "1",
+    )
+    assert len(rows) < 200 and summary["stopped_early_at_epoch"] == len(rows) - 1
+    err = capsys.readouterr().err
+    assert f"zoo: early stopping after epoch {len(rows) - 1}: Monitored metric val_loss did not improve" in err

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_finite_metrics, run_command, summary_of
 
 import zoo
+from conftest import ROOT, assert_finite_metrics, run_command, summary_of
 from zoo import resolve_recipe
 from zoo.errors import DataError
 
@@ -179,7 +179,12 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the wheel's zoo, not a checkout's
     probe = subprocess.run(
-        [python, "-c", "import zoo; print(zoo.__file__); print(zoo.list_recipes())"],
+        [
+            python,
+            "-c",
+            "import zoo, zoo.schema; print(zoo.__file__); print(zoo.list_recipes()); "
+            "print(zoo.schema.load() is not None)",
+        ],
         cwd=elsewhere,
         capture_output=True,
         text=True,
@@ -188,6 +193,7 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     assert probe.returncode == 0, probe.stderr
     assert str(venv) in probe.stdout.splitlines()[0]
     assert "lenet" in probe.stdout
+    assert probe.stdout.splitlines()[-1] == "True"  # the option schema ships in the wheel
     result = subprocess.run(
         [python, "-m", "zoo.train", "lenet", "--print_config"], cwd=elsewhere, capture_output=True, text=True, env=env
     )
@@ -302,7 +308,7 @@ def test_progress_bar_shows_the_step_loss_and_not_the_csv_axes(tmp_path, capsys)
     bar = capsys.readouterr().out.replace("\r", "\n")  # (Lightning's tqdm bar writes to stdout)
     train_lines = [line for line in bar.splitlines() if line.startswith("Epoch 0: 100%")]
     assert train_lines and re.search(r"\bloss=\d", train_lines[-1]), bar[-2000:]
-    assert not re.search(r"\b(step|epoch)=", train_lines[-1])
+    assert not re.search(r"\b(step|epoch|v_num)=", train_lines[-1])
     header = next(csv.reader(open(Path(summary["run_dir"]) / "metrics.csv")))
     assert "loss" not in header and "train_loss" in header
 
@@ -383,9 +389,24 @@ def test_learning_curves_place_validations_inside_an_epoch_where_they_happened()
         {"epoch": 1, "step": 42},
         {"epoch": 2, "step": 50},
     ]
-    assert epoch_positions(rows) == pytest.approx([1 / 3, 2 / 3, 1.0, 4 / 3, 2.0, 3.0])
+    # counted from 0, as metrics.csv and the progress bar count epochs: epoch 0 ends at 0
+    assert epoch_positions(rows) == pytest.approx([-2 / 3, -1 / 3, 0.0, 1 / 3, 1.0, 2.0])
     # rows from before steps were recorded sit at their epoch's end
-    assert epoch_positions([{"epoch": 0}, {"epoch": 1, "step": None}]) == [1.0, 2.0]
+    assert epoch_positions([{"epoch": 0}, {"epoch": 1, "step": None}]) == [0.0, 1.0]
+
+
+def test_the_best_epoch_is_the_one_the_best_checkpoint_keeps():
+    from zoo.plots import best_row
+
+    rows = [
+        {"epoch": 0, "val_loss": 0.5, "val_acc": 0.7},
+        {"epoch": 1, "val_loss": 0.3, "val_acc": 0.7},
+        {"epoch": 2, "val_loss": 0.3, "val_acc": 0.9},
+        {"epoch": 3, "train_loss": 0.1},
+    ]
+    assert best_row(rows, "val_loss", "min") == 1  # the first of equals, as ModelCheckpoint keeps it
+    assert best_row(rows, "val_acc", "max") == 2
+    assert best_row(rows, "train_loss", "min") == 3 and best_row(rows, None, None) is None
 
 
 def test_learning_curves_show_validated_metrics_before_training_only_counters():
@@ -535,3 +556,62 @@ def test_a_run_resumes_with_its_own_saved_recipe_and_a_refusal_names_only_what_d
             quiet=True,
         )
     assert "(optimizer.lr: 0.01 then, 0.05 now)" in str(refused.value)
+
+
+def test_a_run_that_validates_less_often_than_every_epoch_still_checkpoints_each_epoch(tmp_path):
+    """check_val_every_n_epoch 3 in a 2-epoch run: Lightning's checkpoints would wait for a validation
+    that never comes; "last" is written at each epoch's end, and the run tests those weights."""
+    from zoo.checkpoint import safe_load
+
+    result = zoo.fit(
+        "mlp",
+        overrides={
+            "trainer.max_epochs": 2,
+            "trainer.check_val_every_n_epoch": 3,
+            "trainer.default_root_dir": str(tmp_path),
+        },
+        quiet=True,
+    )
+    last = result.run_dir / "checkpoints" / "last.ckpt"
+    assert last.is_file() and safe_load(last)["epoch"] == 1
+    assert result.checkpoint == last and result.summary["best_by"] is None and "acc" in result.summary["test"]
+
+
+def test_steps_csv_has_rows_also_for_runs_shorter_than_the_logging_interval(tmp_path):
+    result = zoo.fit(
+        "mlp", overrides=TINY + ["--trainer.max_epochs", "2", "--trainer.default_root_dir", str(tmp_path)], quiet=True
+    )
+    lines = (result.run_dir / "steps.csv").read_text().splitlines()
+    assert lines[0] == "batch,epoch,loss,lr" and [line.split(",")[:2] for line in lines[1:]] == [["3", "0"], ["6", "1"]]
+
+
+def test_tensorboard_logs_the_epoch_metrics_the_recipe_and_the_pictures(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = zoo.fit(
+        "mlp",
+        overrides={"trainer.max_epochs": 3, "trainer.logger": "tensorboard", "trainer.default_root_dir": str(tmp_path)},
+        quiet=True,
+    )
+    events = EventAccumulator(str(result.run_dir / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"train_loss", "val_loss", "val_acc"} <= set(tags["scalars"])
+    assert [round(e.value, 6) for e in events.Scalars("val_loss")] == [round(r["val_loss"], 6) for r in result.metrics]
+    assert {"learning_curves", "confusion_matrix", "decision_boundary"} <= set(tags["images"])
+    assert events.PluginTagToContent("hparams")  # the recipe beside its test figures
+    assert (result.run_dir / "metrics.csv").is_file()  # beside zoo's own CSVs, not instead of them
+
+
+def test_tensorboard_without_the_package_is_one_line(monkeypatch, tmp_path):
+    import importlib.util
+
+    from zoo.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(UsageError, match=r"needs TensorBoard: pip install 'zoo\[tensorboard\]'"):
+        zoo.fit(
+            "mlp", overrides={"trainer.logger": "tensorboard", "trainer.default_root_dir": str(tmp_path)}, quiet=True
+        )
+    assert not list(tmp_path.iterdir())

@@ -7,9 +7,9 @@ import re
 
 import pytest
 import torch
-from conftest import ROOT, run_command, run_python, summary_of
 
 import zoo
+from conftest import ROOT, run_command, run_python, summary_of
 from zoo.errors import UsageError
 
 TINY = {"trainer.max_epochs": 1, "trainer.limit_train_batches": 3, "trainer.enable_model_summary": False}

@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import run_command
 from scipy import stats
 
 import zoo
+from conftest import run_command
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.nn.skipgram import draw_negatives, keep_thresholds, negative_table, subsample, window_pairs
@@ -168,6 +168,21 @@ def test_neighbors_command_prints_nearest_words_and_analogies(planted, tmp_path)
     assert bad.returncode == 2 and f"not in the vocabulary: zebra, {a3.upper()} (try {a3})" in bad.stderr
     bad = run_command(["zoo.neighbors", planted["run_dir"], "+"], cwd=tmp_path)
     assert bad.returncode == 2 and "'+' names no word" in bad.stderr and "Traceback" not in bad.stderr
+    # A missing word no longer costs the other queries their answers; it is named at the end.
+    some = run_command(["zoo.neighbors", planted["run_dir"], "zebra", a3, "--topn", "2"], cwd=tmp_path)
+    assert some.returncode == 2 and some.stdout.splitlines()[0] == f"{a3}:" and len(some.stdout.splitlines()) == 3
+    assert some.stderr.strip().startswith("zoo.neighbors: error: not in the vocabulary: zebra (")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    corpus = tmp_path / "bom.txt"
+    corpus.write_bytes("\ufeffhello world\nhello there\n".encode("utf-8"))
+    dm = DATASETS.get("corpus")(
+        path=str(corpus), cache_dir=str(tmp_path / "cache"), min_count=1, tokenizer="whitespace"
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    assert sorted(dm.words) == ["hello", "there", "world"]  # not "\ufeffhello" beside "hello"
 
 
 def test_corpus_cache_is_built_once_and_reused(tmp_path):
@@ -185,6 +200,39 @@ def test_corpus_cache_is_built_once_and_reused(tmp_path):
     again.prepare_data()
     assert again.folder == folder and (folder / "tokens.i32").stat().st_mtime_ns == stamp
     assert dm.counts == sorted(dm.counts, reverse=True)  # ids are numbered by frequency
+
+
+def test_the_token_cache_is_the_same_from_any_number_of_workers_and_equals_gensims_tokens(tmp_path):
+    """The cache is built by one process per core on a large corpus: each numbers the words of its own
+    run of lines, and the runs are joined in order. The same files come out of 1, 2 or 3 workers, with
+    gensim's simple_preprocess words, line by line, in one regular expression per block."""
+    from gensim.test.utils import datapath
+    from gensim.utils import simple_preprocess
+
+    from zoo.data.corpus import build_cache, corpus_files
+
+    lee = open(datapath("lee_background.cor"), encoding="utf-8").read()
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "a.txt").write_text(
+        lee + "Zoo's 2nd line: __init__ and naïve café, ÉCOLE!\n\n", encoding="utf-8"
+    )
+    (tmp_path / "text" / "b.txt").write_text(lee[:5000] + "\nno newline at the end", encoding="utf-8")
+    files = corpus_files(tmp_path / "text")
+    built = {}
+    for workers in (1, 2, 3):
+        build_cache(files, tmp_path / f"cache{workers}", "simple_preprocess", 10_000, workers=workers)
+        built[workers] = [
+            (tmp_path / f"cache{workers}" / name).read_bytes() for name in ("tokens.i32", "sentences.i64", "vocab.tsv")
+        ]
+    assert built[1] == built[2] == built[3]
+    vocab = [line.split("\t")[0] for line in built[1][2].decode("utf-8").splitlines()]
+    tokens = np.frombuffer(built[1][0], dtype=np.int32)
+    starts = np.frombuffer(built[1][1], dtype=np.int64)
+    sentences = [[vocab[i] for i in tokens[a:b]] for a, b in zip(starts[:-1], starts[1:])]
+    expected = [
+        words for f in files for line in f.read_text(encoding="utf-8").split("\n") if (words := simple_preprocess(line))
+    ]
+    assert sentences == expected
 
 
 def test_two_processes_building_the_same_cache_both_succeed(tmp_path):
@@ -206,7 +254,9 @@ def test_two_processes_building_the_same_cache_both_succeed(tmp_path):
     [
         (b"", "the corpus has no words"),
         (b"alpha beta gamma\n", "no word occurs data.min_count=5 times"),
-        (b"caf\xe9 au lait\n", "line 1 is not UTF-8"),
+        (b"caf\xe9 au lait\n", "line 1 is not UTF-8 (byte 0xe9)"),
+        (b"one line\ntwo lines\ncaf\xe9 au lait\n", "bad.txt line 3 is not UTF-8 (byte 0xe9)"),
+        (b"text\nmore text\n\x00\x01binary\n", "bad.txt looks binary (NUL bytes on line 3)"),
     ],
 )
 def test_bad_corpus_gets_one_line(tmp_path, cli, content, message):

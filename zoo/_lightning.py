@@ -105,9 +105,9 @@ def cheap_gpu_probe() -> None:
 
 
 # Lightning's info lines that say nothing to act on in a zoo run: advertising for a hosted service at
-# every start; which accelerators exist (zoo's summary line names the device it trains on); the step
-# count the cosine schedule asks for; and, twice per run, that the best checkpoint is being loaded for
-# the evaluation after training (zoo's summary names the checkpoint it tested).
+# every start; which accelerators exist; the step count the cosine schedule asks for; twice per run,
+# that the best checkpoint is being loaded for the evaluation after training (zoo's summary names the
+# checkpoint it tested); and that the run reached its max_epochs.
 NOT_FOR_USERS = (
     "💡 Tip",
     "GPU available:",
@@ -116,6 +116,7 @@ NOT_FOR_USERS = (
     "Loading `train_dataloader` to estimate number of stepping batches",
     "Restoring states from the checkpoint path",
     "Loaded model weights from the checkpoint",
+    "`Trainer.fit` stopped:",  # (that max_epochs or max_steps was reached: the summary's epochs say it)
 )
 
 

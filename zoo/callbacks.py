@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,12 @@ class EpochCSVLogger(Logger):
     """``metrics.csv``: one row per epoch, merging what the task logs at the end of the training and
     validation epochs (``train_*``, ``val_*``, ``lr``, ``train_time_s``), and a row of its own for each
     validation inside an epoch (``--trainer.val_check_interval``). Rows are keyed by (epoch, step). The
-    learning-curve picture is drawn from these rows when training ends."""
+    learning-curve picture is drawn from these rows when training ends, with the best epoch by
+    ``monitor`` (better ``mode``) marked."""
 
-    def __init__(self, run_dir: Path, title: str = ""):
+    def __init__(self, run_dir: Path, title: str = "", monitor: str | None = None, mode: str | None = None):
         super().__init__()
-        self.run_dir, self.title = run_dir, title
+        self.run_dir, self.title, self.monitor, self.mode = run_dir, title, monitor, mode
         self.rows: dict[tuple[int, int], dict[str, Any]] = {}
         if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run steps are replaced)
             for row in read_csv(run_dir / "metrics.csv"):
@@ -77,7 +79,9 @@ class EpochCSVLogger(Logger):
         if self.rows:
             from zoo.plots import plot_learning_curves
 
-            plot_learning_curves(self.sorted_rows(), self.run_dir / "learning_curves.png", title=self.title)
+            plot_learning_curves(
+                self.sorted_rows(), self.run_dir / "learning_curves.png", self.title, self.monitor, self.mode
+            )
 
 
 def step_loss(trainer, pl_module, outputs: Any) -> torch.Tensor | None:
@@ -93,7 +97,8 @@ def step_loss(trainer, pl_module, outputs: Any) -> torch.Tensor | None:
 
 
 class StepLog(L.Callback):
-    """``steps.csv``: the training loss and learning rate every ``trainer.log_every_n_steps`` batches."""
+    """``steps.csv``: the training loss and learning rate every ``trainer.log_every_n_steps`` batches and
+    at each epoch's last batch (so a run shorter than the interval has its rows too)."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / "steps.csv"
@@ -117,7 +122,8 @@ class StepLog(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         batches = batches_started_total(trainer)  # not global_step: word2vec has no optimizer steps
-        if not trainer.is_global_zero or batches % max(1, trainer.log_every_n_steps):
+        due = batches % max(1, trainer.log_every_n_steps) == 0 or ends_epoch(trainer)
+        if not trainer.is_global_zero or not due:
             return
         loss = step_loss(trainer, pl_module, outputs)
         if loss is None:
@@ -226,8 +232,9 @@ class ThrottledProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer, pl_module) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
-        # ("step" and "epoch" are in the logged metrics as the CSV's x-axis; the bar shows both already)
-        shown = {k: v for k, v in items.items() if k not in ("step", "epoch")}
+        # ("step" and "epoch" are in the logged metrics as the CSV's x-axis; the bar shows both already.
+        # "v_num" is Lightning's logger version, which a zoo run's directory name already says.)
+        shown = {k: v for k, v in items.items() if k not in ("step", "epoch", "v_num")}
         return shown if self._loss is None else {"loss": self._loss.item(), **shown}
 
     def _should_update(self, current: int, total: int | float) -> bool:
@@ -312,10 +319,16 @@ class RunGuard(L.Callback):
             return
         loss, step, epoch, lr = losses[finite.index(0.0)]
         lr_text = "" if lr is None else f" ({lr:g})"
+        saved = sorted(p.name for p in self.last_path.parent.glob("*.ckpt"))
+        kept = (
+            f"{', '.join(saved)} in {self.last_path.parent} keep the last good weights"
+            if saved
+            else "no checkpoint was written before it"
+        )
         raise Stopped(
             f"the training loss became {loss.item()} at step {step} (epoch {epoch}); "
             f"the learning rate{lr_text} is probably too high for this model: lower --optimizer.lr "
-            "or clip gradients (--trainer.gradient_clip_val 1.0); the checkpoints keep the last good weights"
+            f"or clip gradients (--trainer.gradient_clip_val 1.0); {kept}"
         )
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
@@ -373,3 +386,19 @@ class PeriodicCheckpoint(L.Callback):
         if self.path is not None and (by_steps or by_time) and not ends_epoch(trainer):
             trainer.save_checkpoint(self.path, weights_only=False)
             self._last_save = time.monotonic()
+
+
+class DeviceLine(L.Callback):
+    """Says where the run trains, once, as training starts: ``zoo: training on cpu (2 threads)``,
+    ``cuda:0 (NVIDIA H200)``, ``2 processes, each on cpu (1 threads)``."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        device = trainer.strategy.root_device
+        where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+        if device.type == "cpu":
+            where += f" ({torch.get_num_threads()} threads)"
+        if trainer.world_size > 1:
+            where = f"{trainer.world_size} processes, each on {where}"
+        print(f"zoo: training on {where}", file=sys.stderr, flush=True)

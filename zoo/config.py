@@ -75,8 +75,9 @@ def dump_yaml(cfg: dict[str, Any]) -> str:
 def matches(value: Any, annotation: Any) -> bool:
     """Whether ``value`` (from YAML or the command line) fits a type annotation.
 
-    Only the shapes that appear in constructor signatures are understood; anything more exotic
-    (a class such as ``Accelerator``, a Callable) accepts the value and leaves the check to the callee.
+    Only the shapes that appear in constructor signatures are understood; a class must be the value's
+    own (a recipe cannot hold a ``Tensor``), and anything more exotic (a Callable) accepts the value
+    and leaves the check to the callee.
     """
     if annotation in (inspect.Parameter.empty, Any):
         return True
@@ -106,7 +107,10 @@ def matches(value: Any, annotation: Any) -> bool:
         return isinstance(value, dict)
     if annotation is list:
         return isinstance(value, (list, tuple))
-    if inspect.isclass(annotation) and annotation.__module__ in ("builtins", "pathlib", "datetime"):
+    if inspect.isclass(annotation):
+        # A value from YAML or the command line is never an instance of a class such as torch.Tensor or
+        # Lightning's Accelerator, so "float | Tensor" takes floats only (and "fast" is refused here,
+        # not by torch with a traceback).
         return isinstance(value, annotation) or (annotation is Path and isinstance(value, str))
     return True
 

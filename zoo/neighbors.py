@@ -40,18 +40,22 @@ def neighbors(argv: list[str]) -> int:
     if args.topn < 1:
         raise UsageError(f"--topn must be at least 1, got {args.topn}")
     vectors = load_vectors(args.vectors)
+    missing: list[str] = []
     for query in args.words:
         positive, negative = parse_query(query)
         if not positive + negative:
             raise UsageError(f"{query!r} names no word: give words, or analogies written like king-man+woman")
-        missing = [w for w in positive + negative if w not in vectors.key_to_index]
-        if missing:
-            # (the default tokeniser lowercases, so a capitalised word is the usual miss)
-            hints = [f"{w} (try {w.lower()})" if w.lower() in vectors.key_to_index else w for w in missing]
-            raise UsageError(f"not in the vocabulary: {', '.join(hints)} ({len(vectors)} words)")
+        unknown = [w for w in positive + negative if w not in vectors.key_to_index]
+        if unknown:  # answer the other queries first; name what is missing at the end
+            missing += [w for w in unknown if w not in missing]
+            continue
         print(f"{query}:")
         for word, score in vectors.most_similar(positive=positive, negative=negative, topn=args.topn):
             print(f"  {score:.3f}  {word}")
+    if missing:
+        # (the default tokeniser lowercases, so a capitalised word is the usual miss)
+        hints = [f"{w} (try {w.lower()})" if w.lower() in vectors.key_to_index else w for w in missing]
+        raise UsageError(f"not in the vocabulary: {', '.join(hints)} ({len(vectors)} words)")
     return 0
 
 

@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def epoch_positions(rows: Sequence[dict[str, Any]]) -> list[float]:
-    """Where each ``metrics.csv`` row sits on an axis of epochs done: an epoch's last row at its end
-    (epoch + 1), a validation inside it at the share of its steps done by then."""
+    """Where each ``metrics.csv`` row sits on the epoch axis, counted from 0 as metrics.csv and the
+    progress bar count: an epoch's last row at its number, a validation inside epoch e at the share of
+    its steps done by then, between e - 1 and e."""
     ends: dict[int, int] = {}
     for row in rows:
         ends[row["epoch"]] = max(ends.get(row["epoch"], 0), row.get("step") or 0)
@@ -24,8 +25,17 @@ def epoch_positions(rows: Sequence[dict[str, Any]]) -> list[float]:
         epoch, step = row["epoch"], row.get("step") or 0
         start = max((s for e, s in ends.items() if e < epoch), default=0)
         length = ends[epoch] - start
-        positions.append(epoch + 1.0 if length <= 0 else epoch + (step - start) / length)
+        positions.append(float(epoch) if length <= 0 else epoch - 1 + (step - start) / length)
     return positions
+
+
+def best_row(rows: Sequence[dict[str, Any]], monitor: str | None, mode: str | None) -> int | None:
+    """The index of the row with the best ``monitor`` value (lowest for mode "min"), or None."""
+    scored = [(row[monitor], i) for i, row in enumerate(rows) if monitor and row.get(monitor) not in (None, "")]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda value_index: value_index[0])[1]
 
 
 def curve_panels(rows: Sequence[dict[str, Any]], most: int = 4) -> list[str]:
@@ -39,14 +49,18 @@ def curve_panels(rows: Sequence[dict[str, Any]], most: int = 4) -> list[str]:
     return (["loss"] + others)[:most]
 
 
-def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> None:
-    """Loss (left) and every other metric (right) per epoch, training solid and validation dashed.
+def plot_learning_curves(
+    rows: Sequence[dict[str, Any]], path: Path, title: str = "", monitor: str | None = None, mode: str | None = None
+) -> None:
+    """Loss (left) and every other metric (right) per epoch, training solid and validation dashed, the
+    epoch with the best ``monitor`` marked (the one the best checkpoint holds).
 
     A validation curve that turns up while training keeps falling is over-fitting; both flat and high
     is under-fitting. Validations inside an epoch (``val_check_interval``) sit where they happened.
     """
     epochs = epoch_positions(rows)
     panels = curve_panels(rows)
+    best = best_row(rows, monitor, mode)
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, metric in zip(axes[0], panels):
         for stage, style in (("train", "-"), ("val", "--")):
@@ -54,10 +68,13 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path, title: str 
             points = [(e, row[key]) for e, row in zip(epochs, rows) if row.get(key) not in (None, "")]
             if points:
                 ax.plot(*zip(*points), style, marker="o", markersize=3, label=stage)
-        ax.set_xlabel("epoch")
+        if best is not None:
+            label = f"best {monitor} (epoch {rows[best]['epoch']})"
+            ax.axvline(epochs[best], color="grey", linestyle=":", linewidth=1.2, label=label)
+        ax.set_xlabel("epoch (0 = the first, as in metrics.csv)")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -21,32 +21,11 @@ import importlib.util
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from zoo.config import Section, load_yaml_file, parse_overrides, resolve
+from zoo import schema
+from zoo.config import load_yaml_file, parse_overrides, resolve
 from zoo.errors import UsageError
-from zoo.registry import MODELS
-
-# Trainer arguments zoo sets itself: every run has its own callbacks, checkpoint I/O and data sharding.
-TRAINER_MANAGED = (
-    "callbacks",
-    "logger",
-    "plugins",
-    "use_distributed_sampler",
-    "enable_checkpointing",
-    "barebones",
-    "model_registry",
-)
-
-# Early stopping is off unless enabled; it watches the task's metric (val_loss) unless told otherwise,
-# and "best" then means best by that metric. The final validation and test use the best weights
-# (Keras' restore_best_weights=True) unless restore_best is false, when they use the last ones.
-EARLY_STOPPING_OPTIONS = {
-    "enabled": (bool, False),
-    "monitor": (str | None, None),
-    "mode": (Literal["min", "max"] | None, None),
-    "restore_best": (bool, True),
-}
 
 SCALARS = {"seed_everything": int, "imports": list[str]}
 
@@ -79,30 +58,6 @@ def load_recipe(name_or_path: str | Path) -> tuple[str, dict[str, Any]]:
     if not path.is_file():
         raise UsageError(f"config file not found: {name_or_path} (shipped recipes: {', '.join(list_recipes())})")
     return str(path), load_yaml_file(path)
-
-
-def sections(model_name: str) -> dict[str, Section]:
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping
-
-    from zoo.callbacks import PeriodicCheckpoint
-    from zoo.data import DATASETS, DESCRIBED
-    from zoo.optim import COMMON_OPTIMIZER_OPTIONS, IMPLEMENTATION_OPTIONS, OPTIMIZERS, SCHEDULERS
-    from zoo.tasks import TASKS, task_managed
-
-    return {
-        # Sizes the data decides (classes, channels, vocabulary) are not model options in a recipe.
-        "model": Section(lambda _: MODELS.get(model_name), named=False, skip=DESCRIBED),
-        "data": Section(DATASETS.get),
-        "task": Section(TASKS.get, skip=task_managed()),
-        "optimizer": Section(OPTIMIZERS.get, skip=IMPLEMENTATION_OPTIONS, extra=COMMON_OPTIMIZER_OPTIONS),
-        "scheduler": Section(SCHEDULERS.get),
-        "trainer": Section(lambda _: L.Trainer, named=False, skip=TRAINER_MANAGED),
-        "early_stopping": Section(
-            lambda _: EarlyStopping, named=False, skip=("monitor", "mode"), extra=EARLY_STOPPING_OPTIONS
-        ),
-        "checkpoint": Section(lambda _: PeriodicCheckpoint, named=False),
-    }
 
 
 def import_user_code(names: Sequence[str]) -> None:
@@ -183,12 +138,11 @@ def resolve_recipe(
     layers, triples = config_layers(config), override_triples(overrides)
     wanted = [*imports, *(name for _, layer in layers for name in (layer.get("imports") or []))]
     import_user_code(wanted)
-    MODELS.get(model)  # an unknown model fails here, listing the known ones
+    declared = schema.model_meta(model)  # an unknown model fails here, listing the known ones
     recipe = recipe_dir() / f"{model}.yaml"
     if recipe.is_file():
         base = [(str(recipe), load_yaml_file(recipe))]
     else:
-        declared = MODELS.meta(model)
         given = {
             s: layer[s].get("name") for _, layer in layers for s in ("task", "data") if isinstance(layer.get(s), dict)
         }
@@ -200,7 +154,7 @@ def resolve_recipe(
                 f"@zoo.register_model({model!r}, task=..., data=...) or give a config with task.name and data.name"
             )
         base = [("defaults", {**BASE, "task": {"name": task}, "data": {"name": data}})]
-    cfg = resolve(base + layers, triples, sections(model), SCALARS)
+    cfg = resolve(base + layers, triples, schema.sections(model), SCALARS)
     if wanted:
         cfg["imports"] = list(dict.fromkeys(wanted))
     return cfg

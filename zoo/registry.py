@@ -27,6 +27,11 @@ class Registry:
         self._entries: dict[str, Callable[..., Any]] = {}
         self._meta: dict[str, dict[str, Any]] = {}
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the package of built-in entries has been imported (and so anything of a user's too)."""
+        return self._loaded
+
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True  # (set first: the package's modules register while it imports)

@@ -84,17 +84,18 @@ def main(argv: list[str] | None = None, callbacks: Sequence[Any] = ()) -> int:
 
 
 def train(argv: list[str], callbacks: Sequence[Any] = ()) -> int:
+    from zoo import schema
     from zoo.recipes import import_user_code, list_recipes, resolve_recipe
     from zoo.registry import MODELS
 
     opts = split_argv(argv)
     import_user_code(opts["imports"])  # (before the model list: it may add to it)
     if opts.get("help") or opts["model"] is None:
-        text = USAGE.format(models=", ".join(MODELS.names()), recipes=", ".join(list_recipes()))
+        models = ", ".join(schema.names(MODELS))
         if opts.get("help"):
-            print(text)
+            print(USAGE.format(models=models, recipes=", ".join(list_recipes())))
             return 0
-        raise UsageError(f"missing MODEL (one of: {', '.join(MODELS.names())}); see --help")
+        raise UsageError(f"missing MODEL (one of: {models}); see --help")
     cfg = resolve_recipe(opts["model"], opts["configs"], opts["overrides"], opts["imports"])
     if "seed" in opts:
         cfg["seed_everything"] = coerce_text(opts["seed"], int, "--seed_everything")

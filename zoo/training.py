@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from zoo.config import accepted_params, check_kwargs, plain
 from zoo.errors import DataError, Stopped, UsageError, ZooError
@@ -237,15 +237,19 @@ def build_trainer(
     task: Any,
     run_dir: Path,
     callbacks: Sequence[Any] = (),
-):
+    validating: bool = True,
+    title: str = "",
+) -> Built:
     """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints (also every
     N steps or M minutes if asked), clean stops on signals and non-finite losses, optional early
-    stopping, a progress bar on a terminal; then ``callbacks``."""
+    stopping, a progress bar on a terminal; then ``callbacks``. Without validation data, "best" and
+    early stopping follow the training loss."""
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from zoo.callbacks import (
+        DeviceLine,
         EpochCSVLogger,
         NoProfiler,
         PeriodicCheckpoint,
@@ -259,7 +263,8 @@ def build_trainer(
     stopping = dict(stopping_cfg)
     stopping.pop("restore_best")
     enabled = stopping.pop("enabled")
-    monitor, mode = stopping.pop("monitor") or task.monitor, stopping.pop("mode")
+    watched = task.monitor if validating or task.monitor is None else task.monitor.replace("val_", "train_", 1)
+    monitor, mode = stopping.pop("monitor") or watched, stopping.pop("mode")
     # As Keras' mode="auto": the task that logs the metric says whether it is better higher or lower.
     mode = mode or (task.metric_mode(monitor) if monitor else None)
     if enabled and monitor is None:
@@ -269,7 +274,17 @@ def build_trainer(
     )
     # A separate callback for "last": Lightning 2.6's save_last only rewrites it when a best
     # checkpoint was written in the same step, so it would lag behind after the best epoch.
-    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
+    # It saves at each training epoch's end (after that epoch's validation, if any) when validation
+    # comes less often than every epoch; left to itself it would save only at validations, so a run
+    # shorter than check_val_every_n_epoch would leave no checkpoint at all.
+    rare_validation = trainer_cfg.get("check_val_every_n_epoch", 1) != 1
+    last = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="last",
+        save_top_k=1,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True if rare_validation else None,
+    )
     # A task without a "best" (word2vec: the last epoch is the result) keeps only "last".
     best = (
         last
@@ -301,21 +316,72 @@ def build_trainer(
         trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
     if trainer_cfg["enable_progress_bar"]:
         zoo_callbacks.append(ThrottledProgressBar())
+    if trainer_cfg.get("enable_model_summary", True) is not False:  # (quiet runs say nothing)
+        zoo_callbacks.append(DeviceLine())
     if trainer_cfg.get("profiler") is None:
         trainer_cfg["profiler"] = NoProfiler()
-    logger = EpochCSVLogger(run_dir, title=task.hparams.model)
+    logger = EpochCSVLogger(run_dir, title=title or task.hparams.model, monitor=monitor, mode=mode)
+    loggers = [logger, *([tensorboard_logger(run_dir)] if trainer_cfg.pop("logger", "csv") == "tensorboard" else [])]
     try:
         trainer = L.Trainer(
             **trainer_cfg,
             default_root_dir=run_dir,
-            logger=logger,
+            logger=loggers,
             callbacks=[*zoo_callbacks, *callbacks],
             plugins=[AtomicCheckpointIO()],
             use_distributed_sampler=False,
         )
     except (ValueError, TypeError, MisconfigurationException) as err:
         raise UsageError(f"trainer: {err}") from None
-    return trainer, (best, last), throughput, logger
+    return Built(trainer, best, last, throughput, logger, early_stop[0] if early_stop else None, monitor)
+
+
+def tensorboard_logger(run_dir: Path):
+    """Lightning's TensorBoard logger, writing into RUN_DIR/tensorboard (``tensorboard --logdir runs``)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--trainer.logger tensorboard needs TensorBoard: pip install 'zoo[tensorboard]'")
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    return TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+
+
+def finish_tensorboard(loggers: Sequence[Any], run_dir: Path, cfg: dict[str, Any], summary: dict[str, Any]) -> None:
+    """The run's recipe with its test figures (TensorBoard's HPARAMS tab, to compare runs) and its
+    pictures (learning curves, confusion matrix, ...) as images, in its TensorBoard log."""
+    import numpy as np
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from PIL import Image
+
+    for logger in loggers:
+        if not isinstance(logger, TensorBoardLogger):
+            continue
+        figures = {f"test/{k}": v for k, v in summary["test"].items() if v is not None}
+        options = {
+            f"{section}.{k}": v
+            for section, values in cfg.items()
+            if isinstance(values, dict)
+            for k, v in values.items()
+        }
+        logger.log_hyperparams(options, metrics=figures)
+        for picture in sorted(run_dir.glob("*.png")):
+            with Image.open(picture) as image:
+                pixels = np.asarray(image.convert("RGB"))
+            logger.experiment.add_image(picture.stem, pixels, dataformats="HWC")
+        logger.experiment.flush()
+
+
+class Built(NamedTuple):
+    """What ``build_trainer`` made, for ``train_and_test`` to read after fitting."""
+
+    trainer: Any
+    best: Any  # ModelCheckpoint keeping the best weights by ``monitor`` (the "last" one where there is none)
+    last: Any  # ModelCheckpoint keeping the latest weights
+    throughput: Any
+    logger: Any  # EpochCSVLogger: metrics.csv and the learning curves
+    early_stop: Any  # EarlyStopping, or None
+    monitor: str | None  # what decided "best": val_loss, train_loss without validation data, None for word2vec
 
 
 # --- one run ------------------------------------------------------------------------------------
@@ -343,6 +409,9 @@ def train_and_test(
     if quiet:
         trainer_cfg["enable_progress_bar"] = trainer_cfg["enable_model_summary"] = False
         task.echo = False
+    validating = getattr(datamodule, "has_validation", True)
+    if not validating:  # (val_split 0: Keras' default, no validation at all)
+        trainer_cfg["limit_val_batches"], trainer_cfg["num_sanity_val_steps"] = 0, 0
     made = False  # whether this call made the run directory (then a run that never starts removes it)
     if resume:
         run_dir, checkpoint = resume_point(resume, task)
@@ -363,8 +432,15 @@ def train_and_test(
     else:
         run_dir, checkpoint, made = make_run_dir(root, model_name, data_name), None, True
     try:
-        trainer, (best_checkpoint, last_checkpoint), throughput, logger = build_trainer(
-            trainer_cfg, cfg["early_stopping"], cfg["checkpoint"], task, run_dir, callbacks
+        built = build_trainer(
+            trainer_cfg,
+            cfg["early_stopping"],
+            cfg["checkpoint"],
+            task,
+            run_dir,
+            callbacks,
+            validating=validating,
+            title=f"{model_name} on {data_name} ({run_dir.name})",
         )
     except BaseException:
         if made:
@@ -375,6 +451,7 @@ def train_and_test(
             print(f"run_dir: {run_dir}", flush=True)
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
 
+    trainer = built.trainer
     # Lightning's own launcher (--trainer.devices N) starts the other processes inside fit(), by
     # running this same command again: they find the run directory here.
     shared, os.environ[RUN_DIR_ENV] = os.environ.get(RUN_DIR_ENV), str(run_dir)
@@ -400,11 +477,19 @@ def train_and_test(
             f"({trainer.world_size} processes), or --trainer.limit_train_batches is 0"
         )
     # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
+    throughput, early_stop = built.throughput, built.early_stop
     epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
-    history = logger.sorted_rows()
-    trainer.loggers = []  # metrics.csv is the training history; the evaluations below go to the summary
-    last = last_checkpoint.best_model_path or None  # with no monitor, its "best" is the latest
-    best = best_checkpoint.best_model_path or last
+    stopped_at = early_stop.stopped_epoch if early_stop is not None and early_stop.stopped_epoch else None
+    if stopped_at is not None and not quiet and trainer.is_global_zero:
+        print(
+            f"zoo: early stopping after epoch {stopped_at}: {early_stop.stopping_reason_message}",
+            file=sys.stderr,
+            flush=True,
+        )
+    history = built.logger.sorted_rows()
+    loggers, trainer.loggers = trainer.loggers, []  # the history is written; the evaluations below go to the summary
+    last = built.last.best_model_path or None  # with no monitor, its "best" is the latest
+    best = built.best.best_model_path or last
     if cfg["early_stopping"]["enabled"] and not cfg["early_stopping"]["restore_best"]:
         best = last
     try:
@@ -426,8 +511,15 @@ def train_and_test(
         **task.write_artifacts(run_dir),
         "run_dir": str(run_dir),
         "checkpoint": str(best) if best else None,
+        # the metric that chose the tested checkpoint (train_loss without validation data); None: the last
+        "best_by": built.monitor
+        if best and best == built.best.best_model_path and built.best is not built.last
+        else None,
     }
+    if stopped_at is not None:
+        summary["stopped_early_at_epoch"] = stopped_at
     if trainer.is_global_zero:
+        finish_tensorboard(loggers, run_dir, cfg, summary)
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return Result(summary=summary, run_dir=run_dir, task=task.eval(), metrics=history, config=cfg)
 

@@ -198,8 +198,8 @@ class ZooDataModule(L.LightningDataModule):
             raise UsageError(f"data.batch_size must be a positive integer, got {batch_size}")
         if eval_batch_size < 1:
             raise UsageError(f"data.eval_batch_size must be a positive integer, got {eval_batch_size}")
-        if not 0.0 < val_split < 1.0:
-            raise UsageError(f"data.val_split must be between 0 and 1 (exclusive), got {val_split}")
+        if not 0.0 <= val_split < 1.0:
+            raise UsageError(f"data.val_split must be at least 0 and below 1, got {val_split}")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_split, self.val_mode, self.split_seed = val_split, val_mode, split_seed
         self.drop_last = drop_last
@@ -211,6 +211,11 @@ class ZooDataModule(L.LightningDataModule):
     @property
     def name(self) -> str:
         raise NotImplementedError
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether a validation split is held out (``val_split 0``, Keras' default, holds out none)."""
+        return self.val_split > 0
 
     def describe(self) -> dict[str, Any]:
         """What the data yields, by the argument names models and tasks use (``num_classes``, ...)."""

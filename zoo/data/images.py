@@ -245,6 +245,26 @@ class FashionMNISTDataModule(IdxDataModule):
 # --- a folder of labelled images -------------------------------------------------------------------
 
 
+def class_folders(folder: Path) -> list[Path]:
+    return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def has_images(folder: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
+
+
+def eight_bit(img):
+    """A 16-bit (or 32-bit integer) grey image scaled to 8 bits, as image viewers show it; Pillow's own
+    conversion clips every value above 255, which turns a 16-bit image nearly white."""
+    from PIL import Image
+
+    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return img
+    values = np.asarray(img, dtype=np.float64)
+    peak = 65535.0 if img.mode.startswith("I;16") or values.max() > 255 else 255.0
+    return Image.fromarray(np.clip(np.round(values * 255.0 / peak), 0, 255).astype(np.uint8), mode="L")
+
+
 @register_dataset("imagefolder")
 class ImageFolderDataModule(ImageDataModule):
     """One subfolder per class, like Keras' ``flow_from_directory``.
@@ -275,7 +295,12 @@ class ImageFolderDataModule(ImageDataModule):
     def load(self):
         self.prepare_data()
         train_dir = self.root / "train" if (self.root / "train").is_dir() else self.root
-        self.class_names = sorted(d.name for d in train_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+        folders = class_folders(train_dir)
+        empty = [d.name for d in folders if not has_images(d)]
+        if empty and len(empty) < len(folders):  # (all empty: "no images found" below says it better)
+            print(f"zoo: {train_dir}: no images in {', '.join(empty)}; left out of the classes", file=sys.stderr)
+            folders = [d for d in folders if d.name not in empty]
+        self.class_names = [d.name for d in folders]
         if not self.class_names:
             raise DataError(f"no class subfolders in {train_dir} (expected {train_dir}/<class>/<image>.png)")
         if len(self.class_names) < 2:
@@ -304,11 +329,7 @@ class ImageFolderDataModule(ImageDataModule):
             class_dir = folder / cls
             if class_dir.is_dir():
                 files += [(p, label) for p in sorted(class_dir.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
-        unknown = sorted(
-            d.name
-            for d in folder.iterdir()
-            if d.is_dir() and not d.name.startswith(".") and d.name not in self.class_names
-        )
+        unknown = sorted(d.name for d in class_folders(folder) if d.name not in self.class_names and has_images(d))
         if unknown:
             raise DataError(f"{folder} has classes not in the training tree: {', '.join(unknown)}")
         if not files:
@@ -322,7 +343,7 @@ class ImageFolderDataModule(ImageDataModule):
         for i, (path, _) in enumerate(tqdm(files, desc=f"reading {folder.name}", leave=False, disable=None)):
             try:
                 with Image.open(path) as img:
-                    img = img.convert(mode).resize((size, size), Image.BILINEAR)
+                    img = eight_bit(img).convert(mode).resize((size, size), Image.BILINEAR)
             except (OSError, UnidentifiedImageError) as err:
                 raise DataError(f"cannot read image {path}: {err}") from None
             x[i] = torch.from_numpy(np.array(img, dtype=np.uint8).reshape(size, size, channels)).permute(2, 0, 1)

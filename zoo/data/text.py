@@ -50,7 +50,7 @@ def read_text(path: Path) -> str:
         if b"\x00" in raw[:65536]:
             raise DataError(f"{file} looks binary (it contains NUL bytes), not text")
         try:
-            parts.append(raw.decode("utf-8"))
+            parts.append(raw.decode("utf-8-sig"))  # (-sig: a byte-order mark is not part of the text)
         except UnicodeDecodeError as err:
             raise DataError(
                 f"{file} is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); re-encode it as UTF-8"
@@ -214,6 +214,8 @@ class TextDataModule(ZooDataModule):
         bounds = {"train": (0, n - n_val - n_test), "val": (n - n_val - n_test, n - n_test), "test": (n - n_test, n)}
         parts = {split: tokens[a:b] for split, (a, b) in bounds.items()}
         for split, part in parts.items():
+            if split == "val" and not self.has_validation:
+                continue
             need = self.seq_len + 1 if split == "train" else 2
             if len(part) < need:
                 raise DataError(

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from zoo.data.text import UNK, detokenize, tokenize
+from zoo.data.text import EOS, UNK, detokenize, tokenize
 from zoo.errors import UsageError
 from zoo.registry import register_task
 from zoo.tasks.base import require
@@ -131,8 +131,14 @@ class LanguageModelTask(SupervisedTask):
         was_training = self.training
         self.eval()
         ids = self.encode(prompt)
-        if len(ids) == 0:  # no prompt: start from a random token
-            ids = torch.randint(self.vocab_size, (1,), generator=generator)
+        if len(ids) == 0:
+            # No prompt: start as if at a line's start (after a line break, or <eos> at word level), where
+            # the model has seen texts begin; a random first token is often a rare symbol.
+            start = self.index.get(EOS if self.level == "word" else "\n")
+            if start is None:  # (a text without line breaks)
+                ids = torch.randint(self.vocab_size, (1,), generator=generator)
+            else:
+                ids = torch.tensor([start])
         device = next(self.parameters()).device
         logits, state = self.model.forward_with_state(ids.to(device)[None], None)
         out = []

@@ -9,12 +9,10 @@ from __future__ import annotations
 import csv
 import glob
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -153,6 +151,32 @@ def test_storage_that_cannot_be_used_is_one_line(tmp_path, capsys, storage, mess
     err = capsys.readouterr().err
     assert code in (1, 2) and err.count("\n") == 1 and message in err, err
     assert "secret" not in err  # the password is not printed
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_trial_whose_heartbeat_stopped_is_failed_and_its_options_queued_again(tmp_path, monkeypatch):
+    """Another machine died in the middle of a trial: no process here knows its pid, so Optuna's
+    heartbeat finds it (a database storage), and zoo's callback queues the same options again once."""
+    import zoo.search
+
+    monkeypatch.setattr(zoo.search, "HEARTBEAT", (1, 2))  # (seconds: beat, and how long a silence is death)
+    search = prepare("mlp", write(tmp_path), storage=str(tmp_path / "study.db"), study_dir=tmp_path / "s")
+    study = zoo.search.open_study(search, create=True)
+    dead = study.ask()
+    search.space.draw(dead)
+    study._storage.record_heartbeat(dead._trial_id)  # (what optimize does while a trial runs)
+    time.sleep(3.5)
+    assert optuna.storages.fail_stale_trials(study) is None
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[1].params == {} and trials[1].system_attrs["fixed_params"] == trials[0].params
+    assert trials[1].user_attrs == {"retry_of": 0, "retries": 1}
+    # Its retry dies too: with --retries 1 (the default) it is not queued a third time.
+    retry = study.ask()
+    study._storage.record_heartbeat(retry._trial_id)
+    time.sleep(3.5)
+    optuna.storages.fail_stale_trials(study)
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL"]
 
 
 def test_shipped_spaces_parse_and_name_real_options():
@@ -459,63 +483,100 @@ def test_two_workers_on_a_journal_file_run_each_grid_point_once(tmp_path):
     assert len(set(run_dirs)) == 4 and all(Path(d, "metrics.csv").is_file() for d in run_dirs)
 
 
-# --- PostgreSQL: a real server in a temporary directory ------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# --- PostgreSQL: a real server --------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    """A throw-away PostgreSQL server on 127.0.0.1 (Debian's postgresql package; .ci/run installs it),
-    run as the postgres user when the tests run as root (initdb refuses root)."""
-    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    missing = "PostgreSQL's server (apt-get install postgresql)" if not binaries else None
+    """A real PostgreSQL server on 127.0.0.1: the one .ci/run started (ZOO_TEST_POSTGRES), or else a
+    throw-away one that .ci/postgres starts for this module from Debian's postgresql package."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        missing = "psycopg (pip install 'psycopg[binary]', in the test extra)"
-    if missing:
-        if ON_CI:
-            pytest.fail(f"{missing} is missing")
-        pytest.skip(f"{missing} is missing")
-    bin_dir, port = Path(binaries[-1]).parent, free_port()
-    root = Path(tempfile.mkdtemp(prefix="zoo-pg-"))
-
-    def run(*args: str) -> None:
-        command = [str(a) for a in args]
-        if os.geteuid() == 0:
-            shutil.chown(root, "postgres", "postgres")
-            command = ["su", "postgres", "-s", "/bin/sh", "-c", subprocess.list2cmdline(command)]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-    run(bin_dir / "initdb", "-D", root / "data", "-U", "postgres", "--auth=trust", "--no-sync")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(bin_dir / "pg_ctl", "-D", root / "data", "-l", root / "server.log", "-w", "-o", options, "start")
+        missing("psycopg (pip install 'psycopg[binary]', in the test extra)")
+    if os.environ.get("ZOO_TEST_POSTGRES"):
+        yield os.environ["ZOO_TEST_POSTGRES"]
+        return
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        missing("PostgreSQL's server (apt-get install postgresql)")
+    script = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
+    started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    env = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
     try:
-        for sql in ("CREATE USER zoo WITH PASSWORD 'zoo'", "CREATE DATABASE optuna OWNER zoo"):
-            subprocess.run(
-                [bin_dir / "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q", "-c", sql],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-        yield f"postgresql+psycopg://zoo:zoo@127.0.0.1:{port}/optuna"
+        yield env["ZOO_TEST_POSTGRES"]
     finally:
-        run(bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([script, "stop", env["ZOO_TEST_POSTGRES_DIR"]], capture_output=True, timeout=120)
+
+
+def missing(what: str) -> None:
+    if ON_CI:
+        pytest.fail(f"{what} is missing")
+    pytest.skip(f"{what} is missing")
+
+
+def unique_study(tmp_path: Path) -> str:
+    """A study name of its own: the server may hold other tests' studies (and earlier runs')."""
+    return f"pg-{os.getpid()}-{tmp_path.name}-{time.time_ns()}"
 
 
 @pytest.mark.slow
 def test_two_workers_share_a_study_in_postgresql(tmp_path, postgres_url):
-    space = write(tmp_path)
-    done = tune(tmp_path, "--search", str(space), "--n_trials", "4", "--workers", "2", "--storage", postgres_url)
+    name = unique_study(tmp_path)
+    command = ["--search", str(write(tmp_path)), "--n_trials", "4", "--workers", "2", "--storage", postgres_url]
+    done = tune(tmp_path, *command, "--study", name)
     assert done.returncode == 0, done.stderr
     assert "in postgresql+psycopg://zoo:***@127.0.0.1" in done.stdout.splitlines()[0]
-    study = optuna.load_study(study_name="mlp-space", storage=postgres_url)
+    study = optuna.load_study(study_name=name, storage=postgres_url)
+    # Exactly 4 trials, split between the two processes, none run twice.
     assert len(study.trials) == 4 and {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}
     assert len({t.user_attrs["worker"].split(":")[1] for t in study.trials}) == 2
-    assert len(rows(tmp_path / "studies" / "mlp-space" / "trials.csv")) == 4
+    assert len({t.user_attrs["run_dir"] for t in study.trials}) == 4
+    assert len(rows(tmp_path / "studies" / name / "trials.csv")) == 4
+
+
+@pytest.mark.slow
+def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, postgres_url):
+    """Two separately started commands on one database, as two machines would: the second joins the
+    study the first created, and together they finish it."""
+    name = unique_study(tmp_path)
+    space = write(tmp_path, TINY.replace("trainer.max_epochs: 3", "trainer.max_epochs: 10"))
+    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "6"]
+    command += ["--storage", postgres_url, "--study", name, "--pruner", "none"]
+    machines = []
+    try:
+        for k in range(2):
+            cwd = tmp_path / f"machine-{k}"  # each with a study directory of its own, as on two machines
+            cwd.mkdir()
+            machines.append(
+                subprocess.Popen(
+                    command, cwd=cwd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+            )
+            if k == 0:  # the second starts while the first is in the middle of its first trial
+                wait_for(lambda: running_trials(postgres_url, name), timeout=300)
+        outputs = [m.communicate(timeout=600) for m in machines]
+    finally:
+        for m in machines:
+            m.kill()
+    for m, (_, err) in zip(machines, outputs):
+        assert m.returncode == 0, err
+    study = optuna.load_study(study_name=name, storage=postgres_url)
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    # Each command checks the count before each trial: 6, or one more when both start their last at once.
+    assert len(finished) == len(study.trials) and 6 <= len(study.trials) <= 7
+    by_machine = [
+        t.user_attrs["run_dir"].startswith(str(tmp_path / f"machine-{k}")) for t in study.trials for k in (0, 1)
+    ]
+    assert sum(by_machine[0::2]) >= 1 and sum(by_machine[1::2]) >= 1, "both machines ran trials"
+    # Either machine writes the whole study's report from the database (every trial, not only its own).
+    for k in range(2):
+        assert len(rows(tmp_path / f"machine-{k}" / "studies" / name / "trials.csv")) >= 6
+
+
+def running_trials(url: str, name: str) -> bool:
+    try:
+        study = optuna.load_study(study_name=name, storage=url)
+    except KeyError:  # not created yet
+        return False
+    return bool(study.get_trials(states=(optuna.trial.TrialState.RUNNING,)))

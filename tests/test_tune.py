@@ -251,9 +251,11 @@ def test_verdict_rule():
     assert judge(curves([0.7, 0.9, 0.97], [0.7, 0.9, 0.93]), best, "acc", "max") == "fine"
     # Validation loss 0.4 -> 0.5 (more than 10% up from its lowest) while training loss kept falling.
     rising = curves([0.7, 0.8, 0.82], [0.7, 0.79, 0.8], [0.6, 0.4, 0.3], [0.6, 0.4, 0.5])
-    assert judge(rising, best, "acc", "max") == "over-fitting"
+    assert judge(rising, rising, "acc", "max") == "over-fitting"
     # Training accuracy 0.89 where the best trial reached 0.95: under-fitting.
     assert judge(curves([0.6, 0.8, 0.89], [0.6, 0.8, 0.88]), best, "acc", "max") == "under-fitting"
+    # ... even with validation far behind: a network that cannot fit its training data is too weak.
+    assert judge(curves([0.6, 0.6, 0.62], [0.5, 0.5, 0.52]), best, "acc", "max") == "under-fitting"
     # A trial pruned after epoch 2 is compared with the best trial at epoch 2 (0.9), not at its end.
     assert judge(curves([0.7, 0.86], [0.7, 0.85]), best, "acc", "max") == "fine"
     assert judge(curves([0.5, 0.6], [0.5, 0.6]), best, "acc", "max") == "under-fitting"

@@ -1061,6 +1061,16 @@ def judge(curves: list[dict[str, Any]], best: list[dict[str, Any]], name: str, m
     if last is None:
         return ""
     train, val = last
+    # Under-fitting first: a network that cannot fit its own training data is too weak (or trained too
+    # briefly) whatever its validation does; it is compared with the best trial at the same point (a
+    # pruned trial with the best one at the epoch it was stopped).
+    reference = [r[f"train_{name}"] for r in best if f"train_{name}" in r]
+    trains = [r[f"train_{name}"] for r in curves if f"train_{name}" in r]
+    if reference and trains:
+        ref = reference[min(len(trains), len(reference)) - 1]
+        short = ref - train if mode == "max" else train - ref
+        if short > margin(ref, mode):
+            return "under-fitting"
     behind = train - val if mode == "max" else val - train
     if behind > margin(train, mode):
         return "over-fitting"
@@ -1070,14 +1080,6 @@ def judge(curves: list[dict[str, Any]], best: list[dict[str, Any]], name: str, m
         rise = losses[-1][1] - losses[low][1]
         if rise > max(RISE_RELATIVE * losses[low][1], RISE_ABSOLUTE) and losses[-1][0] < losses[low][0]:
             return "over-fitting"
-    reference = [r[f"train_{name}"] for r in best if f"train_{name}" in r]
-    trains = [r[f"train_{name}"] for r in curves if f"train_{name}" in r]
-    if reference and trains:
-        # Compared at the same point (a pruned trial with the best one at the epoch it was stopped).
-        ref = reference[min(len(trains), len(reference)) - 1]
-        short = ref - train if mode == "max" else train - ref
-        if short > margin(ref, mode):
-            return "under-fitting"
     return "fine"
 
 

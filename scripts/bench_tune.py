@@ -1,7 +1,7 @@
 """A search with the pruner against the same search without it, in one run of this script.
 
-    python scripts/bench_tune.py                 # about 30 minutes on 2 CPU cores
-    python scripts/bench_tune.py --trials 8 --no-full
+    OMP_NUM_THREADS=1 python scripts/bench_tune.py --no-full   # 41 minutes on 2 shared CPU cores (README)
+    python scripts/bench_tune.py --trials 8 --pruners median hyperband
 
 The search is the shipped ``mlp_fashion_mnist`` space (configs/search/): 24 trials over the learning
 rate, depth, width and dropout of Fashion-MNIST's MLP, each trial 8 epochs on a tenth of the training

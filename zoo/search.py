@@ -1202,7 +1202,7 @@ def write_pictures(study: Any, search: Search, rows: list[dict[str, Any]]) -> No
         if len(complete) >= 2 and any(len({str(t.params.get(p)) for t in complete}) > 1 for p in complete[0].params):
             ax = plot_param_importances(study, target_name=search.space.metric)
             ax.set_title("", loc="left")
-            ax.set_title(f"{title}: which options mattered for {search.space.metric}")
+            ax.set_title(f"{title}\nwhich options mattered for {search.space.metric}")
             ax.figure.set_size_inches(8, 1.5 + 0.5 * len(complete[0].params))
             ax.figure.tight_layout()
             ax.figure.savefig(search.study_dir / "importances.png", dpi=100)

@@ -1,6 +1,7 @@
 """The pictures every run leaves: learning curves; for classifiers a confusion matrix (and the decision
 boundary of two-feature data); for regressions predicted against true values, residuals (and the
-learned surface of two-feature data)."""
+learned surface of two-feature data); what a CNN or MLP learned (filters, feature maps); and a search's
+(learning curves side by side, figures against capacity)."""
 
 from __future__ import annotations
 
@@ -113,29 +114,89 @@ def plot_decision_boundary(
     predict_proba: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = ""
 ) -> None:
     """Two-feature data, as the TensorFlow Playground draws it: the model's probability of class 1 over
-    the plane (orange to blue), training points ringed in white, test points in black."""
+    the plane (orange to blue), training points ringed in white, test points in black.
+
+    ``predict_proba`` is one function, or a list of ``(title, function)`` drawn side by side (the same
+    network at two epochs)."""
     import numpy as np
     import torch
 
+    panels = [(title, predict_proba)] if callable(predict_proba) else list(predict_proba)
     xs = torch.cat([train[0], test[0]])
     lo, hi = xs.min(0).values, xs.max(0).values
     pad = (hi - lo) * 0.08
     g1 = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), 200)
     g2 = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), 200)
     mesh = torch.stack(torch.meshgrid(g1, g2, indexing="xy"), -1).reshape(-1, 2)
-    probs = predict_proba(mesh)[:, 1].reshape(200, 200).numpy()
-    fig, ax = plt.subplots(figsize=(6, 5.4))
-    image = ax.contourf(g1.numpy(), g2.numpy(), probs, levels=np.linspace(0, 1, 21), cmap="RdYlBu", alpha=0.85)
-    fig.colorbar(image, ax=ax, label="P(class 1)")
-    for (x, y), edge, label in ((train, "white", "train"), (test, "black", "test")):
-        ax.scatter(
-            x[:, 0], x[:, 1], c=y, cmap="RdYlBu", vmin=0, vmax=1, s=14, edgecolors=edge, linewidths=0.6, label=label
-        )
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5.4), squeeze=False)
+    for ax, (label, proba) in zip(axes[0], panels):
+        probs = proba(mesh)[:, 1].reshape(200, 200).numpy()
+        image = ax.contourf(g1.numpy(), g2.numpy(), probs, levels=np.linspace(0, 1, 21), cmap="RdYlBu", alpha=0.85)
+        for (x, y), edge, name in ((train, "white", "train"), (test, "black", "test")):
+            ax.scatter(
+                x[:, 0], x[:, 1], c=y, cmap="RdYlBu", vmin=0, vmax=1, s=14, edgecolors=edge, linewidths=0.6, label=name
+            )
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        if label:
+            ax.set_title(label, fontsize=10 if len(panels) > 1 else None)
+    fig.colorbar(image, ax=list(axes[0]), label="P(class 1)")
+    if title and len(panels) > 1:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_curves_side_by_side(
+    runs: Sequence[tuple[str, Sequence[dict[str, Any]]]], metrics: Sequence[str], path: Path, title: str = ""
+) -> None:
+    """The learning curves of several runs side by side (a search's best and worst trial): a column
+    per run, a row per metric, each row on one scale so that the runs compare at a glance."""
+    fig, axes = plt.subplots(
+        len(metrics), len(runs), figsize=(5.5 * len(runs), 3.4 * len(metrics) + 0.8), squeeze=False, sharey="row"
+    )
+    for column, (label, rows) in enumerate(runs):
+        epochs = epoch_positions(rows) if rows else []
+        for line, metric in enumerate(metrics):
+            ax = axes[line][column]
+            for stage, style in (("train", "-"), ("val", "--")):
+                key = f"{stage}_{metric}"
+                points = [(e, row[key]) for e, row in zip(epochs, rows) if row.get(key) not in (None, "")]
+                if points:
+                    ax.plot(*zip(*points), style, marker="o", markersize=2, label=stage)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+            if line == 0:
+                ax.set_title(label, fontsize=9)
     if title:
-        ax.set_title(title)
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_capacity(
+    points: Sequence[tuple[int, float, float, float, float]], metric: str, path: Path, title: str = ""
+) -> None:
+    """Training and validation figures against the number of weights, one point per run
+    ``(weights, train metric, val metric, train loss, val loss)``: under-fitting on the left (both
+    poor), over-fitting on the right (training keeps improving, validation falls behind)."""
+    points = sorted(points)
+    sizes = [p[0] for p in points]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (name, train_at, val_at) in zip(axes, ((metric, 1, 2), ("loss", 3, 4))):
+        ax.plot(sizes, [p[train_at] for p in points], "-o", markersize=4, label=f"train {name}")
+        ax.plot(sizes, [p[val_at] for p in points], "--s", markersize=4, label=f"validation {name}")
+        ax.set_xscale("log")
+        ax.set_xlabel("weights in the model (capacity)")
+        ax.set_ylabel(f"{name} at the last epoch")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -186,14 +186,54 @@ class ClassificationTask(FeaturesTask):
         if data is None or self.num_classes != 2:
             return self.table_summary()
         if getattr(data, "plane", None):  # the Playground's sets: points in the plane, the network sees features
-            predict = lambda points: self.predict_proba(data.featurize(points))  # noqa: E731
-            train, test = data.plane["train"].tensors, data.plane["test"].tensors
+            featurize, train, test = data.featurize, data.plane["train"].tensors, data.plane["test"].tensors
         elif data.describe().get("in_features") == 2:
-            predict, train, test = self.predict_proba, data.train_set.tensors, data.test_set.tensors
+            featurize, train, test = None, data.train_set.tensors, data.test_set.tensors
         else:
             return self.table_summary()
         was_training = self.training
         self.eval()
-        plots.plot_decision_boundary(predict, train, test, run_dir / "decision_boundary.png")
+        panels = self.boundary_panels(run_dir, train, test, featurize)
+        plots.plot_decision_boundary(panels, train, test, run_dir / "decision_boundary.png")
         self.train(was_training)
         return self.table_summary()
+
+    def boundary_panels(self, run_dir: Path, train: Any, test: Any, featurize: Any = None) -> Any:
+        """What the decision boundary shows: the tested weights; or, when the best checkpoint comes from
+        an earlier epoch than the last one, both side by side, so that over-fitting shows as the
+        boundary bending around single training points between the two. ``featurize``: what the network
+        sees of a point in the plane (the Playground's features), if not the point itself."""
+        import copy
+
+        def seen(points: torch.Tensor) -> torch.Tensor:
+            return points if featurize is None else featurize(points)
+
+        from zoo.checkpoint import safe_load
+
+        paths = [run_dir / "checkpoints" / f"{name}.ckpt" for name in ("best", "last")]
+        if not all(p.is_file() for p in paths):
+            return lambda points: self.predict_proba(seen(points))
+        best, last = (safe_load(p) for p in paths)
+        if best.get("global_step") == last.get("global_step"):
+            return lambda points: self.predict_proba(seen(points))
+        monitor = next((c.monitor for c in self.trainer.checkpoint_callbacks if c.monitor), "the monitor")
+        panels = []
+        for label, checkpoint in ((f"best {monitor}", best), ("last", last)):
+            model = copy.deepcopy(self.model)
+            model.load_state_dict({k[6:]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")})
+
+            def proba(x, model=model):
+                return self.proba_with(model, seen(x))
+
+            scores = [float((proba(x).argmax(1) == y).float().mean()) for x, y in (train, test)]
+            title = f"epoch {checkpoint['epoch']} ({label}): train acc {scores[0]:.3f}, test acc {scores[1]:.3f}"
+            panels.append((title, proba))
+        return panels
+
+    def proba_with(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``predict_proba`` with another network of the same shape (other weights) in place of the task's."""
+        current, self.model = self.model, model
+        try:
+            return self.predict_proba(x)
+        finally:
+            self.model = current

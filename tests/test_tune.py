@@ -1,0 +1,584 @@
+"""``python -m zoo.tune``: search spaces checked before any trial, the verdict rule, the report, and the
+reliability promises (a killed worker, Ctrl-C, two workers, a real PostgreSQL server).
+
+The studies here are tiny (100 spiral points, a few epochs), so a trial takes a few seconds; the
+tests that start commands are marked slow."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ON_CI, checkout_env, run_command, summary_of
+
+optuna = pytest.importorskip("optuna") if not ON_CI else __import__("optuna")  # the tune extra; CI installs it
+
+from zoo.errors import UsageError  # noqa: E402
+from zoo.search import (  # noqa: E402
+    Option,
+    judge,
+    load_space,
+    parse_space,
+    prepare,
+    split,
+)
+
+TINY = """\
+metric: val_acc
+space:
+  optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}
+  model.hidden: {layers: {depth: {int: [1, 2]}, width: {choice: [4, 8]}}}
+overrides:
+  data.n_samples: 100
+  trainer.max_epochs: 3
+"""
+
+
+def write(tmp_path: Path, text: str = TINY, name: str = "space.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def load(study_dir: Path, name: str, storage: str | None = None):
+    return optuna.load_study(study_name=name, storage=storage or f"sqlite:///{study_dir / 'study.db'}")
+
+
+def states(study) -> list[str]:
+    return [t.state.name for t in study.trials]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --- the search space, checked before any trial ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"metric": "val_acc", "space": {"optimizer.lr": {"flaot": [0.1, 1]}}}, "give exactly one of float, int"),
+        ({"metric": "val_acc", "space": {"optimizer.lr": {"float": [0.1, 0.01]}}}, "empty range [0.1, 0.01]"),
+        ({"metric": "val_acc", "space": {"optimizer.lr": {"float": [0, 0.1], "log": True}}}, "must start above 0"),
+        ({"metric": "val_acc", "space": {"model.hidden": {"choice": []}}}, "non-empty list"),
+        ({"metric": "val_acc", "space": {"model.dropout": {"float": [0, 0.5], "spep": 0.1}}}, "unknown setting 'spep'"),
+        ({"metric": "train_acc", "space": {"model.dropout": {"float": [0, 0.5]}}}, "not a validation metric"),
+        ({"metric": "val_acc", "spaces": {}}, "unknown key 'spaces'"),
+        ({"metric": "val_acc", "space": {"dropout": {"float": [0, 0.5]}}}, "should be section.key"),
+        (
+            {
+                "metric": "val_acc",
+                "space": {"model.hidden": {"layers": {"depth": {"int": [0, 2]}, "width": {"choice": [4]}}}},
+            },
+            "positive whole numbers",
+        ),
+    ],
+)
+def test_space_mistakes_are_one_line(space, message):
+    with pytest.raises(UsageError) as err:
+        parse_space(space, "s.yaml")
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith("s.yaml: ")
+
+
+def test_every_searched_key_is_checked_against_the_recipe(tmp_path):
+    mistyped = write(tmp_path, TINY.replace("model.hidden: {layers", "model.hiden: {layers"))
+    with pytest.raises(UsageError, match=r"space.yaml: model\.hiden: .*did you mean model\.hidden\?"):
+        prepare("mlp", mistyped)
+    # A value of a type the option does not take: the range's ends and every choice are tried.
+    bad_value = write(
+        tmp_path,
+        TINY.replace("optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}", "data.batch_size: {float: [16, 64]}"),
+    )
+    with pytest.raises(UsageError, match=r"data\.batch_size = 16\.0: .*batch_size expects int"):
+        prepare("mlp", bad_value)
+    choices = write(
+        tmp_path,
+        TINY.replace("optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}", "model.activation: {choice: [relu, tahn]}"),
+    )
+    with pytest.raises(UsageError, match=r"model\.activation = 'tahn'"):
+        prepare("mlp", choices)
+    with pytest.raises(UsageError, match="searched .* and also set on the command line"):
+        prepare("mlp", write(tmp_path), overrides=["--optimizer.lr", "0.1"])
+    with pytest.raises(UsageError, match="continuous range"):
+        prepare("mlp", write(tmp_path), sampler="grid")
+
+
+def test_command_line_mistakes_exit_2_in_one_line(tmp_path, capsys):
+    from zoo.tune import main
+
+    space = write(tmp_path, TINY.replace("model.hidden: {layers", "model.hiden: {layers"))
+    assert main(["mlp", "--search", str(space), "--dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zoo.tune: error: ") and "model.hiden" in err and err.count("\n") == 1
+    assert not (tmp_path / "s").exists()  # nothing started
+    assert main(["mlp", "--search", "no_such_space"]) == 2
+    assert "shipped: capacity_spiral" in capsys.readouterr().err
+    assert main(["mlp", "--search", str(write(tmp_path)), "--timeout", "soon"]) == 2
+    assert "--timeout 'soon'" in capsys.readouterr().err
+    assert main(["mlp", "--search", str(write(tmp_path)), "--pruner", "mediam"]) == 2
+    assert "valid: median, hyperband, none" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ("postgresql+psycopg://zoo:secret@127.0.0.1:{port}/optuna", "cannot reach the database: connection failed"),
+        ("mysql://zoo:secret@127.0.0.1:{port}/optuna", "database driver is not installed (No module named 'MySQLdb')"),
+        ("foo://x", "unknown database type"),
+    ],
+)
+def test_storage_that_cannot_be_used_is_one_line(tmp_path, capsys, storage, message):
+    from zoo.tune import main
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(
+        ["mlp", "--search", str(write(tmp_path)), "--storage", storage.format(port=port), "--dir", str(tmp_path / "s")]
+    )
+    err = capsys.readouterr().err
+    assert code in (1, 2) and err.count("\n") == 1 and message in err, err
+    assert "secret" not in err  # the password is not printed
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_trial_whose_heartbeat_stopped_is_failed_and_its_options_queued_again(tmp_path, monkeypatch):
+    """Another machine died in the middle of a trial: no process here knows its pid, so Optuna's
+    heartbeat finds it (a database storage), and zoo's callback queues the same options again once."""
+    import zoo.search
+
+    monkeypatch.setattr(zoo.search, "HEARTBEAT", (1, 2))  # (seconds: beat, and how long a silence is death)
+    search = prepare("mlp", write(tmp_path), storage=str(tmp_path / "study.db"), study_dir=tmp_path / "s")
+    study = zoo.search.open_study(search, create=True)
+    dead = study.ask()
+    search.space.draw(dead)
+    study._storage.record_heartbeat(dead._trial_id)  # (what optimize does while a trial runs)
+    time.sleep(3.5)
+    assert optuna.storages.fail_stale_trials(study) is None
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[1].params == {} and trials[1].system_attrs["fixed_params"] == trials[0].params
+    assert trials[1].user_attrs == {"retry_of": 0, "retries": 1}
+    # Its retry dies too: with --retries 1 (the default) it is not queued a third time.
+    retry = study.ask()
+    study._storage.record_heartbeat(retry._trial_id)
+    time.sleep(3.5)
+    optuna.storages.fail_stale_trials(study)
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL"]
+
+
+def test_shipped_spaces_parse_and_name_real_options():
+    from zoo.search import list_spaces
+
+    assert {"capacity_spiral", "playground_spiral", "mlp_fashion_mnist", "lenet_fashion_mnist"} <= set(list_spaces())
+    for name in list_spaces():
+        space = load_space(name)
+        model = "lenet" if name.startswith("lenet") else "mlp"
+        search = prepare(model, space)  # every key against the recipe (the data is not loaded)
+        assert search.direction == "maximize" and search.space.metric == "val_acc"
+
+
+def test_search_spaces_are_not_recipes():
+    import zoo
+
+    assert not any("spiral" in name or "search" in name for name in zoo.list_recipes())
+
+
+def test_layers_and_list_choices_become_zoo_options():
+    space = parse_space(
+        {
+            "metric": "val_acc",
+            "space": {
+                "model.hidden": {"layers": {"depth": {"int": [1, 3]}, "width": {"choice": [4, 16]}}},
+                "model.activation": {"choice": ["relu", "tanh"]},
+                "data.batch_size": {"int": [16, 64], "step": 16},
+            },
+        }
+    )
+    trial = optuna.trial.FixedTrial(
+        {"model.hidden.depth": 3, "model.hidden.width": 16, "model.activation": "tanh", "data.batch_size": 48}
+    )
+    assert space.draw(trial) == {"model.hidden": [16, 16, 16], "model.activation": "tanh", "data.batch_size": 48}
+    assert space.grid() == {
+        "model.hidden.depth": [1, 2, 3],
+        "model.hidden.width": [4, 16],
+        "model.activation": ["relu", "tanh"],
+        "data.batch_size": [16, 32, 48, 64],
+    }
+    # Optuna's choices are scalars: lists go in as JSON and come out as lists.
+    lists = Option("model.hidden", "choice", values=[[8], [32, 32]])
+    assert lists.choices() == ["[8]", "[32, 32]"]
+    assert lists.draw(optuna.trial.FixedTrial({"model.hidden": "[32, 32]"})) == [32, 32]
+    assert split(5, 2) == [3, 2] and split(1, 3) == [1, 0, 0] and sum(split(24, 5)) == 24
+
+
+# --- the verdict -------------------------------------------------------------------------------------
+
+
+def curves(train_acc, val_acc, train_loss=None, val_loss=None):
+    n = len(train_acc)
+    train_loss = train_loss or [1.0 - a for a in train_acc]
+    val_loss = val_loss or [1.0 - a for a in val_acc]
+    return [
+        {
+            "epoch": e,
+            "train_acc": train_acc[e],
+            "val_acc": val_acc[e],
+            "train_loss": train_loss[e],
+            "val_loss": val_loss[e],
+        }
+        for e in range(n)
+    ]
+
+
+def test_verdict_rule():
+    best = curves([0.7, 0.9, 0.95], [0.7, 0.88, 0.93])
+    assert judge(best, best, "acc", "max") == "fine"
+    # Validation 0.06 behind training at the end: over-fitting (the margin is 0.05).
+    assert judge(curves([0.7, 0.9, 0.99], [0.7, 0.9, 0.93]), best, "acc", "max") == "over-fitting"
+    assert judge(curves([0.7, 0.9, 0.97], [0.7, 0.9, 0.93]), best, "acc", "max") == "fine"
+    # Validation loss 0.4 -> 0.5 (more than 10% up from its lowest) while training loss kept falling.
+    rising = curves([0.7, 0.8, 0.82], [0.7, 0.79, 0.8], [0.6, 0.4, 0.3], [0.6, 0.4, 0.5])
+    assert judge(rising, rising, "acc", "max") == "over-fitting"
+    # Training accuracy 0.89 where the best trial reached 0.95: under-fitting.
+    assert judge(curves([0.6, 0.8, 0.89], [0.6, 0.8, 0.88]), best, "acc", "max") == "under-fitting"
+    # ... even with validation far behind: a network that cannot fit its training data is too weak.
+    assert judge(curves([0.6, 0.6, 0.62], [0.5, 0.5, 0.52]), best, "acc", "max") == "under-fitting"
+    # A trial pruned after epoch 2 is compared with the best trial at epoch 2 (0.9), not at its end.
+    assert judge(curves([0.7, 0.86], [0.7, 0.85]), best, "acc", "max") == "fine"
+    assert judge(curves([0.5, 0.6], [0.5, 0.6]), best, "acc", "max") == "under-fitting"
+    # A loss (lower is better): 10% of the training figure.
+    loss_best = [{"train_loss": 0.5, "val_loss": 0.52}]
+    assert judge([{"train_loss": 0.5, "val_loss": 0.6}], loss_best, "loss", "min") == "over-fitting"
+    assert judge([{"train_loss": 0.6, "val_loss": 0.62}], loss_best, "loss", "min") == "under-fitting"
+    assert judge([], best, "acc", "max") == ""
+
+
+# --- the decision boundary at the best and at the last epoch -------------------------------------
+
+
+def test_decision_boundary_shows_best_and_last_epoch_when_they_differ(tmp_path):
+    import matplotlib.image
+
+    import zoo
+
+    base = {"data.n_samples": 100, "trainer.max_epochs": 3, "model.hidden": [8]}
+    # The cosine schedule's learning rate is highest after the first epoch: "best" by lr, mode max,
+    # is epoch 1, and the last is epoch 3; by lr, mode min, the best is the last.
+    early = zoo.fit(
+        "mlp", overrides={**base, "early_stopping.monitor": "lr", "early_stopping.mode": "max"}, run_dir=tmp_path / "a"
+    )
+    late = zoo.fit(
+        "mlp", overrides={**base, "early_stopping.monitor": "lr", "early_stopping.mode": "min"}, run_dir=tmp_path / "b"
+    )
+    data, _ = zoo.build("mlp", config=early.config)
+    points = data.train_set.tensors, data.test_set.tensors
+    panels = early.task.boundary_panels(early.run_dir, *points)
+    assert [title.split(":")[0] for title, _ in panels] == ["epoch 1 (best lr)", "epoch 3 (last)"]
+    assert callable(late.task.boundary_panels(late.run_dir, *points))  # one picture, the tested weights
+    two = matplotlib.image.imread(early.run_dir / "decision_boundary.png").shape
+    one = matplotlib.image.imread(late.run_dir / "decision_boundary.png").shape
+    assert two[1] > 1.7 * one[1] and abs(two[0] - one[0]) < 0.15 * one[0]
+
+
+# --- whole studies (slow: each starts the command) -----------------------------------------------
+
+
+def tune(tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return run_command(["zoo.tune", "mlp", *args], tmp_path, timeout)
+
+
+@pytest.mark.slow
+def test_study_report_replay_and_continue(tmp_path):
+    space = write(tmp_path)
+    done = tune(tmp_path, "--search", str(space), "--n_trials", "3", "--sampler", "random")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("study mlp-space in sqlite:///") and "0 of 3 trials done, 3 to run" in lines[0]
+    assert [line.split(" trial ")[0] for line in lines[1:4]] == ["[1/3]", "[2/3]", "[3/3]"]
+    summary = summary_of(done.stdout)
+    study_dir = tmp_path / "studies" / "mlp-space"
+    assert summary["study_dir"] == str(study_dir) and summary["finished"] == 3 == summary["complete"]
+    for picture in ("history.png", "importances.png", "best_vs_worst.png"):
+        assert (study_dir / picture).stat().st_size > 10_000, picture
+    table = rows(study_dir / "trials.csv")
+    # Accuracy against capacity, when the trials' networks have at least 3 sizes.
+    assert (study_dir / "capacity.png").is_file() == (len({r["weights"] for r in table}) >= 3)
+    assert [r["number"] for r in table] == ["0", "1", "2"] and {r["state"] for r in table} == {"complete"}
+    assert set(table[0]) >= {
+        "verdict",
+        "value",
+        "optimizer.lr",
+        "model.hidden",
+        "train_acc",
+        "val_acc",
+        "gap",
+        "duration_s",
+    }
+    for r in table:
+        assert r["verdict"] in ("fine", "under-fitting", "over-fitting")
+        assert abs(float(r["gap"]) - (float(r["train_acc"]) - float(r["val_acc"]))) < 1e-6
+        assert (Path(r["run_dir"]) / "checkpoints" / "best.ckpt").is_file()  # each trial is a whole zoo run
+
+    # best.yaml is the best trial's recipe: zoo.train replays it to the same validation accuracy.
+    best = summary["best"]
+    replay = run_command(["zoo.train", "mlp", "--config", str(study_dir / "best.yaml")], tmp_path)
+    assert replay.returncode == 0, replay.stderr
+    assert summary_of(replay.stdout)["val"]["acc"] == pytest.approx(best["value"], abs=1e-6)
+
+    # The same command with a larger n_trials continues the study; other settings are refused.
+    more = tune(tmp_path, "--search", str(space), "--n_trials", "4", "--sampler", "random")
+    assert more.returncode == 0, more.stderr
+    assert "3 of 4 trials done, 1 to run" in more.stdout.splitlines()[0]
+    study = load(study_dir, "mlp-space")
+    assert states(study) == ["COMPLETE"] * 4
+    assert [t.params for t in study.trials[:3]] == [t.params for t in load(study_dir, "mlp-space").trials[:3]]
+    other = tune(tmp_path, "--search", str(space), "--n_trials", "5", "--data.noise", "0.2")
+    assert other.returncode == 2 and "was started with other settings" in other.stderr
+    assert other.stderr.count("\n") == 1 and len(load(study_dir, "mlp-space").trials) == 4
+
+
+def wait_for(condition, timeout: float = 300, every: float = 0.2):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def running_trial_with_a_checkpoint(study_dir: Path, name: str):
+    """A running trial that has finished an epoch (so it has last.ckpt), as (trial, pid), or None."""
+    if not list(study_dir.glob("trial-*/checkpoints/last.ckpt")):
+        return None  # (and the command has made its study: opening it now does not race with that)
+    trials = load(study_dir, name).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    for trial in trials:
+        run_dir, worker = trial.user_attrs.get("run_dir"), trial.user_attrs.get("worker")
+        if run_dir and worker and (Path(run_dir) / "checkpoints" / "last.ckpt").is_file():
+            return trial, int(worker.split(":")[1])
+    return None
+
+
+LONGER = TINY.replace("trainer.max_epochs: 3", "trainer.max_epochs: 40")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_loses_only_that_trial(tmp_path):
+    space = write(tmp_path, LONGER)
+    study_dir = tmp_path / "studies" / "mlp-space"
+    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "4", "--workers", "2"]
+    command += ["--sampler", "random", "--pruner", "none"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        victim, pid = wait_for(lambda: running_trial_with_a_checkpoint(study_dir, "mlp-space"))
+        os.kill(pid, signal.SIGKILL)
+        out, err = process.communicate(timeout=600)
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    assert f"was killed by SIGKILL; its trial {victim.number} failed and is queued to run again" in err
+    study = load(study_dir, "mlp-space")
+    assert study.trials[victim.number].state.name == "FAIL"
+    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
+    assert len(retry) == 1 and retry[0].params == victim.params
+    # The other worker went on: its own share of the trials finished.
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) >= 2, (
+        [(t.number, t.state.name, t.user_attrs.get("retry_of"), t.user_attrs.get("note")) for t in study.trials],
+        out,
+        err,
+    )
+
+    again = tune(
+        tmp_path, "--search", str(space), "--n_trials", "4", "--workers", "2", "--sampler", "random", "--pruner", "none"
+    )
+    assert again.returncode == 0, again.stderr
+    study = load(study_dir, "mlp-space")
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 4
+    assert sorted(states(study)) == ["COMPLETE"] * 4 + ["FAIL"]
+    retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == victim.number)
+    # The retry ran on this machine, so it went on from the killed trial's last checkpoint.
+    assert retry.state.name == "COMPLETE" and retry.user_attrs["run_dir"] == victim.user_attrs["run_dir"]
+    assert retry.user_attrs["epochs"] == 40
+    table = rows(study_dir / "trials.csv")
+    assert table[victim.number]["state"] == "fail" and "killed" in table[victim.number]["note"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_the_step_and_the_study_goes_on(tmp_path):
+    space = write(tmp_path, LONGER)
+    study_dir = tmp_path / "studies" / "mlp-space"
+    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "2", "--pruner", "none"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        victim, _ = wait_for(lambda: running_trial_with_a_checkpoint(study_dir, "mlp-space"))
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("zoo.tune: error: interrupted by SIGINT: 0 of 2 trials done") or "1 of 2" in last, err
+    assert "the same command run again goes on" in last and "Traceback" not in err
+    study = load(study_dir, "mlp-space")
+    assert "RUNNING" not in states(study)  # consistent: nothing is left running
+    stopped = study.trials[victim.number]
+    assert stopped.state.name == "FAIL" and stopped.user_attrs["note"] == "interrupted by SIGINT"
+    assert (Path(stopped.user_attrs["run_dir"]) / "checkpoints" / "last.ckpt").is_file()
+    assert rows(study_dir / "trials.csv")[victim.number]["note"] == "interrupted by SIGINT"
+
+    again = tune(tmp_path, "--search", str(space), "--n_trials", "2", "--pruner", "none")
+    assert again.returncode == 0, again.stderr
+    study = load(study_dir, "mlp-space")
+    retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == victim.number)
+    assert retry.state.name == "COMPLETE" and retry.params == stopped.params
+    assert retry.user_attrs["run_dir"] == stopped.user_attrs["run_dir"] and retry.user_attrs["epochs"] == 40
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2
+
+
+GRID = """\
+metric: val_acc
+space:
+  optimizer.lr: {choice: [0.01, 0.1]}
+  model.hidden: {choice: [[4], [8, 8]]}
+overrides:
+  data.n_samples: 100
+  trainer.max_epochs: 3
+"""
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_journal_file_run_each_grid_point_once(tmp_path):
+    journal = tmp_path / "shared.log"
+    command = ["--search", str(write(tmp_path, GRID)), "--sampler", "grid", "--workers", "2", "--storage", str(journal)]
+    done = tune(tmp_path, *command, "--n_trials", "9")
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(
+        study_name="mlp-space",
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal))),
+    )
+    # A grid of 4 points: 4 trials (n_trials is capped at the grid's size), each point once.
+    assert len(study.trials) == 4 and {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}
+    assert sorted(str(sorted(t.params.items())) for t in study.trials) == sorted(
+        str(sorted({"optimizer.lr": lr, "model.hidden": hidden}.items()))
+        for lr in (0.01, 0.1)
+        for hidden in ("[4]", "[8, 8]")
+    )
+    assert len({t.user_attrs["worker"].split(":")[1] for t in study.trials}) == 2  # both processes ran trials
+    run_dirs = [t.user_attrs["run_dir"] for t in study.trials]
+    assert len(set(run_dirs)) == 4 and all(Path(d, "metrics.csv").is_file() for d in run_dirs)
+
+
+# --- PostgreSQL: a real server --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1: the one .ci/run started (ZOO_TEST_POSTGRES), or else a
+    throw-away one that .ci/postgres starts for this module from Debian's postgresql package."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing("psycopg (pip install 'psycopg[binary]', in the test extra)")
+    if os.environ.get("ZOO_TEST_POSTGRES"):
+        yield os.environ["ZOO_TEST_POSTGRES"]
+        return
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        missing("PostgreSQL's server (apt-get install postgresql)")
+    script = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
+    started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    env = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
+    try:
+        yield env["ZOO_TEST_POSTGRES"]
+    finally:
+        subprocess.run([script, "stop", env["ZOO_TEST_POSTGRES_DIR"]], capture_output=True, timeout=120)
+
+
+def missing(what: str) -> None:
+    if ON_CI:
+        pytest.fail(f"{what} is missing")
+    pytest.skip(f"{what} is missing")
+
+
+def unique_study(tmp_path: Path) -> str:
+    """A study name of its own: the server may hold other tests' studies (and earlier runs')."""
+    return f"pg-{os.getpid()}-{tmp_path.name}-{time.time_ns()}"
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_study_in_postgresql(tmp_path, postgres_url):
+    name = unique_study(tmp_path)
+    command = ["--search", str(write(tmp_path)), "--n_trials", "4", "--workers", "2", "--storage", postgres_url]
+    done = tune(tmp_path, *command, "--study", name)
+    assert done.returncode == 0, done.stderr
+    assert "in postgresql+psycopg://zoo:***@127.0.0.1" in done.stdout.splitlines()[0]
+    study = optuna.load_study(study_name=name, storage=postgres_url)
+    # Exactly 4 trials, split between the two processes, none run twice.
+    assert len(study.trials) == 4 and {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}
+    assert len({t.user_attrs["worker"].split(":")[1] for t in study.trials}) == 2
+    assert len({t.user_attrs["run_dir"] for t in study.trials}) == 4
+    assert len(rows(tmp_path / "studies" / name / "trials.csv")) == 4
+
+
+@pytest.mark.slow
+def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, postgres_url):
+    """Two separately started commands on one database, as two machines would: the second joins the
+    study the first created, and together they finish it."""
+    name = unique_study(tmp_path)
+    space = write(tmp_path, TINY.replace("trainer.max_epochs: 3", "trainer.max_epochs: 10"))
+    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "6"]
+    command += ["--storage", postgres_url, "--study", name, "--pruner", "none"]
+    machines = []
+    try:
+        for k in range(2):
+            cwd = tmp_path / f"machine-{k}"  # each with a study directory of its own, as on two machines
+            cwd.mkdir()
+            machines.append(
+                subprocess.Popen(
+                    command, cwd=cwd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+            )
+            if k == 0:  # the second starts while the first is in the middle of its first trial
+                wait_for(lambda: running_trials(postgres_url, name), timeout=300)
+        outputs = [m.communicate(timeout=600) for m in machines]
+    finally:
+        for m in machines:
+            m.kill()
+    for m, (_, err) in zip(machines, outputs):
+        assert m.returncode == 0, err
+    study = optuna.load_study(study_name=name, storage=postgres_url)
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    # Each command checks the count before each trial: 6, or one more when both start their last at once.
+    assert len(finished) == len(study.trials) and 6 <= len(study.trials) <= 7
+    by_machine = [
+        t.user_attrs["run_dir"].startswith(str(tmp_path / f"machine-{k}")) for t in study.trials for k in (0, 1)
+    ]
+    assert sum(by_machine[0::2]) >= 1 and sum(by_machine[1::2]) >= 1, "both machines ran trials"
+    # Either machine writes the whole study's report from the database (every trial, not only its own).
+    for k in range(2):
+        assert len(rows(tmp_path / f"machine-{k}" / "studies" / name / "trials.csv")) >= 6
+
+
+def running_trials(url: str, name: str) -> bool:
+    try:
+        study = optuna.load_study(study_name=name, storage=url)
+    except KeyError:  # not created yet
+        return False
+    return bool(study.get_trials(states=(optuna.trial.TrialState.RUNNING,)))

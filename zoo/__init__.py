@@ -6,6 +6,7 @@
     >>> result = zoo.fit("lenet", overrides={"trainer.max_epochs": 3})  # train, test, run directory
     >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")  # trained, eval mode, CPU
     >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")         # gensim KeyedVectors
+    >>> zoo.export_model("runs/lenet-digits-...", "onnx")              # ONNX file or (pt2) torch.export program
 
 ``import zoo`` is light: torch and Lightning are imported when something needs them.
 """
@@ -28,6 +29,8 @@ _LAZY = {
     "list_recipes": "zoo.recipes",
     "load_checkpoint": "zoo.loading",
     "load_vectors": "zoo.loading",
+    "load_trained": "zoo.loading",
+    "export_model": "zoo.exporting",
 }
 
 __all__ = [
@@ -43,6 +46,8 @@ __all__ = [
     "register_task",
     "load_checkpoint",
     "load_vectors",
+    "load_trained",
+    "export_model",
     "ZooError",
     "UsageError",
     "DataError",

@@ -40,6 +40,27 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu"):
     return task.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 
 
+def load_trained(source: str | Path, map_location: Any = "cpu"):
+    """The trained task a command is pointed at (its MODEL_OR_RUN argument), in eval mode: a run
+    directory, a checkpoint file, or ``MODEL:WEIGHTS`` naming shipped weights. Every command that uses a
+    trained model resolves its argument here, so a new kind of source is added in one place."""
+    path = Path(source)
+    if path.exists():
+        return load_checkpoint(path, map_location)
+    from zoo.registry import MODELS
+
+    model, _, weights = str(source).partition(":")
+    # SHIPPED WEIGHTS: `MODEL:WEIGHTS` (lenet:fashion-mnist) loads through zoo.load_pretrained here, once
+    # the package ships weights; until then the name is refused below.
+    if model in MODELS:
+        shown = f"{model}:{weights}" if weights else model
+        raise UsageError(
+            f"{shown!r} names a model, not trained weights (this version of zoo ships none): "
+            f"give a run directory or a checkpoint file (.ckpt)"
+        )
+    raise DataError(f"{source} not found: give a run directory or a checkpoint file (.ckpt)")
+
+
 def load_vectors(path: str | Path):
     """Word vectors from a word2vec run directory or a word2vec-format file (binary, or text if it ends
     in ``.txt``), as gensim ``KeyedVectors``."""

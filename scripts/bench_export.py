@@ -1,0 +1,116 @@
+"""LeNet-5 latency of an exported model in onnxruntime beside PyTorch eager, on 2 threads.
+
+    python scripts/bench_export.py                  # 5 rounds of 200 calls at batch 1 (and 20 at batch 64)
+    python scripts/bench_export.py --rounds 9 --calls 1000
+
+The LeNet-5 of the default recipe (batch norm, 28x28 inputs; weights as built, untrained: latency does
+not depend on them) is exported with ``zoo.export_model`` to ONNX and to a .pt2 program, and each
+runtime answers the same real uint8 digit images, normalisation included:
+- torch eager: the task's own forward (what ``task.predict`` runs), under ``torch.inference_mode``;
+- torch.export: the reloaded .pt2 program's ``module()``, under ``torch.inference_mode``;
+- onnxruntime: an ``InferenceSession`` on the CPU with 2 intra-op threads.
+All three run in this one process, torch with ``torch.set_num_threads(2)``. Each call is timed on its
+own (``time.perf_counter_ns``) after half a round of warm-up calls; the rounds alternate the runtimes,
+so the machine's drift falls on all alike; the table gives the median and 90th percentile of all calls.
+onnxruntime's idle threads normally spin waiting for work, which on 2 cores took the cores from
+PyTorch's threads in the same process (PyTorch's 90th percentile grew tens of times): its spinning is
+turned off here (``session.intra_op.allow_spinning = 0``), as it should be in any process that shares
+the cores with other work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import zoo
+from benchlib import machine, table
+from zoo.exporting import export_model
+
+
+def timed_calls(call, calls: int) -> list[float]:
+    """Microseconds per call."""
+    out = []
+    for _ in range(calls):
+        start = time.perf_counter_ns()
+        call()
+        out.append((time.perf_counter_ns() - start) / 1e3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200, help="timed calls per runtime per round at batch 1")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    torch.set_num_threads(args.threads)
+    data, task = zoo.build("lenet")
+    task.eval()
+    images = data.test_set.tensors[0][:64]  # real digits, uint8 (64, 1, 28, 28)
+    folder = Path(tempfile.mkdtemp())
+    onnx_path = export_model(task, "onnx", folder / "lenet.onnx").path
+    program = torch.export.load(export_model(task, "pt2", folder / "lenet.pt2").path).module()
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+    def torch_call(module, x):
+        def call():
+            with torch.inference_mode():
+                module(x)
+
+        return call
+
+    rows = []
+    results: dict[tuple[str, int], list[float]] = {}
+    for batch in (1, 64):
+        x = images[:batch]
+        feeds = {"image": x.numpy()}
+        runtimes = {
+            "torch eager (task forward)": torch_call(task, x),
+            "torch.export program (.pt2)": torch_call(program, x),
+            "onnxruntime (.onnx)": lambda feeds=feeds: session.run(None, feeds),
+        }
+        calls = args.calls if batch == 1 else max(1, args.calls // 10)
+        for call in runtimes.values():
+            timed_calls(call, calls // 2)  # warm-up
+        for round in range(args.rounds):
+            print(f"batch {batch}, round {round + 1} of {args.rounds}", file=sys.stderr, flush=True)
+            for name, call in runtimes.items():
+                results.setdefault((name, batch), []).extend(timed_calls(call, calls))
+    eager = {b: statistics.median(results["torch eager (task forward)", b]) for b in (1, 64)}
+    for name in runtimes:
+        one, many = results[name, 1], results[name, 64]
+        p90 = statistics.quantiles(one, n=10)[-1]
+        rows.append(
+            [
+                name,
+                f"{statistics.median(one):.0f}",
+                f"{p90:.0f}",
+                f"{eager[1] / statistics.median(one):.1f}x",
+                f"{statistics.median(many) / 1e3:.2f}",
+                f"{eager[64] / statistics.median(many):.1f}x",
+            ]
+        )
+    print(
+        f"\n{machine()}, onnxruntime {ort.__version__}, {args.rounds} rounds x {args.calls} calls "
+        f"at batch 1 ({max(1, args.calls // 10)} at batch 64)\n"
+    )
+    headers = ["runtime", "batch 1: median (µs)", "p90 (µs)", "vs eager", "batch 64: median (ms)", "vs eager"]
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()

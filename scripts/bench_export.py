@@ -8,10 +8,13 @@ not depend on them) is exported with ``zoo.export_model`` to ONNX and to a .pt2 
 runtime answers the same real uint8 digit images, normalisation included:
 - torch eager: the task's own forward (what ``task.predict`` runs), under ``torch.inference_mode``;
 - torch.export: the reloaded .pt2 program's ``module()``, under ``torch.inference_mode``;
-- onnxruntime: an ``InferenceSession`` on the CPU with 2 intra-op threads.
-All three run in this one process, torch with ``torch.set_num_threads(2)``. Each call is timed on its
-own (``time.perf_counter_ns``) after half a round of warm-up calls; the rounds alternate the runtimes,
-so the machine's drift falls on all alike; the table gives the median and 90th percentile of all calls.
+- onnxruntime: an ``InferenceSession`` on the CPU with 2 intra-op threads;
+- torch eager on 1 thread, for reference: where other processes use the same cores, torch's threads
+  wait for one another at every operation, and one thread can be faster than two.
+All run in this one process, torch with ``torch.set_num_threads(2)`` but for the last. Each call is
+timed on its own (``time.perf_counter_ns``) after a warm-up round of half as many calls; the rounds
+alternate the runtimes, so the machine's drift falls on all alike; the table gives the median and 90th
+percentile of all calls, and the machine's load average says whether other work shared the cores.
 onnxruntime's idle threads normally spin waiting for work, which on 2 cores took the cores from
 PyTorch's threads in the same process (PyTorch's 90th percentile grew tens of times): its spinning is
 turned off here (``session.intra_op.allow_spinning = 0``), as it should be in any process that shares
@@ -21,6 +24,7 @@ the cores with other work.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -33,6 +37,8 @@ import zoo
 from benchlib import machine, table
 from zoo.exporting import export_model
 
+EAGER = "torch eager (task forward)"
+
 
 def timed_calls(call, calls: int) -> list[float]:
     """Microseconds per call."""
@@ -44,6 +50,14 @@ def timed_calls(call, calls: int) -> list[float]:
     return out
 
 
+def torch_call(module, x):
+    def call():
+        with torch.inference_mode():
+            module(x)
+
+    return call
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -53,6 +67,7 @@ def main() -> None:
 
     import onnxruntime as ort
 
+    start_load = os.getloadavg()[0]
     torch.set_num_threads(args.threads)
     data, task = zoo.build("lenet")
     task.eval()
@@ -66,47 +81,44 @@ def main() -> None:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
-    def torch_call(module, x):
-        def call():
-            with torch.inference_mode():
-                module(x)
-
-        return call
-
-    rows = []
     results: dict[tuple[str, int], list[float]] = {}
     for batch in (1, 64):
         x = images[:batch]
         feeds = {"image": x.numpy()}
-        runtimes = {
-            "torch eager (task forward)": torch_call(task, x),
-            "torch.export program (.pt2)": torch_call(program, x),
-            "onnxruntime (.onnx)": lambda feeds=feeds: session.run(None, feeds),
+        runtimes = {  # name: (call, torch threads)
+            EAGER: (torch_call(task, x), args.threads),
+            "torch.export program (.pt2)": (torch_call(program, x), args.threads),
+            "onnxruntime (.onnx)": (lambda feeds=feeds: session.run(None, feeds), args.threads),
+            "torch eager, 1 thread": (torch_call(task, x), 1),
         }
         calls = args.calls if batch == 1 else max(1, args.calls // 10)
-        for call in runtimes.values():
-            timed_calls(call, calls // 2)  # warm-up
-        for round in range(args.rounds):
-            print(f"batch {batch}, round {round + 1} of {args.rounds}", file=sys.stderr, flush=True)
-            for name, call in runtimes.items():
-                results.setdefault((name, batch), []).extend(timed_calls(call, calls))
-    eager = {b: statistics.median(results["torch eager (task forward)", b]) for b in (1, 64)}
+        for round in range(args.rounds + 1):  # round 0 warms up
+            print(f"batch {batch}, round {round} of {args.rounds}", file=sys.stderr, flush=True)
+            for name, (call, threads) in runtimes.items():
+                torch.set_num_threads(threads)
+                times = timed_calls(call, calls if round else calls // 2)
+                if round:
+                    results.setdefault((name, batch), []).extend(times)
+        torch.set_num_threads(args.threads)
+
+    eager = {b: statistics.median(results[EAGER, b]) for b in (1, 64)}
+    rows = []
     for name in runtimes:
         one, many = results[name, 1], results[name, 64]
-        p90 = statistics.quantiles(one, n=10)[-1]
         rows.append(
             [
                 name,
                 f"{statistics.median(one):.0f}",
-                f"{p90:.0f}",
+                f"{statistics.quantiles(one, n=10)[-1]:.0f}",
                 f"{eager[1] / statistics.median(one):.1f}x",
                 f"{statistics.median(many) / 1e3:.2f}",
                 f"{eager[64] / statistics.median(many):.1f}x",
             ]
         )
     print(
-        f"\n{machine()}, onnxruntime {ort.__version__}, {args.rounds} rounds x {args.calls} calls "
-        f"at batch 1 ({max(1, args.calls // 10)} at batch 64)\n"
+        f"\n{machine()}, onnxruntime {ort.__version__}; {args.rounds} rounds of {args.calls} calls at batch 1 "
+        f"({max(1, args.calls // 10)} at batch 64); load average {start_load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end\n"
     )
     headers = ["runtime", "batch 1: median (µs)", "p90 (µs)", "vs eager", "batch 64: median (ms)", "vs eager"]
     print(table(headers, rows))

@@ -285,14 +285,14 @@ def test_the_readme_examples_run_the_exported_files(lenet, lstm, onnx_files, pt2
     assert capsys.readouterr().out.strip() == str(want)
 
     exec(readme_block("<!-- example: onnxruntime lstm -->"), {})
-    task = lstm[0]  # the same greedy continuation, written with the PyTorch model
+    task, rng = lstm[0], np.random.default_rng(0)  # the same draws from the PyTorch model's probabilities
     with torch.no_grad():
         logits, state = task.model.forward_with_state(task.encode("The ")[None], None)
         text = ""
         for _ in range(100):
-            token = logits[:, -1:].argmax(dim=-1)
-            text += task.vocab[int(token)]
-            logits, state = task.model.forward_with_state(token, state)
+            token = rng.choice(len(task.vocab), p=torch.softmax(logits[0, -1].double(), 0).numpy())
+            text += task.vocab[token]
+            logits, state = task.model.forward_with_state(torch.tensor([[token]]), state)
     assert capsys.readouterr().out == text
 
     names = {}

@@ -62,7 +62,7 @@ CASES = {
     "mlp": ("mlp_fashion_mnist", ["--data.augment", "false", "--data.root", FASHION]),
     "lstm": (
         "lstm_tinyshakespeare",
-        ["--data.path", str(SHARED_DATA / "tinyshakespeare.txt"), "--trainer.max_time", "null"],
+        ["--trainer.max_time", "null"],
     ),
     "word2vec": ("word2vec", ["--data.path", str(SHARED_DATA / "brown.txt"), "--trainer.limit_val_batches", "0"]),
 }

@@ -26,28 +26,13 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from benchlib import SHARED_DATA, machine, run_zoo, table
+from benchlib import machine, run_zoo, table
+from zoo.data.text import read_text, shipped_text
+from zoo.tasks.language_model import stream_loss
 
-CORPUS = SHARED_DATA / "tinyshakespeare.txt"
+CORPUS = shipped_text("tinyshakespeare")
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where zoo's "auto" trains too
 RECIPE = "lstm_tinyshakespeare"  # main() may change it
-
-
-@torch.no_grad()
-def stream_loss(model, ids: torch.Tensor, lanes: int = 16, seq_len: int = 256) -> float:
-    """Mean cross-entropy (nats) over ``ids``, read as ``lanes`` contiguous streams with carried state."""
-    model.eval().to(DEVICE)
-    ids = ids.to(DEVICE)
-    length = (len(ids) - 1) // lanes
-    x = ids[: lanes * length].view(lanes, length)
-    y = ids[1 : lanes * length + 1].view(lanes, length)
-    state, total, count = None, 0.0, 0
-    for start in range(0, length, seq_len):
-        logits, state = model.forward_with_state(x[:, start : start + seq_len], state)
-        target = y[:, start : start + seq_len]
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum").item()
-        count += target.numel()
-    return total / count
 
 
 def hand_written(text: str, seconds: float) -> tuple[float, float]:
@@ -76,15 +61,15 @@ def hand_written(text: str, seconds: float) -> tuple[float, float]:
     if DEVICE.type == "cuda":
         torch.cuda.synchronize(DEVICE)
     rate = chars / (time.perf_counter() - start)
-    return stream_loss(model, held), rate
+    return stream_loss(model.to(DEVICE), held), rate
 
 
 def zoo_recipe(text: str, *overrides: str) -> tuple[float, dict]:
     """``python -m zoo.train lstm --config RECIPE OVERRIDES``; its run's summary, and the
     score of the checkpoint it reports (the best validation loss)."""
-    summary = run_zoo("lstm", "--config", RECIPE, "--data.path", str(CORPUS), *overrides)
+    summary = run_zoo("lstm", "--config", RECIPE, *overrides)
     task = zoo.load_checkpoint(summary["checkpoint"])
-    return stream_loss(task.model, task.encode(text[int(len(text) * 0.9) :])), summary
+    return task.nats_per_token(text[int(len(text) * 0.9) :]), summary
 
 
 def by_steps(text: str, steps: list[int]) -> None:
@@ -161,9 +146,7 @@ def main() -> None:
     if args.kernel:
         return kernel()
     RECIPE = args.config
-    if not CORPUS.is_file():
-        raise SystemExit(f"missing {CORPUS}: the benchmark reads the shared tinyshakespeare corpus")
-    text = CORPUS.read_text(encoding="utf-8")
+    text = read_text(CORPUS)  # (the copy zoo ships: --data.name tinyshakespeare)
     if args.steps:
         return by_steps(text, args.steps)
     seconds = int(args.seconds)

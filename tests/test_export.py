@@ -214,8 +214,8 @@ def test_a_missing_onnx_package_names_the_extra(lenet, monkeypatch, capsys):
     [
         (["RUN", "--format", "tflite"], 2, "invalid choice: 'tflite'"),
         (["RUN"], 2, "the following arguments are required: --format"),
-        (["no/such/run", "--format", "onnx"], 1, "no/such/run not found: give a run directory or a checkpoint"),
-        (["lenet", "--format", "onnx"], 2, "'lenet' names a model, not trained weights"),
+        (["no/such/run", "--format", "onnx"], 2, "no such run directory, checkpoint or shipped weight: no/such/run"),
+        (["lenet:no-such-weights", "--format", "onnx"], 2, "unknown weights 'lenet:no-such-weights'"),
         (["RUN/config.yaml", "--format", "pt2"], 1, "is not a checkpoint file"),
     ],
 )
@@ -224,6 +224,14 @@ def test_bad_arguments_get_one_line(lenet, capsys, args, code, message):
     assert main([a.replace("RUN", run_dir) for a in args]) == code
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_model_name_without_weights_names_the_shipped_weights(capsys):
+    # A model name is not something trained: the one line says what is (every shipped weight).
+    assert main(["lenet", "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "no such run directory, checkpoint or shipped weight: lenet" in err, err
+    assert all(name in err for name in zoo.list_weights()) and len(err.strip().splitlines()) == 1, err
 
 
 def test_word2vec_is_refused_with_where_its_vectors_are(tmp_path):

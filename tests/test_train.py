@@ -200,6 +200,33 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "name: digits" in result.stdout
 
+    # The shipped weights and texts are inside the wheel, within the budget, and predict from there.
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    weights = [n for n in names if n.startswith("zoo/weights/") and n.endswith(".ckpt")]
+    assert len(weights) == len(zoo.list_weights()) and "zoo/weights/cards.json" in names
+    assert "zoo/data/files/tinyshakespeare.txt.gz" in names
+    assert wheel.stat().st_size < 16 * 2**20
+    from PIL import Image
+
+    Image.new("L", (28, 28), 40).save(elsewhere / "grey.png")
+    inputs = {
+        "lenet:fashion-mnist": "grey.png",
+        "mlp:fashion-mnist": "grey.png",
+        "lstm:tinyshakespeare": "ROMEO:",
+        "word2vec:wikipedia-sample": "music",
+    }
+    for name in zoo.list_weights():
+        answer = subprocess.run(
+            [python, "-m", "zoo.predict", name, inputs[name], "--topk", "2"],
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert answer.returncode == 0 and answer.stdout.strip(), (name, answer.stderr[-2000:])
+
 
 def test_logged_numbers_keep_their_meaning_in_the_csv(tmp_path):
     """metrics.csv shows a float32 metric as the decimal it stands for, and never rounds a float64

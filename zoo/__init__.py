@@ -3,10 +3,13 @@
     >>> import zoo
     >>> zoo.list_models()
     >>> net = zoo.get_model("lenet", num_classes=10)                 # a plain torch.nn.Module
+    >>> zoo.list_weights()                                            # ['lenet:fashion-mnist', ...]
+    >>> task = zoo.load_pretrained("lenet:fashion-mnist")            # trained, shipped in the package
     >>> result = zoo.fit("lenet", overrides={"trainer.max_epochs": 3})  # train, test, run directory
     >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")  # trained, eval mode, CPU
+    >>> task = zoo.load_trained("lenet:fashion-mnist")               # a shipped weight, run dir or checkpoint
     >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")         # gensim KeyedVectors
-    >>> zoo.export_model("runs/lenet-digits-...", "onnx")              # ONNX file or (pt2) torch.export program
+    >>> zoo.export_model("lenet:fashion-mnist", "onnx")                # an ONNX file (or pt2: a torch.export program)
 
 ``import zoo`` is light: torch and Lightning are imported when something needs them.
 """
@@ -16,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.errors import DataError, Stopped, UsageError, ZooError
-from zoo.registry import get_model, list_models, register_dataset, register_model, register_task
+from zoo.pretrained import get_model, list_weights, load_pretrained, load_trained, weight_card
+from zoo.registry import list_models, register_dataset, register_model, register_task
 
 __version__ = "0.1.0"
 
@@ -28,8 +32,7 @@ _LAZY = {
     "resolve_recipe": "zoo.recipes",
     "list_recipes": "zoo.recipes",
     "load_checkpoint": "zoo.loading",
-    "load_vectors": "zoo.loading",
-    "load_trained": "zoo.loading",
+    "load_vectors": "zoo.pretrained",
     "export_model": "zoo.exporting",
 }
 
@@ -41,6 +44,9 @@ __all__ = [
     "list_recipes",
     "get_model",
     "list_models",
+    "list_weights",
+    "load_pretrained",
+    "weight_card",
     "register_model",
     "register_dataset",
     "register_task",

@@ -402,3 +402,33 @@ class DeviceLine(L.Callback):
         if trainer.world_size > 1:
             where = f"{trainer.world_size} processes, each on {where}"
         print(f"zoo: training on {where}", file=sys.stderr, flush=True)
+
+
+class LayerSummary(L.Callback):
+    """At the start of fitting, the model's layers: their types, parameters, input and output sizes and
+    FLOPs (Lightning's summary, computed from an example input the task takes from the data: what
+    torch's FLOP counter counts; an LSTM layer's own are not among them). Only the model, not the
+    task's metric objects around it."""
+
+    def __init__(self, max_depth: int = 3):
+        self.max_depth = max_depth
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        from lightning.pytorch.utilities.model_summary import ModelSummary
+
+        if not trainer.is_global_zero:
+            return
+        bare = _ModelOnly(pl_module.model, pl_module.example_input(trainer.datamodule))
+        bare.to(pl_module.device)  # (the model is there already: this tells the summary where to send the example)
+        print(ModelSummary(bare, max_depth=self.max_depth), flush=True)
+
+
+class _ModelOnly(L.LightningModule):
+    """A model alone inside a LightningModule, so that Lightning's summary describes only its layers."""
+
+    def __init__(self, model: torch.nn.Module, example: Any):
+        super().__init__()
+        self.model, self.example_input_array = model, example
+
+    def forward(self, x: Any) -> Any:
+        return self.model(x)

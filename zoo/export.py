@@ -2,7 +2,8 @@
 
 Write a trained classifier (lenet, mlp) or language model (lstm) as an ONNX file (``--format onnx``,
 for onnxruntime and other ONNX runtimes; needs ``pip install 'zoo[export]'``) or a ``torch.export``
-program (``--format pt2``, for PyTorch without zoo). MODEL_OR_RUN is a run directory or a checkpoint
+program (``--format pt2``, for PyTorch without zoo). MODEL_OR_RUN is a shipped weight
+(``lenet:fashion-mnist``; ``python -m zoo.predict --list`` lists them), a run directory or a checkpoint
 file. The graph takes raw inputs (uint8 pixels, unscaled features, token ids) with any batch size;
 class names or the vocabulary go inside the file. See ``zoo/exporting.py`` for what each graph takes.
 """
@@ -25,9 +26,16 @@ def export(argv: list[str]) -> int:
     parser = OneLineParser(
         prog=f"python -m {PROG}", description="Export a trained zoo model to ONNX or a torch.export program."
     )
-    parser.add_argument("source", metavar="MODEL_OR_RUN", help="a run directory or a checkpoint file (.ckpt)")
+    parser.add_argument(
+        "source",
+        metavar="MODEL_OR_RUN",
+        help="a shipped weight (lenet:fashion-mnist), a run directory or a checkpoint file (.ckpt)",
+    )
     parser.add_argument("--format", required=True, choices=FORMATS, help="onnx (onnxruntime) or pt2 (torch.export)")
-    parser.add_argument("--out", help="the file to write (default: RUN_DIR/MODEL.onnx, or beside the checkpoint)")
+    parser.add_argument(
+        "--out",
+        help="the file to write (default: MODEL-WEIGHTS.onnx here, RUN_DIR/MODEL.onnx, or beside the checkpoint)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from zoo.errors import UsageError
-from zoo.loading import load_trained
+from zoo.pretrained import load_trained
 
 FORMATS = {"onnx": ".onnx", "pt2": ".pt2"}
 # What --format onnx imports: the exporter's own dependencies, and onnxruntime, which checks the file.
@@ -72,8 +72,9 @@ class Exported:
 
 def export_model(source: Any, format: Literal["onnx", "pt2"] = "onnx", out: str | Path | None = None) -> Exported:
     """Export a trained classifier or language model: ``source`` is a task (``zoo.load_checkpoint``'s,
-    ``result.task``) or what ``zoo.load_trained`` reads (a run directory, a checkpoint file). ``out``
-    defaults to ``RUN_DIR/MODEL.onnx`` for a run directory and beside a checkpoint file for one."""
+    ``result.task``) or what ``zoo.load_trained`` reads (a shipped weight ``MODEL:WEIGHTS``, a run
+    directory, a checkpoint file). ``out`` defaults to ``MODEL-WEIGHTS.onnx`` in the current folder for
+    a shipped weight, ``RUN_DIR/MODEL.onnx`` for a run directory and beside a checkpoint file for one."""
     import torch
 
     if format not in FORMATS:

@@ -1,7 +1,7 @@
 """``python -m zoo.generate CHECKPOINT --prompt "ROMEO:" --length 500 --temperature 0.8 [--top_k 40] [--seed N]``
 
-Continue a prompt with a trained language model. CHECKPOINT is a ``.ckpt`` file or a run directory
-(its best checkpoint). The text goes to stdout; with ``--seed`` the same command prints the same text.
+Continue a prompt with a trained language model. CHECKPOINT is a ``.ckpt`` file, a run directory
+(its best checkpoint) or a shipped language model (``lstm:tinyshakespeare``). The text goes to stdout; with ``--seed`` the same command prints the same text.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ PROG = "zoo.generate"
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = OneLineParser(prog=f"python -m {PROG}", description="Continue a prompt with a trained zoo language model.")
-    parser.add_argument("checkpoint", help="a .ckpt file or a run directory")
-    parser.add_argument("--prompt", default="", help="text to continue (default: start from a random token)")
+    parser.add_argument("checkpoint", help="a .ckpt file, a run directory, or lstm:tinyshakespeare")
+    parser.add_argument("--prompt", default="", help="text to continue (default: as at a line's start)")
     parser.add_argument("--length", type=int, default=500, help="tokens to generate (characters at char level)")
     parser.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder")
     parser.add_argument("--top_k", type=int, default=None, help="sample only among the k likeliest tokens")
@@ -39,9 +39,9 @@ def generate(argv: list[str]) -> int:
     args = parse(argv)
     import torch
 
-    from zoo.loading import load_checkpoint
+    from zoo.pretrained import load_trained
 
-    task = load_checkpoint(args.checkpoint, map_location=args.device)
+    task = load_trained(args.checkpoint, map_location=args.device)
     if not hasattr(task, "generate"):
         raise UsageError(f"{args.checkpoint} holds a {task.name} model, which does not generate text")
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None

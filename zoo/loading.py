@@ -7,6 +7,7 @@ any of that code can run (``zoo/checkpoint.py``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,30 +41,9 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu"):
     return task.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 
 
-def load_trained(source: str | Path, map_location: Any = "cpu"):
-    """The trained task a command is pointed at (its MODEL_OR_RUN argument), in eval mode: a run
-    directory, a checkpoint file, or ``MODEL:WEIGHTS`` naming shipped weights. Every command that uses a
-    trained model resolves its argument here, so a new kind of source is added in one place."""
-    path = Path(source)
-    if path.exists():
-        return load_checkpoint(path, map_location)
-    from zoo.registry import MODELS
-
-    model, _, weights = str(source).partition(":")
-    # SHIPPED WEIGHTS: `MODEL:WEIGHTS` (lenet:fashion-mnist) loads through zoo.load_pretrained here, once
-    # the package ships weights; until then the name is refused below.
-    if model in MODELS:
-        shown = f"{model}:{weights}" if weights else model
-        raise UsageError(
-            f"{shown!r} names a model, not trained weights (this version of zoo ships none): "
-            f"give a run directory or a checkpoint file (.ckpt)"
-        )
-    raise DataError(f"{source} not found: give a run directory or a checkpoint file (.ckpt)")
-
-
 def load_vectors(path: str | Path):
-    """Word vectors from a word2vec run directory or a word2vec-format file (binary, or text if it ends
-    in ``.txt``), as gensim ``KeyedVectors``."""
+    """Word vectors from a word2vec run directory or a word2vec-format file (binary, or text if it ends in
+    ``.txt``), as gensim ``KeyedVectors``."""
     from gensim.models import KeyedVectors
 
     path = Path(path)
@@ -75,3 +55,37 @@ def load_vectors(path: str | Path):
         return KeyedVectors.load_word2vec_format(str(path), binary=path.suffix != ".txt")
     except (ValueError, UnicodeDecodeError, EOFError) as err:
         raise DataError(f"{path} is not a word2vec-format file: {err}") from None
+
+
+def parse_query(query: str) -> tuple[list[str], list[str]]:
+    """``king-man+woman`` -> (["king", "woman"], ["man"])."""
+    positive, negative = [], []
+    for sign, word in re.findall(r"([+-]?)([^+-]+)", query.strip()):
+        (negative if sign == "-" else positive).append(word.strip())
+    return positive, negative
+
+
+def print_neighbors(vectors, queries: list[str], topn: int = 10, out=None) -> None:
+    """Print each query's ``topn`` nearest words (a query written ``king-man+woman`` is an analogy: the
+    words nearest vec(king) - vec(man) + vec(woman)). Words missing from the vocabulary are named after
+    the other queries are answered, in one UsageError."""
+    from zoo.errors import UsageError
+
+    if topn < 1:
+        raise UsageError(f"--topn must be at least 1, got {topn}")
+    missing: list[str] = []
+    for query in queries:
+        positive, negative = parse_query(query)
+        if not positive + negative:
+            raise UsageError(f"{query!r} names no word: give words, or analogies written like king-man+woman")
+        unknown = [w for w in positive + negative if w not in vectors.key_to_index]
+        if unknown:  # answer the other queries first; name what is missing at the end
+            missing += [w for w in unknown if w not in missing]
+            continue
+        print(f"{query}:", file=out)
+        for word, score in vectors.most_similar(positive=positive, negative=negative, topn=topn):
+            print(f"  {score:.3f}  {word}", file=out)
+    if missing:
+        # (the default tokeniser lowercases, so a capitalised word is the usual miss)
+        hints = [f"{w} (try {w.lower()})" if w.lower() in vectors.key_to_index else w for w in missing]
+        raise UsageError(f"not in the vocabulary: {', '.join(hints)} ({len(vectors)} words)")

@@ -137,3 +137,92 @@ def plot_decision_boundary(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _grid(images: Any, columns: int) -> tuple[Any, Any]:
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(0.9 * columns + 0.4, 0.9 * rows + 0.7), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes
+
+
+def plot_filters(weight: Any, path: Path, title: str = "") -> None:
+    """A convolution's filters (out, in, k, k), each as a small picture: in colour for RGB input (each
+    filter scaled to its own range), grey for one channel (light: a positive weight, dark: negative)."""
+    weight = weight.detach().float().cpu()
+    fig, axes = _grid(weight, min(8, len(weight)))
+    for i, (ax, kernel) in enumerate(zip(axes.flat, weight)):
+        k = (kernel - kernel.min()) / (kernel.max() - kernel.min()).clamp_min(1e-8)
+        ax.imshow(k.permute(1, 2, 0).numpy() if k.shape[0] == 3 else k[0].numpy(), cmap="gray", interpolation="nearest")
+        ax.set_title(str(i), fontsize=7)
+    fig.suptitle(title or f"{len(weight)} filters of {tuple(weight.shape[-2:])} pixels", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_feature_maps(
+    images: Any, stages: list[list[tuple[str, Any]]], path: Path, title: str = "", most: int = 16
+) -> None:
+    """For each image: the image, then what each stage made of it (a convolution's output, a pooling's),
+    one small picture per channel (up to ``most``), each scaled to its own range. Pooling halves the
+    maps and keeps the strongest responses: the lecture's "max pooling", made visible."""
+    rows = [("input", image[None]) for image in images]
+    layout = []
+    for image_row, image_stages in zip(rows, stages):
+        layout += [image_row, *image_stages]
+    fig, axes = plt.subplots(
+        len(layout), most + 1, figsize=(0.75 * (most + 1) + 0.5, 0.8 * len(layout) + 0.8), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, (name, maps) in enumerate(layout):
+        maps = maps.detach().float().cpu()
+        axes[r][0].text(
+            1.0,
+            0.5,
+            f"{name}\n{'x'.join(map(str, maps.shape[-2:]))}",
+            ha="right",
+            va="center",
+            fontsize=7,
+            transform=axes[r][0].transAxes,
+        )
+        if name == "input":
+            image = maps[0]  # (C, H, W)
+            colour = image.shape[0] == 3
+            axes[r][1].imshow(
+                image.permute(1, 2, 0).numpy() if colour else image[0].numpy(), cmap=None if colour else "gray"
+            )
+            continue
+        for c, fmap in enumerate(maps[:most]):
+            axes[r][c + 1].imshow(fmap.numpy(), cmap="viridis", interpolation="nearest")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = "", labelled: int = 150) -> None:
+    """The vectors of ``words`` (the most frequent first) laid out in 2-D by t-SNE (after PCA to 50
+    dimensions), the first ``labelled`` words named: words used alike land near each other."""
+    import numpy as np
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(vectors, dtype=np.float64)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)  # cosine geometry, as most_similar
+    if x.shape[1] > 50 and len(x) > 50:
+        x = PCA(n_components=50, random_state=0).fit_transform(x)
+    points = TSNE(n_components=2, perplexity=min(30, len(x) - 1), init="pca", random_state=0).fit_transform(x)
+    fig, ax = plt.subplots(figsize=(11, 9))
+    ax.scatter(points[:, 0], points[:, 1], s=6, color="tab:blue", alpha=0.4)
+    for word, (px, py) in zip(words[:labelled], points[:labelled]):
+        ax.annotate(word, (px, py), fontsize=7, alpha=0.9, xytext=(2, 2), textcoords="offset points")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or f"the {len(words)} most frequent words, t-SNE of their vectors ({labelled} named)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

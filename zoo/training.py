@@ -251,6 +251,7 @@ def build_trainer(
     from zoo.callbacks import (
         DeviceLine,
         EpochCSVLogger,
+        LayerSummary,
         NoProfiler,
         PeriodicCheckpoint,
         RunGuard,
@@ -317,7 +318,10 @@ def build_trainer(
     if trainer_cfg["enable_progress_bar"]:
         zoo_callbacks.append(ThrottledProgressBar())
     if trainer_cfg.get("enable_model_summary", True) is not False:  # (quiet runs say nothing)
-        zoo_callbacks.append(DeviceLine())
+        # zoo's summary instead of Lightning's: the model's layers with sizes and FLOPs, not the task's
+        # metric objects around them
+        zoo_callbacks += [DeviceLine(), LayerSummary()]
+        trainer_cfg["enable_model_summary"] = False
     if trainer_cfg.get("profiler") is None:
         trainer_cfg["profiler"] = NoProfiler()
     logger = EpochCSVLogger(run_dir, title=title or task.hparams.model, monitor=monitor, mode=mode)

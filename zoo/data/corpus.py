@@ -364,3 +364,43 @@ class CorpusDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return quiet_loader([0], batch_size=None)
+
+
+WIKIPEDIA_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+
+
+def wikipedia_sample(cache_root: Path) -> Path:
+    """The English Wikipedia sample that ships inside gensim (106 articles of the 2017 dump, 453,000
+    words; CC BY-SA 3.0), as plain text, one article a line, in the words gensim's WikiCorpus extracts
+    (lowercase, markup removed). Extracted once into the cache (about 10 s), atomically."""
+    from gensim.corpora.wikicorpus import WikiCorpus
+    from gensim.test.utils import datapath
+
+    path = cache_root / "wikipedia-sample.txt"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        work = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            wiki = WikiCorpus(datapath(WIKIPEDIA_SAMPLE), dictionary={}, processes=1)
+            with open(work, "w", encoding="utf-8") as f:
+                for words in wiki.get_texts():
+                    f.write(" ".join(words) + "\n")
+            os.replace(work, path)
+        finally:
+            work.unlink(missing_ok=True)
+    return path
+
+
+@register_dataset("wikipedia_sample")
+class WikipediaSampleDataModule(CorpusDataModule):
+    """Word vectors from the English Wikipedia sample gensim ships (``wikipedia_sample``): about 453,000
+    words, enough for vectors that say something (the shipped ``word2vec:wikipedia-sample`` weights),
+    and, like all Wikipedia text, CC BY-SA 3.0: the vectors may be shared with attribution."""
+
+    def __init__(self, *, tokenizer: Literal["simple_preprocess", "whitespace", "lowercase"] = "whitespace", **kwargs):
+        super().__init__(tokenizer=tokenizer, **kwargs)  # (the text is tokenised already: whitespace keeps it)
+
+    def prepare_data(self) -> None:
+        if self.path is None:
+            self.path = wikipedia_sample(self.cache_root)
+        super().prepare_data()

@@ -41,6 +41,100 @@ def resize_images(x: torch.Tensor, size: int) -> torch.Tensor:
     return out
 
 
+def image_batch(inputs: Any, channels: int, size: int | None) -> torch.Tensor:
+    """Images as people have them, as one float batch (N, channels, size, size) in [0, 1].
+
+    ``inputs``: a PIL image, a file path, a numpy array or torch tensor (H, W), (H, W, C), (C, H, W) or a
+    batch of those (N, ...), or a list of any of these, of mixed sizes. Channels-last is read where the
+    last dimension is 1, 3 or 4 and the first is not 1 or 3. Values: uint8 0-255, uint16 0-65535, other
+    integers 0-255, floats 0-1; anything else is refused in one line (scikit-learn's digits are floats
+    0-16: divide them by 16). Colour becomes grey (ITU-R 601 luma) or grey colour, transparent pixels
+    black, and each image is resized to ``size`` (bilinear, antialiased, as training images were);
+    ``size`` None keeps the images' own size, which must then be the same for all.
+    """
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    images: list[torch.Tensor] = []
+    for item in items:
+        for image in _as_chw(item):
+            images.append(_channels(image, channels))
+    if not images:
+        raise UsageError("no images given")
+    if size is None:
+        shapes = {tuple(img.shape[-2:]) for img in images}
+        if len(shapes) > 1:
+            sizes = ", ".join("x".join(map(str, s)) for s in sorted(shapes))
+            raise UsageError(f"images of different sizes ({sizes}) for a model without a fixed input size")
+        return torch.stack(images)
+    return torch.cat([resize_images(img[None], size) for img in images])
+
+
+def read_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
+    """One image file as uint8 (channels, size, size), converted as ``image_batch`` converts every image
+    (so a trained model meets files at prediction exactly as it met its training folder's)."""
+    return image_batch(path, channels, size)[0].mul(255).round_().to(torch.uint8)
+
+
+def _as_chw(item: Any) -> list[torch.Tensor]:
+    """One input -> float (C, H, W) tensors in [0, 1] (several for a batch)."""
+    from PIL import Image
+
+    if isinstance(item, (str, Path)):
+        try:
+            with Image.open(item) as img:
+                img.load()
+        except FileNotFoundError:
+            raise DataError(f"image not found: {item}") from None
+        except (OSError, ValueError) as err:  # (PIL.UnidentifiedImageError is an OSError)
+            raise DataError(f"cannot read image {item}: {err}") from None
+        item = img
+    if isinstance(item, Image.Image):
+        item = eight_bit(item)
+        if item.mode == "P" or "transparency" in item.info:
+            item = item.convert("RGBA")
+        elif item.mode not in ("L", "LA", "RGB", "RGBA"):
+            item = item.convert("RGB")  # (CMYK, YCbCr, bilevel, ...)
+    array = item if isinstance(item, torch.Tensor) else torch.from_numpy(np.array(item))  # (a writable copy)
+    if array.dim() == 4:
+        return [t for image in array for t in _as_chw(image)]
+    if array.dim() == 2:
+        array = array[None]
+    elif array.dim() == 3 and array.shape[-1] in (1, 3, 4) and array.shape[0] not in (1, 3):
+        array = array.permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
+    elif array.dim() != 3:
+        raise UsageError(f"an image must have 2 or 3 dimensions (or 4 for a batch), got shape {tuple(array.shape)}")
+    return [_unit(array)]
+
+
+def _unit(array: torch.Tensor) -> torch.Tensor:
+    if array.dtype == torch.uint8:
+        return array.float() / 255
+    if array.dtype == torch.uint16:
+        return array.float() / 65535
+    if array.dtype == torch.bool:
+        return array.float()
+    low, high = (float(array.min()), float(array.max())) if array.numel() else (0.0, 0.0)
+    if not array.is_floating_point():
+        if low < 0 or high > 255:
+            raise UsageError(f"integer images must hold values 0-255 (or be uint16), got {low:g} to {high:g}")
+        return array.float() / 255
+    if low < 0 or high > 1 or not np.isfinite([low, high]).all():
+        raise UsageError(
+            f"float images must hold values in [0, 1] (or be uint8 0-255), got {low:g} to {high:g}: scale them "
+            "first (scikit-learn's digits are 0-16: divide by 16)"
+        )
+    return array.float()
+
+
+def _channels(image: torch.Tensor, channels: int) -> torch.Tensor:
+    if image.shape[0] in (2, 4):  # with alpha: laid over black, the background of MNIST-like images
+        image = image[:-1] * image[-1:]
+    if image.shape[0] == channels:
+        return image
+    if channels == 1:
+        return (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]  # (Pillow's "L")
+    return image.expand(channels, -1, -1)
+
+
 def random_affine(x: torch.Tensor, *, shift: float, rotate: float, scale: float, hflip: bool) -> torch.Tensor:
     """A different random shift/rotation/zoom (and mirror) for every image of a float batch (B, C, H, W).
 
@@ -321,7 +415,6 @@ class ImageFolderDataModule(ImageDataModule):
         return x, y, test_x, test_y
 
     def _read_tree(self, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        from PIL import Image, UnidentifiedImageError
         from tqdm import tqdm
 
         files = []
@@ -337,14 +430,8 @@ class ImageFolderDataModule(ImageDataModule):
                 f"no images found in {folder} (expected {folder}/<class>/<image> with one of "
                 f"{', '.join(sorted(IMAGE_SUFFIXES))})"
             )
-        size = self.image_size or 32
-        mode, channels = ("L", 1) if self.color == "grayscale" else ("RGB", 3)
+        size, channels = self.image_size or 32, 1 if self.color == "grayscale" else 3
         x = torch.empty(len(files), channels, size, size, dtype=torch.uint8)
         for i, (path, _) in enumerate(tqdm(files, desc=f"reading {folder.name}", leave=False, disable=None)):
-            try:
-                with Image.open(path) as img:
-                    img = eight_bit(img).convert(mode).resize((size, size), Image.BILINEAR)
-            except (OSError, UnidentifiedImageError) as err:
-                raise DataError(f"cannot read image {path}: {err}") from None
-            x[i] = torch.from_numpy(np.array(img, dtype=np.uint8).reshape(size, size, channels)).permute(2, 0, 1)
+            x[i] = read_image(path, channels, size)
         return x, torch.tensor([label for _, label in files], dtype=torch.long)

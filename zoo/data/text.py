@@ -15,6 +15,7 @@ back-propagation through time.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,15 @@ UNK = "<unk>"
 EOS = "<eos>"  # word level: the end of a line
 
 
+# Texts shipped inside the package (zoo/data/files/), by the name --data.path or --data.name takes.
+SHIPPED = {"tinyshakespeare": "tinyshakespeare.txt.gz"}
+
+
+def shipped_text(name: str) -> Path:
+    """The path of a text zoo ships (gzip-compressed in the package)."""
+    return Path(__file__).resolve().parent / "files" / SHIPPED[name]
+
+
 def default_corpus() -> Path:
     """gensim's bundled Lee news corpus (about 60,000 words): text that needs no download."""
     from gensim.test.utils import datapath
@@ -38,7 +48,8 @@ def default_corpus() -> Path:
 
 
 def read_text(path: Path) -> str:
-    """A UTF-8 file, or every ``.txt`` file of a folder in name order; refuses binary and empty input."""
+    """A UTF-8 file (``.gz`` ones decompressed), or every ``.txt`` file of a folder in name order;
+    refuses binary and empty input."""
     files = sorted(p for p in path.rglob("*.txt") if p.is_file()) if path.is_dir() else [path]
     if path.is_dir() and not files:
         raise DataError(f"no .txt files in {path}")
@@ -46,7 +57,7 @@ def read_text(path: Path) -> str:
         raise DataError(f"text file not found: {path}")
     parts = []
     for file in files:
-        raw = file.read_bytes()
+        raw = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
         if b"\x00" in raw[:65536]:
             raise DataError(f"{file} looks binary (it contains NUL bytes), not text")
         try:
@@ -194,7 +205,7 @@ class TextDataModule(ZooDataModule):
             raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
         if val_split + test_split >= 1.0:
             raise UsageError(f"data.val_split + data.test_split must be below 1, got {val_split} + {test_split}")
-        self.path = Path(path).expanduser() if path else None
+        self.path = shipped_text(path) if path in SHIPPED else Path(path).expanduser() if path else None
         self.level, self.seq_len, self.stream, self.test_split = level, seq_len, stream, test_split
         self.vocab: list[str] = []
         self.split_ids: dict[str, torch.Tensor] = {}
@@ -274,3 +285,13 @@ class TextDataModule(ZooDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._eval_loader(self.split_ids["test"])
+
+
+@register_dataset("tinyshakespeare")
+class TinyShakespeareDataModule(TextDataModule):
+    """The "tiny shakespeare" corpus (char-rnn, nanoGPT; public domain), shipped inside zoo: 1.1M
+    characters of Shakespeare's plays. Split as every text is: the last 10% held out (5% validation,
+    5% test), nanoGPT's split."""
+
+    def __init__(self, *, path: str = "tinyshakespeare", **kwargs: Any):
+        super().__init__(path=path, **kwargs)

@@ -78,6 +78,16 @@ class Task(PlainFxName, L.LightningModule):
         resumed mid-epoch reports the same epoch figures as the run left alone."""
         return []
 
+    def example_input(self, datamodule: Any) -> Any:
+        """One input the model takes (normalised as the task feeds it), from the data: the run's model
+        summary passes it through the model for the layers' sizes and FLOPs. None: no example."""
+        return None
+
+    def write_pictures(self, folder: Path, images: Any = None, title: str = "") -> list[Path]:
+        """Pictures of what the model learned (a CNN's filters and feature maps for ``images``, a map of
+        word vectors, ...), written into ``folder``; the paths. For a run or any trained model."""
+        return []
+
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
         """After the test run: write task-specific files (pictures, vectors) into the run directory and
         return extra entries for the summary."""

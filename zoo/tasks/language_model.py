@@ -29,6 +29,28 @@ from zoo.tasks.base import require
 from zoo.tasks.supervised import SupervisedTask
 
 
+@torch.no_grad()
+def stream_loss(model, ids: torch.Tensor, lanes: int = 16, seq_len: int = 256) -> float:
+    """Mean cross-entropy (nats per token) of a language model over ``ids``, every token but the first of
+    each stream predicted once, read as ``lanes`` contiguous streams with the state carried through each
+    (as one single stream it scores the same to 0.001 and takes three times as long)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    ids = ids.to(device)
+    length = (len(ids) - 1) // lanes
+    x = ids[: lanes * length].view(lanes, length)
+    y = ids[1 : lanes * length + 1].view(lanes, length)
+    state, total, count = None, 0.0, 0
+    for start in range(0, length, seq_len):
+        logits, state = model.forward_with_state(x[:, start : start + seq_len], state)
+        target = y[:, start : start + seq_len]
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum").item()
+        count += target.numel()
+    model.train(was_training)
+    return total / count
+
+
 class TokenAccuracy(MulticlassAccuracy):
     """Next-token accuracy over every position: logits (B, T, V) against targets (B, T)."""
 
@@ -70,6 +92,10 @@ class LanguageModelTask(SupervisedTask):
     def check_model(self, model) -> None:
         require(model, self.name, "forward_with_state", call="forward_with_state(ids, state) -> (logits, state)")
 
+    def example_input(self, datamodule: Any) -> torch.Tensor | None:
+        ids = getattr(datamodule, "split_ids", {}).get("train")
+        return None if ids is None else ids[: datamodule.seq_len][None]
+
     def make_metrics(self) -> dict[str, Metric]:
         return {"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)}
 
@@ -108,6 +134,10 @@ class LanguageModelTask(SupervisedTask):
             raise UsageError(f"not in the model's vocabulary: {shown} (it was built from the training text)")
         unk = self.index.get(UNK)
         return torch.tensor([self.index.get(t, unk) for t in tokens], dtype=torch.long)
+
+    def nats_per_token(self, text: str, lanes: int = 16) -> float:
+        """Mean cross-entropy on ``text`` in nats per token (``stream_loss``): per character at char level."""
+        return stream_loss(self.model, self.encode(text), lanes=lanes)
 
     def decode(self, ids: torch.Tensor | list[int]) -> str:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)

@@ -16,6 +16,7 @@ The model's contract: two ``nn.Embedding`` tables of the same shape, ``input`` (
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -260,9 +261,52 @@ class SkipGramTask(Task):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self.log_dict({f"test_{k}": exact(v) for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)
 
+    def write_pictures(self, folder: Path, images: Any = None, title: str = "", words: int = 400) -> list[Path]:
+        """A 2-D map of the ``words`` most frequent words (t-SNE), and the pair of files TensorFlow's
+        Embedding Projector (projector.tensorflow.org) opens: ``vectors.tsv`` and ``metadata.tsv``."""
+        from zoo import plots
+
+        folder.mkdir(parents=True, exist_ok=True)
+        table = self.model.input.weight.detach().float().cpu().numpy()
+        n = min(words, len(self.vocab))
+        plots.plot_embedding_map(
+            self.vocab[:n],
+            table[:n],
+            folder / "embedding_map.png",
+            f"{title}: the {n} most frequent words, placed by t-SNE of their vectors".strip(": "),
+        )
+        np.savetxt(folder / "vectors.tsv", table, delimiter="\t", fmt="%.5f")
+        (folder / "metadata.tsv").write_text("".join(f"{word}\n" for word in self.vocab), encoding="utf-8")
+        return [folder / "embedding_map.png", folder / "vectors.tsv", folder / "metadata.tsv"]
+
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
         if not self.trainer.is_global_zero:
             return {}
         path = run_dir / "vectors.bin"
         self.keyed_vectors().save_word2vec_format(str(path), binary=True)
-        return {"vectors": str(path)}
+        self.write_pictures(run_dir, title=run_dir.name)
+        out = {"vectors": str(path)}
+        note = self.too_little_text(self.corpus_words * max(1, self.trainer.current_epoch))
+        if note:
+            out["vectors_note"] = note
+            if self.echo:
+                print(f"zoo: {note}", file=sys.stderr, flush=True)
+        return out
+
+    #: below this many training words (corpus words x epochs), word2vec's vectors have not yet spread
+    #: apart: most words end up nearly parallel, and their nearest neighbours say nothing
+    MIN_TRAINING_WORDS = 1_000_000
+
+    def too_little_text(self, training_words: int) -> str | None:
+        """A sentence saying the vectors are not useful yet, or None: the rule is MIN_TRAINING_WORDS."""
+        if training_words >= self.MIN_TRAINING_WORDS:
+            return None
+        top = torch.nn.functional.normalize(self.model.input.weight[:100].detach().float(), dim=1)
+        similarity = top @ top.T
+        mean = (similarity.sum() - similarity.diagonal().sum()) / max(1, len(top) * (len(top) - 1))
+        return (
+            f"{training_words:,} training words (corpus words x epochs) are too few for useful vectors: "
+            f"the 100 most frequent words are {mean:.2f} cosine-similar to one another on average, so nearest "
+            f"neighbours say little; train on 1M or more (a larger corpus, or more epochs), or use the "
+            f"shipped word2vec:wikipedia-sample vectors"
+        )

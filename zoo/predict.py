@@ -1,0 +1,216 @@
+"""``python -m zoo.predict MODEL_OR_RUN INPUT... [--topk K] [--out FILE]``: what a trained model says.
+
+MODEL_OR_RUN is a weight zoo ships (``lenet:fashion-mnist``; ``--list`` lists them), a run directory
+(its best checkpoint) or a checkpoint file. What INPUT is depends on the model:
+
+- an image classifier: image files and folders (searched recursively), any size and mode Pillow reads
+  (grey, colour, palette, 16-bit, with alpha); one CSV row per image with its ``--topk`` classes and
+  their probabilities, on stdout or in ``--out``. A single folder laid out by class (FOLDER/<class>/...,
+  the classes the model knows) also gets the accuracy and a confusion matrix picture. Files that cannot
+  be read are named on stderr and skipped, never the whole run lost.
+- a language model: prompts, continued as ``python -m zoo.generate`` does.
+- word vectors: words or analogies (``king-man+woman``), answered as ``python -m zoo.neighbors`` does.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from zoo.commands import OneLineParser, command_main
+from zoo.errors import DataError, UsageError
+
+PROG = "zoo.predict"
+
+
+def parse(argv: list[str]):
+    parser = OneLineParser(prog=f"python -m {PROG}", description="Predict with a trained or shipped zoo model.")
+    parser.add_argument(
+        "model", nargs="?", help="a shipped weight (lenet:fashion-mnist), a run directory or a checkpoint"
+    )
+    parser.add_argument("inputs", nargs="*", help="image files or folders; prompts; words")
+    parser.add_argument("--list", action="store_true", help="list the shipped weights and exit")
+    parser.add_argument("--topk", type=int, default=None, help="classes per image (3) or neighbours per word (10)")
+    parser.add_argument("--out", type=Path, default=None, help="write the CSV here instead of stdout")
+    parser.add_argument("--batch_size", type=int, default=256)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes reading images (default: the cores, up to 4)"
+    )
+    parser.add_argument("--length", type=int, default=200, help="language models: tokens to generate")
+    parser.add_argument("--temperature", type=float, default=0.8, help="language models: below 1 safer, above 1 wilder")
+    parser.add_argument("--top_k", type=int, default=None, help="language models: sample among the k likeliest tokens")
+    parser.add_argument("--seed", type=int, default=None, help="language models: make the sample repeatable")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    if args.list:
+        return args
+    if args.model is None or not args.inputs:
+        raise UsageError("give MODEL_OR_RUN and at least one INPUT (see --help; --list shows the shipped weights)")
+    for option in ("topk", "batch_size", "length"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            raise UsageError(f"--{option} must be at least 1, got {getattr(args, option)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_main(PROG, argv, predict)
+
+
+def predict(argv: list[str]) -> int:
+    args = parse(argv)
+    from zoo.pretrained import list_weights, load_trained, weight_card
+
+    if args.list:
+        for name in list_weights():
+            card = weight_card(name)
+            figures = ", ".join(f"{k} {v}" for k, v in card["metrics"].items())
+            print(f"{name:28s} {card['data']['name'].split(':')[0]} ({figures})")
+        return 0
+    task = load_trained(args.model, map_location=args.device)
+    if task.name == "classification" and task.takes_images:
+        return predict_images(task, args)
+    if task.name == "language_model":
+        import torch
+
+        for prompt in args.inputs:
+            generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+            print(task.generate(prompt, args.length, args.temperature, args.top_k, generator=generator))
+        return 0
+    if task.name == "skipgram":
+        from zoo.loading import print_neighbors
+
+        print_neighbors(task.keyed_vectors(), args.inputs, args.topk or 10)
+        return 0
+    raise UsageError(f"{args.model} is a {task.name} model on tables: predict from Python, task.predict(rows)")
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+def image_files(inputs: list[str]) -> list[Path]:
+    from zoo.data.images import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for text in inputs:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"no such image file or folder: {text}")
+    if not files:
+        raise DataError(f"no images in {', '.join(inputs)} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def labels_by_folder(inputs: list[str], files: list[Path], classes: list[str]) -> list[str] | None:
+    """The true classes when the one INPUT is a folder laid out by class (FOLDER/<class>/...), else None."""
+    if len(inputs) != 1 or not Path(inputs[0]).is_dir():
+        return None
+    root = Path(inputs[0]).expanduser()
+    labels = [f.relative_to(root).parts[0] if len(f.relative_to(root).parts) > 1 else None for f in files]
+    return labels if all(label in classes for label in labels) else None
+
+
+class ImageFiles:
+    """Files -> uint8 (C, size, size) images, read in worker processes; a file that cannot be read comes
+    back as its error message instead."""
+
+    def __init__(self, files: list[Path], channels: int, size: int | None):
+        self.files, self.channels, self.size = files, channels, size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        from zoo.data.images import read_image
+
+        try:
+            return i, read_image(self.files[i], self.channels, self.size)
+        except (DataError, UsageError) as err:
+            return i, str(err)
+
+
+def keep_readable(items: list[tuple[int, Any]]):
+    import torch
+
+    good = [(i, x) for i, x in items if isinstance(x, torch.Tensor)]
+    bad = [(i, x) for i, x in items if not isinstance(x, torch.Tensor)]
+    images = torch.stack([x for _, x in good]) if good else torch.empty(0)
+    return [i for i, _ in good], images, bad
+
+
+def predict_images(task: Any, args: Any) -> int:
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    files = image_files(args.inputs)
+    labels = labels_by_folder(args.inputs, files, task.class_names)
+    size = task.image_size()
+    if size is None:
+        raise UsageError(f"{args.model} does not say what image size it takes; predict from Python with task.predict")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = args.workers if args.workers is not None else min(4, cores) if len(files) > 2 * args.batch_size else 0
+    channels = len(task.hparams.input_mean or [0.0])
+    loader = DataLoader(
+        ImageFiles(files, channels, size), batch_size=args.batch_size, num_workers=workers, collate_fn=keep_readable
+    )
+    k = min(args.topk or 3, len(task.class_names))
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["input", *(f"{what}_{n}" for n in range(1, k + 1) for what in ("class", "prob"))]
+        + (["true_class"] if labels else [])
+    )
+    unreadable, predicted = 0, {}
+    bar = tqdm(total=len(files), desc="predicting", unit="image", disable=None if len(files) > 300 else True)
+    with torch.inference_mode():
+        for index, images, bad in loader:
+            for i, message in bad:
+                print(f"{PROG}: skipped {files[i]}: {message}", file=sys.stderr)
+            unreadable += len(bad)
+            rows: dict[int, list] = {}
+            if index:
+                probs = task(images.to(task.device)).softmax(dim=1).cpu()
+                top = probs.topk(k, dim=1)
+                for i, values, classes in zip(index, top.values.tolist(), top.indices.tolist()):
+                    predicted[i] = task.class_names[classes[0]]
+                    cells = [c for cls, p in zip(classes, values) for c in (task.class_names[cls], f"{p:.4f}")]
+                    rows[i] = [str(files[i]), *cells] + ([labels[i]] if labels else [])
+            for i in sorted(rows):
+                writer.writerow(rows[i])
+            bar.update(len(index) + len(bad))
+    bar.close()
+    if args.out:
+        out.close()
+    said = f"{len(predicted):,} images" + (f", {unreadable} unreadable (skipped, named above)" if unreadable else "")
+    if labels and predicted:
+        said += "; " + confusion(task, files, labels, predicted, args)
+    print(f"{PROG}: {said}" + (f"; predictions in {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def confusion(task: Any, files: list[Path], labels: list[str], predicted: dict[int, str], args: Any) -> str:
+    """Accuracy over the labelled images read, and a confusion matrix picture beside the output."""
+    import torch
+
+    from zoo.plots import plot_confusion_matrix
+
+    index = {name: i for i, name in enumerate(task.class_names)}
+    matrix = torch.zeros(len(index), len(index), dtype=torch.long)
+    for i, name in predicted.items():
+        matrix[index[labels[i]], index[name]] += 1
+    accuracy = matrix.diagonal().sum().item() / max(1, matrix.sum().item())
+    picture = args.out.with_name(f"{args.out.stem}_confusion.png") if args.out else Path("confusion_matrix.png")
+    plot_confusion_matrix(matrix, task.class_names, picture, title=f"{args.model} on {args.inputs[0]}:")
+    return f"accuracy {accuracy:.4f} on {int(matrix.sum())} labelled images; confusion matrix: {picture}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

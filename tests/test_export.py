@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import zoo
-from conftest import ROOT, run_command
+from conftest import FASHION_MNIST, ROOT, require, run_command
 from zoo.errors import UsageError
 from zoo.export import main
 from zoo.exporting import export_model
@@ -89,6 +89,49 @@ def session(path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def close(got, want):
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def assert_onnx_matches_torch(task, path, inputs):
+    """onnxruntime on the first 1 and the first 7 of ``inputs`` gives what the PyTorch model gives. A
+    language model's text goes in two calls of different lengths (9, then the rest), the second
+    starting from the state the first returned, as a runtime generating text would."""
+    s = session(path)
+    for batch in (inputs[:1], inputs[:7]):
+        if task.name == "classification":
+            (logits,) = s.run(["logits"], {s.get_inputs()[0].name: batch.numpy()})
+            assert logits.shape == (len(batch), task.num_classes)
+            close(logits, expected_logits(task, batch))
+            continue
+        with torch.no_grad():
+            want, (want_h, want_c) = task.model.forward_with_state(batch, None)
+        h = c = np.zeros(want_h.shape, dtype=np.float32)
+        first, h, c = s.run(None, {"ids": batch[:, :9].numpy(), "h": h, "c": c})
+        second, h, c = s.run(None, {"ids": batch[:, 9:].numpy(), "h": h, "c": c})
+        close(np.concatenate([first, second], axis=1), want.numpy())
+        close(h, want_h.numpy())
+        close(c, want_c.numpy())
+
+
+def assert_pt2_matches_torch(task, path, inputs):
+    """The reloaded program on the first 1 and 7 of ``inputs`` (a language model's on 3 and all of the
+    text) gives what the PyTorch model gives."""
+    program = torch.export.load(path).module()
+    if task.name == "classification":
+        for batch in (inputs[:1], inputs[:7]):
+            with torch.no_grad():
+                close(program(batch).numpy(), expected_logits(task, batch))
+        return
+    for batch, length in ((inputs[:1], 3), (inputs[:7], inputs.shape[1])):
+        with torch.no_grad():
+            want, (want_h, want_c) = task.model.forward_with_state(batch[:, :length], None)
+            zeros = torch.zeros(want_h.shape)
+            logits, h, c = program(batch[:, :length], zeros, zeros)
+        for got, expected in ((logits, want), (h, want_h), (c, want_c)):
+            close(got.numpy(), expected.numpy())
+
+
 @pytest.fixture(scope="module")
 def onnx_files(lenet, mlp, lstm, tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx")
@@ -129,10 +172,7 @@ def test_onnx_classifier_takes_raw_inputs_and_matches_torch_at_batch_1_and_7(mod
     else:
         assert (graph_input.name, graph_input.type, graph_input.shape) == ("features", "tensor(float)", ["batch", 13])
         assert inputs.abs().max() > 100  # (wine's proline: the features really are unscaled)
-    for batch in (inputs[:1], inputs[:7]):
-        (logits,) = s.run(["logits"], {graph_input.name: batch.numpy()})
-        assert logits.shape == (len(batch), task.num_classes)
-        np.testing.assert_allclose(logits, expected_logits(task, batch), atol=1e-4, rtol=1e-4)
+    assert_onnx_matches_torch(task, onnx_files[model], inputs)
 
 
 def test_onnx_lstm_matches_torch_with_the_state_carried_across_calls(lstm, onnx_files):
@@ -144,17 +184,7 @@ def test_onnx_lstm_matches_torch_with_the_state_carried_across_calls(lstm, onnx_
         ("c", [2, "batch", 24]),
     ]
     assert [(o.name, o.shape) for o in s.get_outputs()][0] == ("logits", ["batch", "seq", len(task.vocab)])
-    for batch in (ids[:1], ids[:7]):
-        with torch.no_grad():
-            want, (want_h, want_c) = task.model.forward_with_state(batch, None)
-        # The same text in two calls of different lengths (9 then 16), the second starting from the
-        # state the first returned, as a runtime generating text would.
-        h = c = np.zeros((2, len(batch), 24), dtype=np.float32)
-        first, h, c = s.run(None, {"ids": batch[:, :9].numpy(), "h": h, "c": c})
-        second, h, c = s.run(None, {"ids": batch[:, 9:].numpy(), "h": h, "c": c})
-        np.testing.assert_allclose(np.concatenate([first, second], axis=1), want.numpy(), atol=1e-4, rtol=1e-4)
-        np.testing.assert_allclose(h, want_h.numpy(), atol=1e-4, rtol=1e-4)
-        np.testing.assert_allclose(c, want_c.numpy(), atol=1e-4, rtol=1e-4)
+    assert_onnx_matches_torch(task, onnx_files["lstm"], ids)
 
 
 def test_onnx_metadata_carries_class_names_vocabulary_and_what_the_graph_takes(lenet, mlp, lstm, onnx_files):
@@ -173,20 +203,8 @@ def test_onnx_metadata_carries_class_names_vocabulary_and_what_the_graph_takes(l
 
 
 def test_pt2_programs_reload_and_match_torch(lenet, mlp, lstm, pt2_files):
-    for model, (task, inputs, _) in {"lenet": lenet, "mlp": mlp}.items():
-        program = torch.export.load(pt2_files[model]).module()
-        for batch in (inputs[:1], inputs[:7]):
-            with torch.no_grad():
-                np.testing.assert_allclose(program(batch).numpy(), expected_logits(task, batch), atol=1e-4, rtol=1e-4)
-    task, ids, _ = lstm
-    program = torch.export.load(pt2_files["lstm"]).module()
-    for batch, length in ((ids[:1], 3), (ids[:7], 25)):
-        zeros = torch.zeros(2, len(batch), 24)
-        with torch.no_grad():
-            want, (want_h, want_c) = task.model.forward_with_state(batch[:, :length], None)
-            logits, h, c = program(batch[:, :length], zeros, zeros)
-        for got, expected in ((logits, want), (h, want_h), (c, want_c)):
-            np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4, rtol=1e-4)
+    for model, (task, inputs, _) in {"lenet": lenet, "mlp": mlp, "lstm": lstm}.items():
+        assert_pt2_matches_torch(task, pt2_files[model], inputs)
 
 
 def test_pt2_metadata_is_in_the_archive(lstm, pt2_files):
@@ -307,3 +325,46 @@ def test_the_readme_examples_run_the_exported_files(lenet, lstm, onnx_files, pt2
     exec(readme_block("<!-- example: torch.export lenet -->"), names)
     assert names["class_names"] == lenet[0].class_names
     np.testing.assert_allclose(names["logits"].detach().numpy(), expected_logits(lenet[0], zeros), atol=1e-4, rtol=1e-4)
+
+
+# --- the shipped weights ----------------------------------------------------------------------------
+
+SHIPPED = ["lenet:fashion-mnist", "lstm:tinyshakespeare", "mlp:fashion-mnist"]
+
+
+def held_out(name: str, task):
+    """Real held-out inputs for a shipped weight, as its data gives them: 7 Fashion-MNIST test images
+    (uint8), or 7 passages of 40 characters from the last 10% of tinyshakespeare."""
+    if name.endswith(":fashion-mnist"):
+        from zoo.data.idx import read_idx
+
+        require(FASHION_MNIST, "apt-get install -y dataset-fashion-mnist")
+        images = np.array(read_idx(FASHION_MNIST / "t10k-images-idx3-ubyte.gz"))[:7]
+        return torch.from_numpy(images).unsqueeze(1)
+    from zoo.data.text import read_text, shipped_text
+
+    text = read_text(shipped_text("tinyshakespeare"))
+    return task.encode(text[-7 * 40 :]).view(7, 40)
+
+
+def test_every_shipped_weight_but_word2vec_is_exported_here():
+    assert [name for name in zoo.list_weights() if not name.startswith("word2vec:")] == SHIPPED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_weight_exports_by_name_and_matches_torch_on_held_out_data(name, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    task = zoo.load_pretrained(name)
+    inputs = held_out(name, task)
+    stem = name.replace(":", "-")  # lenet-fashion-mnist.onnx, in the current folder
+    assert main([name, "--format", "onnx"]) == 0 and main([name, "--format", "pt2"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {stem}.onnx (" in out and f"wrote {stem}.pt2 (" in out, out
+    assert_onnx_matches_torch(task, tmp_path / f"{stem}.onnx", inputs)
+    assert_pt2_matches_torch(task, tmp_path / f"{stem}.pt2", inputs)
+    meta = session(tmp_path / f"{stem}.onnx").get_modelmeta().custom_metadata_map
+    card = zoo.weight_card(name)
+    assert (meta["zoo.weights"], meta["zoo.licence"]) == (name, card["data"]["licence"])
+    if task.name == "classification":
+        assert json.loads(meta["zoo.class_names"]) == card["classes"]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from zoo.errors import UsageError
-from zoo.pretrained import load_trained
+from zoo.pretrained import cards, load_trained
 
 FORMATS = {"onnx": ".onnx", "pt2": ".pt2"}
 # What --format onnx imports: the exporter's own dependencies, and onnxruntime, which checks the file.
@@ -52,6 +52,8 @@ METADATA = {
     "class_names": "classifiers: the name of each logit's class, in order",
     "vocab": "language models: the token of each id, in order",
     "level": "language models: char or word",
+    "weights": "exported from a shipped weight: its name (lenet:fashion-mnist); zoo.weight_card has the rest",
+    "licence": "exported from a shipped weight: the licence of the data it was trained on, from its card",
     "version": "the zoo version that exported it",
 }
 
@@ -84,6 +86,8 @@ def export_model(source: Any, format: Literal["onnx", "pt2"] = "onnx", out: str 
     task = source if isinstance(source, torch.nn.Module) else load_trained(source)
     out = Path(out) if out is not None else default_out(source, task, format)
     graph = exportable(task)
+    if isinstance(source, str) and source in cards():  # a shipped weight: say which, and its data's licence
+        graph.metadata.update(weights=source, licence=cards()[source]["data"]["licence"])
     out.parent.mkdir(parents=True, exist_ok=True)
     if format == "onnx":
         save_onnx(graph, out)

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import zoo
-from conftest import FASHION_MNIST, ROOT, require, run_command
+from conftest import FASHION_MNIST, ROOT, require, run_command, run_python
 from zoo.errors import UsageError
 from zoo.export import main
 from zoo.exporting import export_model
@@ -252,6 +252,21 @@ def test_a_model_name_without_weights_names_the_shipped_weights(capsys):
     assert all(name in err for name in zoo.list_weights()) and len(err.strip().splitlines()) == 1, err
 
 
+PROBE = """
+import atexit, sys, zoo.export
+atexit.register(lambda: print("torch imported:", "torch" in sys.modules))
+sys.exit(zoo.export.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("args, code", [(["--help"], 0), (["RUN", "--format", "tflite"], 2), (["RUN"], 2)])
+def test_help_and_usage_errors_answer_without_importing_torch(args, code, tmp_path):
+    # (~10 s of importing torch and Lightning on 2 cores before a mistake is named would be the alternative)
+    result = run_python(["-c", PROBE, *args], cwd=tmp_path, timeout=120)
+    assert result.stdout.splitlines()[-1] == "torch imported: False", result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.returncode == code and (code == 0 or len(result.stderr.strip().splitlines()) == 1), result.stderr
+
+
 def test_word2vec_is_refused_with_where_its_vectors_are(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat\n" * 50, encoding="utf-8")
@@ -299,9 +314,9 @@ def readme_block(marker: str) -> str:
 def test_the_readme_examples_run_the_exported_files(lenet, lstm, onnx_files, pt2_files, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for name, path in [
-        ("lenet.onnx", onnx_files["lenet"]),
-        ("lstm.onnx", onnx_files["lstm"]),
-        ("lenet.pt2", pt2_files["lenet"]),
+        ("lenet-fashion-mnist.onnx", onnx_files["lenet"]),  # (the names the README's exports of shipped weights
+        ("lstm-tinyshakespeare.onnx", onnx_files["lstm"]),  # have; the tiny models trained here stand in)
+        ("lenet-fashion-mnist.pt2", pt2_files["lenet"]),
     ]:
         shutil.copy(path, name)
     zeros = torch.zeros(3, 1, 28, 28, dtype=torch.uint8)

@@ -9,9 +9,10 @@ runtime answers the same real uint8 digit images, normalisation included:
 - torch eager: the task's own forward (what ``task.predict`` runs), under ``torch.inference_mode``;
 - torch.export: the reloaded .pt2 program's ``module()``, under ``torch.inference_mode``;
 - onnxruntime: an ``InferenceSession`` on the CPU with 2 intra-op threads;
-- torch eager on 1 thread, for reference: where other processes use the same cores, torch's threads
-  wait for one another at every operation, and one thread can be faster than two.
-All run in this one process, torch with ``torch.set_num_threads(2)`` but for the last. Each call is
+- torch eager and onnxruntime on 1 thread each: where other processes use the same cores, torch's
+  threads wait for one another at every operation, and one thread can be faster than two; on 1 thread
+  both runtimes compare like for like on a busy machine.
+All run in this one process, torch with ``torch.set_num_threads(2)`` but for the 1-thread rows. Each call is
 timed on its own (``time.perf_counter_ns``) after a warm-up round of half as many calls; the rounds
 alternate the runtimes, so the machine's drift falls on all alike; the table gives the median and 90th
 percentile of all calls, and the machine's load average says whether other work shared the cores.
@@ -76,10 +77,13 @@ def main() -> None:
     onnx_path = export_model(task, "onnx", folder / "lenet.onnx").path
     program = torch.export.load(export_model(task, "pt2", folder / "lenet.pt2").path).module()
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    def session(threads: int):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+    sessions = {args.threads: session(args.threads), 1: session(1)}
 
     results: dict[tuple[str, int], list[float]] = {}
     for batch in (1, 64):
@@ -88,8 +92,9 @@ def main() -> None:
         runtimes = {  # name: (call, torch threads)
             EAGER: (torch_call(task, x), args.threads),
             "torch.export program (.pt2)": (torch_call(program, x), args.threads),
-            "onnxruntime (.onnx)": (lambda feeds=feeds: session.run(None, feeds), args.threads),
+            "onnxruntime (.onnx)": (lambda feeds=feeds: sessions[args.threads].run(None, feeds), args.threads),
             "torch eager, 1 thread": (torch_call(task, x), 1),
+            "onnxruntime, 1 thread": (lambda feeds=feeds: sessions[1].run(None, feeds), 1),
         }
         calls = args.calls if batch == 1 else max(1, args.calls // 10)
         for round in range(args.rounds + 1):  # round 0 warms up

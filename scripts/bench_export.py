@@ -38,8 +38,6 @@ import zoo
 from benchlib import machine, table
 from zoo.exporting import export_model
 
-EAGER = "torch eager (task forward)"
-
 
 def timed_calls(call, calls: int) -> list[float]:
     """Microseconds per call."""
@@ -89,12 +87,13 @@ def main() -> None:
     for batch in (1, 64):
         x = images[:batch]
         feeds = {"image": x.numpy()}
-        runtimes = {  # name: (call, torch threads)
-            EAGER: (torch_call(task, x), args.threads),
-            "torch.export program (.pt2)": (torch_call(program, x), args.threads),
-            "onnxruntime (.onnx)": (lambda feeds=feeds: sessions[args.threads].run(None, feeds), args.threads),
+        n = args.threads
+        runtimes = {  # name: (call, torch threads); the first is the reference
+            f"torch eager (task forward), {n} threads: the reference": (torch_call(task, x), n),
+            f"torch.export program (.pt2), {n} threads": (torch_call(program, x), n),
+            f"onnxruntime (.onnx), {n} threads": (lambda feeds=feeds, s=sessions[n]: s.run(None, feeds), n),
             "torch eager, 1 thread": (torch_call(task, x), 1),
-            "onnxruntime, 1 thread": (lambda feeds=feeds: sessions[1].run(None, feeds), 1),
+            "onnxruntime, 1 thread": (lambda feeds=feeds, s=sessions[1]: s.run(None, feeds), 1),
         }
         calls = args.calls if batch == 1 else max(1, args.calls // 10)
         for round in range(args.rounds + 1):  # round 0 warms up
@@ -106,7 +105,8 @@ def main() -> None:
                     results.setdefault((name, batch), []).extend(times)
         torch.set_num_threads(args.threads)
 
-    eager = {b: statistics.median(results[EAGER, b]) for b in (1, 64)}
+    reference = next(iter(runtimes))
+    eager = {b: statistics.median(results[reference, b]) for b in (1, 64)}
     rows = []
     for name in runtimes:
         one, many = results[name, 1], results[name, 64]

@@ -7,7 +7,9 @@
     >>> task = zoo.load_pretrained("lenet:fashion-mnist")            # trained, shipped in the package
     >>> result = zoo.fit("lenet", overrides={"trainer.max_epochs": 3})  # train, test, run directory
     >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")  # trained, eval mode, CPU
+    >>> task = zoo.load_trained("lenet:fashion-mnist")               # a shipped weight, run dir or checkpoint
     >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")         # gensim KeyedVectors
+    >>> zoo.export_model("lenet:fashion-mnist", "onnx")                # an ONNX file (or pt2: a torch.export program)
 
 ``import zoo`` is light: torch and Lightning are imported when something needs them.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.errors import DataError, Stopped, UsageError, ZooError
-from zoo.pretrained import get_model, list_weights, load_pretrained, weight_card
+from zoo.pretrained import get_model, list_weights, load_pretrained, load_trained, weight_card
 from zoo.registry import list_models, register_dataset, register_model, register_task
 
 __version__ = "0.1.0"
@@ -31,6 +33,7 @@ _LAZY = {
     "list_recipes": "zoo.recipes",
     "load_checkpoint": "zoo.loading",
     "load_vectors": "zoo.pretrained",
+    "export_model": "zoo.exporting",
 }
 
 __all__ = [
@@ -49,6 +52,8 @@ __all__ = [
     "register_task",
     "load_checkpoint",
     "load_vectors",
+    "load_trained",
+    "export_model",
     "ZooError",
     "UsageError",
     "DataError",

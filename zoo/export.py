@@ -1,0 +1,55 @@
+"""``python -m zoo.export MODEL_OR_RUN --format onnx|pt2 [--out FILE]``
+
+Write a trained classifier (lenet, mlp) or language model (lstm) as an ONNX file (``--format onnx``,
+for onnxruntime and other ONNX runtimes; needs ``pip install 'zoo[export]'``) or a ``torch.export``
+program (``--format pt2``, for PyTorch without zoo). MODEL_OR_RUN is a shipped weight
+(``lenet:fashion-mnist``; ``python -m zoo.predict --list`` lists them), a run directory or a checkpoint
+file. The graph takes raw inputs (uint8 pixels, unscaled features, token ids) with any batch size;
+class names or the vocabulary go inside the file. See ``zoo/exporting.py`` for what each graph takes.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from zoo.commands import OneLineParser, command_main
+
+PROG = "zoo.export"
+FORMATS = ("onnx", "pt2")  # (zoo.exporting.FORMATS, without importing it for --help and usage errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_main(PROG, argv, export)
+
+
+def export(argv: list[str]) -> int:
+    parser = OneLineParser(
+        prog=f"python -m {PROG}", description="Export a trained zoo model to ONNX or a torch.export program."
+    )
+    parser.add_argument(
+        "source",
+        metavar="MODEL_OR_RUN",
+        help="a shipped weight (lenet:fashion-mnist), a run directory or a checkpoint file (.ckpt)",
+    )
+    parser.add_argument("--format", required=True, choices=FORMATS, help="onnx (onnxruntime) or pt2 (torch.export)")
+    parser.add_argument(
+        "--out",
+        help="the file to write (default: MODEL-WEIGHTS.onnx here, RUN_DIR/MODEL.onnx, or beside the checkpoint)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+
+    from zoo.exporting import export_model
+
+    done = export_model(args.source, args.format, args.out)
+    size = done.path.stat().st_size
+    runtime = "onnxruntime" if done.format == "onnx" else "the reloaded program"
+    print(f"wrote {done.path} ({size / 1e6:.2f} MB)" if size >= 1e6 else f"wrote {done.path} ({size / 1e3:.0f} kB)")
+    print(f"  takes    {done.inputs}")
+    print(f"  returns  {done.outputs}")
+    print(f"  checked  {runtime} matches PyTorch to {done.max_abs_diff:.1e} on {done.checked_on}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

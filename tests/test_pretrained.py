@@ -81,9 +81,9 @@ def test_the_word_vectors_card_figures_hold_on_gensims_benchmarks():
         assert scores[name] == pytest.approx(card["metrics"][name], abs=5e-4), name
     reference = next(iter(card["reference"].values()))
     assert scores["wordsim353"] > reference["wordsim353"] - 0.05  # beside gensim on the same corpus and settings
-    assert (
-        "music" in [w for w, _ in task.keyed_vectors().most_similar("musician", topn=20)] or scores["wordsim353"] > 0.4
-    )
+    # vectors that mean something: music's nearest words include music of some kind
+    near = {w for w, _ in task.keyed_vectors().most_similar("music", topn=10)}
+    assert near & {"folk", "pop", "jazz", "rock", "songs", "song", "genres", "dance", "musical", "opera"}, near
 
 
 def test_get_model_with_weights_is_the_trained_module_and_unknown_names_list_the_known(tmp_path):

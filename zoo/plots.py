@@ -286,6 +286,9 @@ def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = 
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or f"the {len(words)} most frequent words, t-SNE of their vectors ({labelled} named)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _regression_panels(count: int):

@@ -75,7 +75,7 @@ def predict(argv: list[str]) -> int:
             print(f"{name:28s} {card['data']['name'].split(':')[0]} ({figures})")
         return 0
     task = load_trained(args.model, map_location=args.device)
-    if getattr(task, "table", None) is not None:
+    if task.name in ("classification", "regression") and task.table is not None:
         return predict_tables(task, args)
     if task.name == "classification" and task.takes_images:
         return predict_images(task, args)

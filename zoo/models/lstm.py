@@ -17,7 +17,10 @@ Jégou 2017, "Efficient softmax approximation for GPUs"): a head scores the most
 entry per cluster of rarer ones, and a cluster's own, narrower layer (``hidden_size / div_value**k``)
 runs only for the positions whose target is in it. It is an exact distribution over the whole
 vocabulary, not a sampled approximation: ``forward_with_state`` returns its log-probabilities over
-every word; training calls ``loss_with_state``, which scores only the target's cluster. Ids must be in
+every word (for generation); training and evaluation call ``loss_with_state``, which scores only the
+head and the target's cluster and still gives the target's exact log-probability under the whole
+vocabulary's distribution (a cluster's probabilities are normalised within it), so validation and
+test perplexities are exact full-vocabulary perplexities (tests/test_words.py checks). Ids must be in
 order of decreasing frequency (the data's vocabulary is); the cut-offs come from the training counts
 (``frequency_cutoffs``) unless given. ``softmax="auto"`` (default) is adaptive from
 ``ADAPTIVE_FROM`` words up when the counts are known, full below.
@@ -111,6 +114,12 @@ class LSTMLanguageModel(nn.Module):
             embed_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
         )
         if self.adaptive:
+            for k in range(1, len(cutoffs) + 1):  # (torch would build a cluster of width 0)
+                if hidden_size // div_value**k < 1:
+                    raise ValueError(
+                        f"hidden_size {hidden_size} / div_value {div_value}**{k} leaves cluster {k} no "
+                        f"dimensions: use fewer cutoffs ({list(cutoffs)}) or a smaller div_value"
+                    )
             self.head = nn.AdaptiveLogSoftmaxWithLoss(hidden_size, vocab_size, list(cutoffs), div_value=div_value)
         else:
             self.head = nn.Linear(hidden_size, vocab_size)

@@ -10,10 +10,11 @@ previous call returned (or None) and returns ``(scores (B, T, vocab_size), state
 of tensors whose dimension 1 is the batch; its constructor takes ``vocab_size`` (and, if it accepts
 them, ``token_counts``: the training count of every id, most frequent first). The scores are logits or
 log-probabilities over the whole vocabulary (cross-entropy and sampling read both the same);
-validation, test, ``stream_loss`` and generation use them, so their perplexity is exact. Optionally
-``loss_with_state(ids, targets, state) -> (mean cross-entropy, logits or None, state)``: training
-calls it when the model has it, so that an output layer that need not score every word for a known
-target (adaptive softmax) does not; with None for the logits the training accuracy is not kept.
+``stream_loss`` and generation use them. Optionally ``loss_with_state(ids, targets, state) -> (mean
+cross-entropy, logits or None, state)``, the exact cross-entropy under the distribution over the whole
+vocabulary: training, validation and test call it when the model has it, so that an output layer that
+need not score every word to know a target's probability (adaptive softmax: the target's cluster
+only, its probabilities normalised within it) does not; with None for the logits no accuracy is kept.
 
 Word level, the vocabulary and the tokenizer's options (``tokenizer``, ``lowercase``) come from the
 data and are kept in every checkpoint, so ``encode``, ``decode`` and ``generate`` split and join text
@@ -145,7 +146,7 @@ class LanguageModelTask(SupervisedTask):
         state = self._state.get(stage) if (self.carry_state and continues) else None
         if state is not None and state[0].device != x.device:  # restored from a checkpoint
             state = tuple(s.to(x.device) for s in state)
-        if stage == "train" and self._loss_with_state is not None:
+        if self._loss_with_state is not None:
             loss, logits, state = self._loss_with_state(x, y, state)  # (logits None: adaptive softmax)
         else:
             logits, state = self._forward_with_state(x, state)  # scores over the whole vocabulary

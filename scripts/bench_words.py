@@ -200,7 +200,7 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget of each side (default 10)")
-    parser.add_argument("--speed-minutes", type=float, default=1.0, help="training time of each speed run")
+    parser.add_argument("--speed-minutes", type=float, default=2.0, help="training time of each speed run")
     parser.add_argument("--corpus", type=Path, default=SHARED_DATA / "brown.txt")
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--no-speed", action="store_true")
@@ -242,7 +242,8 @@ def main() -> None:
         headers = ["", "parameters", "tokens trained", "epochs", "tokens/s", "val ppl", "test ppl"]
         print(table(headers, rows))
         print(
-            f"\nzoo's own test perplexity (its run's summary, its lanes): {ours['zoo_test_ppl']:.1f}; run {ours['run_dir']}"
+            f"\nzoo's own test perplexity (its run's summary, its lanes): {ours['zoo_test_ppl']:.1f}; "
+            f"run {ours['run_dir']}"
         )
     if speed_rows:
         print(f"\nTokens/s, {args.speed_minutes:g} minute(s) of training each, no validation\n")

@@ -269,3 +269,23 @@ def test_a_word_checkpoint_from_before_the_tokenizer_option_still_loads(learned,
     task = zoo.load_checkpoint(old)
     assert task.tokenizer == "whitespace" and task.model.adaptive  # (its cut-offs are in model_kwargs)
     assert task.encode("the mat.").tolist() == [task.index["the"], task.index[UNK]]  # "mat." is one word
+
+
+def test_a_run_from_before_the_word_options_still_resumes(tmp_path):
+    """A character run started before softmax/cutoffs/div_value/lowercase existed has none of them in
+    its checkpoint: their defaults now are what it was trained with, so --resume takes it; a value
+    other than the default is still a difference."""
+    from zoo.training import differences, option_defaults
+
+    corpus = tmp_path / "t.txt"
+    corpus.write_text("the cat sat on the mat.\n" * 40, encoding="utf-8")
+    _, task = zoo.build("lstm", overrides=["--data.path", str(corpus), "--model.hidden_size", "16"])
+    now = dict(task.hparams)
+    then = {k: v for k, v in now.items() if k != "lowercase"}
+    then["model_kwargs"] = {
+        k: v for k, v in now["model_kwargs"].items() if k not in ("softmax", "cutoffs", "div_value")
+    }
+    defaults = option_defaults(task)
+    assert differences(then, now, defaults) == []
+    now["model_kwargs"] = {**now["model_kwargs"], "softmax": "adaptive"}
+    assert differences(then, now, defaults) == [("model_kwargs.softmax", None, "adaptive")]

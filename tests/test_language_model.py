@@ -41,9 +41,10 @@ def test_vocabulary_comes_from_training_text_with_unk_only_when_needed(tmp_path)
 def test_char_and_word_tokens_round_trip():
     text = "To be, or not to be:\nthat is the question.\n"
     assert detokenize(tokenize(text, "char"), "char") == text
-    words = tokenize(text, "word")
+    words = tokenize(text, "word", tokenizer="whitespace")
     assert words[:4] == ["To", "be,", "or", "not"] and words.count(EOS) == 2
-    assert detokenize(words, "word") == text
+    assert detokenize(words, "word", tokenizer="whitespace") == text
+    assert detokenize(tokenize(text, "word"), "word") == text  # the words tokenizer's punctuation joins back
     stanzas = "one line\n\nafter a blank line\n\n\nafter two\n"  # (a blank line came back as " ")
     assert detokenize(tokenize(stanzas, "word"), "word") == stanzas
 

@@ -1,8 +1,9 @@
 """``python -m zoo.generate CHECKPOINT --prompt "ROMEO:" --length 500 --temperature 0.8 [--top_k 40] [--seed N]``
 
 Continue a prompt with a trained language model. CHECKPOINT is a ``.ckpt`` file, a run directory
-(its best checkpoint) or a shipped language model (``lstm:tinyshakespeare``). The text goes to stdout;
-with ``--seed`` the same command prints the same text.
+(its best checkpoint) or a shipped language model (``lstm:tinyshakespeare``). The text goes to
+stdout; with ``--seed`` the same command prints the same text. A prompt word outside the model's
+vocabulary is named in one line on stderr and read as ``<unk>`` (when the vocabulary has one).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ callback raises on purpose reaches you as itself, with the run directory as the 
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -209,6 +210,7 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
         differ = differences(
             {k: v for k, v in saved.items() if k not in task.runtime_options},
             {k: v for k, v in now.items() if k not in task.runtime_options},
+            option_defaults(task),
         )
         if differ:
             shown = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differ[:3])
@@ -221,14 +223,30 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
     raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} loads")
 
 
-def differences(then: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
+def option_defaults(task: Any) -> dict[str, Any]:
+    """The task's options' defaults, its model's under ``model_kwargs``: what a checkpoint written
+    before an option existed was trained with."""
+
+    def defaults(fn: Any) -> dict[str, Any]:
+        return {k: p.default for k, p in accepted_params(fn).items() if p.default is not inspect.Parameter.empty}
+
+    return {**defaults(type(task)), "model_kwargs": defaults(type(task.model))}
+
+
+def differences(
+    then: dict[str, Any], now: dict[str, Any], defaults: dict[str, Any] | None = None, prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
     """``(dotted key, then, now)`` for every setting that differs, nested dicts compared key by key;
-    tuples equal the lists YAML reads them back as."""
-    out = []
+    tuples equal the lists YAML reads them back as. A key ``then`` lacks whose value ``now`` is its
+    default in ``defaults`` (an option added since) is no difference."""
+    out, defaults = [], defaults or {}
     for key in sorted(set(then) | set(now)):
         a, b = plain(then.get(key)), plain(now.get(key))
         if isinstance(a, dict) and isinstance(b, dict):
-            out += differences(a, b, f"{prefix}{key}.")
+            nested = defaults.get(key)
+            out += differences(a, b, nested if isinstance(nested, dict) else None, f"{prefix}{key}.")
+        elif key not in then and key in defaults and b == plain(defaults[key]):
+            continue
         elif a != b:
             out.append((f"{prefix}{key}", a, b))
     return out

@@ -14,6 +14,6 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 # Keys of ``describe()`` that size a model; they come from the data, never from a recipe.
-DESCRIBED = ("in_channels", "in_features", "num_classes", "num_outputs", "vocab_size")
+DESCRIBED = ("in_channels", "in_features", "num_classes", "num_outputs", "vocab_size", "token_counts")
 
 __all__ = ["DATASETS", "DESCRIBED", "BatchOrder", "InMemoryDataModule", "TensorBatches", "ZooDataModule"]

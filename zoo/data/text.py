@@ -4,8 +4,14 @@ back-propagation through time.
 - Splits are contiguous, never shuffled across their boundaries: the first ``1 - val_split -
   test_split`` of the tokens train, the next ``val_split`` validate, the last ``test_split`` test
   (nanoGPT keeps the last 10% for validation; 0.05 + 0.05 covers the same text).
-- The vocabulary is built from the training part only. Tokens that appear only in validation or test
-  map to ``<unk>``, which exists only when it is needed.
+- Word level: ``tokenizer: words`` (default) splits punctuation from words, ``whitespace`` keeps every
+  whitespace-separated string whole; each line ends with ``<eos>``, as in PyTorch's word_language_model.
+  Case is kept unless ``lowercase: true`` (a model that writes should write capitals; lowercasing makes
+  the vocabulary about 10% smaller on English text).
+- The vocabulary is built from the training part only, most frequent token first (the order adaptive
+  softmax needs), with ``min_count`` and ``max_vocab`` limits. Rarer tokens, and tokens that appear only
+  in validation or test, map to ``<unk>``, which exists only when it is needed; how many did, per split,
+  is in the ``vocab_report`` the task keeps (the run's summary, its checkpoint).
 - ``stream: lanes`` (default, as in char-rnn and PyTorch's word_language_model): the training part is
   cut into ``batch_size`` contiguous lanes, and each batch is the next ``seq_len`` tokens of every
   lane, so a model can carry its state from one batch to the next. Each epoch starts the lanes at a
@@ -16,6 +22,8 @@ back-propagation through time.
 from __future__ import annotations
 
 import gzip
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -72,26 +80,101 @@ def read_text(path: Path) -> str:
     return text
 
 
-def tokenize(text: str, level: str) -> list[str]:
+# The word tokenizer ("words"): a word is a run of letters, digits and underscores, joined across an
+# apostrophe or hyphen inside it (don't, over-all, rock'n'roll) or a point, comma or colon between
+# digits (3.14, 1,000, 10:30); every other visible character is a token of its own, a run of the same
+# one counting once (the "..." of an ellipsis, the "--" of a dash, the `` and '' of Penn-style quotes).
+# "<unk>" as written in the Penn Treebank and WikiText stays one token: zoo's own <unk>.
+WORD_TOKEN = re.compile(r"<unk>|\w+(?:(?:['’-]|(?<=\d)[.,:](?=\d))\w+)*|([^\w\s])\1*")
+# What "words" decoding writes without a space before it (closing punctuation) or after it (opening).
+CLOSING = set(".,;:!?)]}%")
+OPENING = set("([{$")
+
+TOKENIZERS = ("words", "whitespace")
+
+
+def split_line(line: str, tokenizer: str) -> list[str]:
+    if tokenizer == "whitespace":
+        return line.split()
+    return [m.group(0) for m in WORD_TOKEN.finditer(line)]
+
+
+def tokenize(text: str, level: str, tokenizer: str = "words", lowercase: bool = False) -> list[str]:
+    """Tokens of ``text``: its characters (``level="char"``), or its words with ``<eos>`` at the end of
+    every line (``level="word"``), split by ``tokenizer``: "words" splits punctuation from words (see
+    WORD_TOKEN), "whitespace" keeps every whitespace-separated string whole. ``lowercase`` first."""
+    if lowercase:
+        text = text.lower()
     if level == "char":
         return list(text)
     tokens = []
     for line in text.splitlines():
-        tokens += line.split() + [EOS]
+        tokens += split_line(line, tokenizer) + [EOS]
     return tokens
 
 
-def detokenize(tokens: list[str], level: str) -> str:
+def attaches(token: str) -> bool:
+    """Whether "words" decoding writes ``token`` right after what precedes it (closing punctuation)."""
+    return bool(token) and set(token) <= CLOSING
+
+
+def detokenize(tokens: list[str], level: str, tokenizer: str = "words") -> str:
+    """Text from tokens: characters joined; words joined by spaces and lines by newlines, with
+    "words" decoding writing closing punctuation against the word before it and opening punctuation
+    against the word after it (``Hello , world ( sic ) .`` -> ``Hello, world (sic).``)."""
     if level == "char":
         return "".join(tokens)
-    lines, line = [], []  # words joined by spaces, lines by newlines (blank lines stay blank)
+    lines, line = [], ""  # (blank lines stay blank)
+    glue = False  # the previous token was opening punctuation
     for token in tokens:
         if token == EOS:
-            lines.append(" ".join(line))
-            line = []
-        else:
-            line.append(token)
-    return "\n".join(lines + [" ".join(line)])
+            lines.append(line)
+            line, glue = "", False
+            continue
+        words = tokenizer == "words"
+        if line and not (words and (glue or attaches(token))):
+            line += " "
+        line += token
+        glue = words and set(token) <= OPENING
+    return "\n".join(lines + [line])
+
+
+def count_tokens(parts: dict[str, list[str]], min_count: int, max_vocab: int | None, by_frequency: bool = True):
+    """The vocabulary of the training part, most frequent first (ties in character order; or, with
+    ``by_frequency`` false, in character order with ``<unk>`` last, as character-level vocabularies
+    always were), its tokens' training counts, and what was left out.
+
+    A token is kept when it occurs at least ``min_count`` times in the training part, and only the
+    ``max_vocab`` most frequent entries are kept (``<unk>`` and ``<eos>`` among them). Every other
+    token, and every validation or test token the training part lacks, reads as ``<unk>``, which is in
+    the vocabulary only when something reads as it; its count is the training tokens it stands for.
+    """
+    counts = Counter(parts["train"])
+    kept = sorted((t for t, c in counts.items() if c >= min_count and t != UNK), key=lambda t: (-counts[t], t))
+    if max_vocab is not None and len(kept) > max_vocab:
+        kept = kept[: max_vocab - 1]  # room for <unk>
+    known = set(kept)
+    needs_unk = len(known) < len(counts) or any(t not in known for split in ("val", "test") for t in parts[split])
+    if needs_unk and max_vocab is not None and len(kept) >= max_vocab:
+        known.discard(kept.pop())  # (the validation or test text needs <unk> and the vocabulary is full)
+    token_counts = {t: counts[t] for t in kept}
+    if needs_unk:
+        token_counts[UNK] = sum(c for t, c in counts.items() if t not in known)
+    if by_frequency:
+        vocab = sorted(token_counts, key=lambda t: (-token_counts[t], t))
+    else:
+        vocab = sorted(t for t in token_counts if t != UNK) + ([UNK] if needs_unk else [])
+    unk = {split: sum(t not in known for t in part) for split, part in parts.items()}
+    report = {
+        "training_types": len(counts),
+        "vocab_size": len(vocab),
+        "min_count": min_count,
+        "max_vocab": max_vocab,
+        "tokens": {split: len(part) for split, part in parts.items()},
+        "unk": unk,
+        "unk_types": len(counts) - len(known) - (UNK in counts),
+    }
+    return vocab, [token_counts[t] for t in vocab], report
 
 
 class LaneBatches(Dataset):
@@ -191,6 +274,10 @@ class TextDataModule(ZooDataModule):
         *,
         path: str | None = None,
         level: Literal["char", "word"] = "char",
+        tokenizer: Literal["words", "whitespace"] = "words",
+        lowercase: bool = False,
+        min_count: int = 1,
+        max_vocab: int | None = None,
         seq_len: int = 64,
         stream: Literal["lanes", "windows"] = "lanes",
         val_split: float = 0.05,
@@ -205,9 +292,18 @@ class TextDataModule(ZooDataModule):
             raise UsageError(f"data.test_split must be between 0 and 1 (exclusive), got {test_split}")
         if val_split + test_split >= 1.0:
             raise UsageError(f"data.val_split + data.test_split must be below 1, got {val_split} + {test_split}")
+        if min_count < 1:
+            raise UsageError(f"data.min_count must be at least 1, got {min_count}")
+        if max_vocab is not None and max_vocab < 2:
+            raise UsageError(f"data.max_vocab must be at least 2 (or null: no limit), got {max_vocab}")
+        if tokenizer not in TOKENIZERS:
+            raise UsageError(f"data.tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
         self.path = shipped_text(path) if path in SHIPPED else Path(path).expanduser() if path else None
         self.level, self.seq_len, self.stream, self.test_split = level, seq_len, stream, test_split
+        self.tokenizer, self.lowercase, self.min_count, self.max_vocab = tokenizer, lowercase, min_count, max_vocab
         self.vocab: list[str] = []
+        self.token_counts: list[int] = []
+        self.report: dict[str, Any] = {}
         self.split_ids: dict[str, torch.Tensor] = {}
 
     def prepare_data(self) -> None:
@@ -218,7 +314,7 @@ class TextDataModule(ZooDataModule):
         if self.split_ids:
             return
         self.prepare_data()
-        tokens = tokenize(read_text(self.path or default_corpus()), self.level)
+        tokens = tokenize(read_text(self.path or default_corpus()), self.level, self.tokenizer, self.lowercase)
         n = len(tokens)
         n_test = int(n * self.test_split)
         n_val = int(n * self.val_split)
@@ -233,9 +329,16 @@ class TextDataModule(ZooDataModule):
                     f"the text is too short: {n} {self.level} tokens leave {len(part)} for the {split} split, "
                     f"which needs at least {need} (data.seq_len is {self.seq_len})"
                 )
-        self.vocab = sorted(set(parts["train"]))
-        if any(t not in set(self.vocab) for t in parts["val"] + parts["test"]):
-            self.vocab.append(UNK)
+        # (Word level, most frequent first: the order adaptive softmax needs. Characters keep the order
+        # they always had, so a character model trained now maps ids to characters as before.)
+        self.vocab, self.token_counts, self.report = count_tokens(
+            parts, self.min_count, self.max_vocab, by_frequency=self.level == "word"
+        )
+        if len(self.vocab) < 2:
+            raise DataError(
+                f"the vocabulary has {len(self.vocab)} entry: no two training tokens reach data.min_count "
+                f"{self.min_count} (the most frequent occurs {max(Counter(parts['train']).values())} times)"
+            )
         index = {t: i for i, t in enumerate(self.vocab)}
         unk = index.get(UNK)
         self.split_ids = {
@@ -243,7 +346,16 @@ class TextDataModule(ZooDataModule):
         }
 
     def describe(self) -> dict[str, Any]:
-        return {"vocab_size": len(self.vocab), "vocab": list(self.vocab), "level": self.level}
+        described = {"vocab_size": len(self.vocab), "vocab": list(self.vocab), "level": self.level}
+        if self.lowercase:
+            described["lowercase"] = True
+        if self.level == "word":
+            # (Only word level: a character model's checkpoint holds what it always held, so runs
+            # started before these options existed still resume.)
+            described.update(
+                tokenizer=self.tokenizer, token_counts=list(self.token_counts), vocab_report=dict(self.report)
+            )
+        return described
 
     def train_dataloader(self) -> DataLoader:
         ids = self.split_ids["train"]

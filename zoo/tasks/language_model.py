@@ -6,8 +6,20 @@ next batch of the same lanes (truncated back-propagation through time: gradients
 boundary, the information does not), so the model sees context longer than ``seq_len``.
 
 The model's contract: ``forward_with_state(ids, state)`` takes token ids (B, T) and the state its
-previous call returned (or None) and returns ``(logits (B, T, vocab_size), state)``, the state a tuple
-of tensors whose dimension 1 is the batch; its constructor takes ``vocab_size``.
+previous call returned (or None) and returns ``(scores (B, T, vocab_size), state)``, the state a tuple
+of tensors whose dimension 1 is the batch; its constructor takes ``vocab_size`` (and, if it accepts
+them, ``token_counts``: the training count of every id, most frequent first). The scores are logits or
+log-probabilities over the whole vocabulary (cross-entropy and sampling read both the same);
+``stream_loss`` and generation use them. Optionally ``loss_with_state(ids, targets, state) -> (mean
+cross-entropy, logits or None, state)``, the exact cross-entropy under the distribution over the whole
+vocabulary: training, validation and test call it when the model has it, so that an output layer that
+need not score every word to know a target's probability (adaptive softmax: the target's cluster
+only, its probabilities normalised within it) does not; with None for the logits no accuracy is kept.
+
+Word level, the vocabulary and the tokenizer's options (``tokenizer``, ``lowercase``) come from the
+data and are kept in every checkpoint, so ``encode``, ``decode`` and ``generate`` split and join text
+as the training text was; ``vocab_report`` (how many tokens were read as ``<unk>``, per split) goes into
+the run's summary and, when training starts, one line on stderr.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from zoo.data.text import EOS, UNK, detokenize, tokenize
+from zoo.data.text import EOS, UNK, attaches, detokenize, tokenize
 from zoo.errors import UsageError
 from zoo.registry import register_task
 from zoo.tasks.base import require
@@ -58,36 +70,62 @@ class TokenAccuracy(MulticlassAccuracy):
         super().update(preds.reshape(-1, preds.shape[-1]), target.reshape(-1))
 
 
+def vocabulary_line(report: dict[str, Any], level: str) -> str:
+    """One line saying what the vocabulary kept and what reads as ``<unk>``, per split."""
+    unit = "words" if level == "word" else "characters"
+    limits = [f"{k} {report[k]:,}" for k in ("min_count", "max_vocab") if report.get(k) not in (None, 1)]
+    line = (
+        f"zoo: vocabulary of {report['vocab_size']:,} {unit}{' (' + ', '.join(limits) + ')' if limits else ''} "
+        f"from {report['tokens']['train']:,} training tokens of {report['training_types']:,} kinds"
+    )
+    unk = report["unk"]
+    if not any(unk.values()):
+        return line + "; no token reads as <unk>"
+    tokens = report["tokens"]
+    shares = [f"{100 * unk[s] / tokens[s]:.1f}% of {s}" for s in ("train", "val", "test") if tokens[s]]
+    return line + f"; {report['unk_types']:,} rarer ones read as <unk>: " + ", ".join(shares)
+
+
 @register_task("language_model")
 class LanguageModelTask(SupervisedTask):
     higher_is_better = ("acc",)
     sample_unit = "tokens"
-    filled_by_data = ("vocab", "level")
+    filled_by_data = ("vocab", "level", "tokenizer", "lowercase", "vocab_report")
+    # (what the data held: a run may resume without it, from a checkpoint written before it was kept)
+    runtime_options = (*SupervisedTask.runtime_options, "vocab_report")
 
     def __init__(
         self,
         *,
         vocab: list[str],
         level: Literal["char", "word"] = "char",
+        tokenizer: Literal["words", "whitespace"] = "whitespace",
+        lowercase: bool = False,
+        vocab_report: dict[str, Any] | None = None,
         carry_state: bool = True,
         sample_temperatures: list[float] | None = None,
         sample_length: int = 200,
         sample_prompt: str = "",
         **kwargs: Any,
     ):
+        # (tokenizer's default is "whitespace": checkpoints from before there was a choice split words so)
         self.vocab_size = len(vocab)
         super().__init__(**kwargs)
         self.vocab, self.level, self.carry_state = list(vocab), level, carry_state
+        self.tokenizer, self.lowercase, self.vocab_report = tokenizer, lowercase, vocab_report
         self.index = {token: i for i, token in enumerate(self.vocab)}
         self.sample_temperatures = list(sample_temperatures or [])
         self.sample_length, self.sample_prompt = sample_length, sample_prompt
+        self._named: set[str] = set()  # prompt tokens outside the vocabulary already named on stderr
         if self.sample_temperatures and sample_prompt:
-            self.encode(sample_prompt)  # a prompt the vocabulary cannot spell fails now, not after an epoch
+            # a prompt the vocabulary cannot spell fails now, not after an epoch
+            self.encode(sample_prompt, name_unknown=False)
         self._state: dict[str, Any] = {}  # per stage: the state to continue from
-        # (The model is called through forward_with_state, which the base class's compile does not reach.)
-        self._forward_with_state = (
-            torch.compile(self.model.forward_with_state) if self.hparams.compile else self.model.forward_with_state
-        )
+        # (The model is called through these, which the base class's compile does not reach.)
+        compiled = torch.compile if self.hparams.compile else (lambda f: f)
+        self._forward_with_state = compiled(self.model.forward_with_state)
+        loss_with_state = getattr(self.model, "loss_with_state", None)
+        self._loss_with_state = None if loss_with_state is None else compiled(loss_with_state)
 
     def check_model(self, model) -> None:
         require(model, self.name, "forward_with_state", call="forward_with_state(ids, state) -> (logits, state)")
@@ -108,11 +146,14 @@ class LanguageModelTask(SupervisedTask):
         state = self._state.get(stage) if (self.carry_state and continues) else None
         if state is not None and state[0].device != x.device:  # restored from a checkpoint
             state = tuple(s.to(x.device) for s in state)
-        logits, state = self._forward_with_state(x, state)
+        if self._loss_with_state is not None:
+            loss, logits, state = self._loss_with_state(x, y, state)  # (logits None: adaptive softmax)
+        else:
+            logits, state = self._forward_with_state(x, state)  # scores over the whole vocabulary
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         # Keep the values, drop the graph: the next batch starts from here without back-propagating
         # into this one.
         self._state[stage] = tuple(s.detach() for s in state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         return loss, logits, y
 
     def epoch_extras(self, stage: str, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -123,25 +164,33 @@ class LanguageModelTask(SupervisedTask):
         return extras
 
     # --- text in, text out -------------------------------------------------------------------
-    def encode(self, text: str) -> torch.Tensor:
-        """Token ids (1-D LongTensor). Unknown tokens map to ``<unk>`` if the vocabulary has it, else fail."""
-        tokens = tokenize(text, self.level)
+    def encode(self, text: str, name_unknown: bool = True) -> torch.Tensor:
+        """Token ids (1-D LongTensor), split as the training text was. Unknown tokens map to ``<unk>`` if
+        the vocabulary has it (each named once, in one line on stderr, unless ``name_unknown`` is
+        false), else fail."""
+        tokens = tokenize(text, self.level, self.tokenizer, self.lowercase)
         if self.level == "word" and tokens and not text.endswith("\n"):
             tokens = tokens[:-1]  # tokenize() ends every line; an unfinished prompt line has no end yet
-        unknown = sorted({t for t in tokens if t not in self.index})
+        unknown = [t for t in dict.fromkeys(tokens) if t not in self.index]
         if unknown and UNK not in self.index:
-            shown = ", ".join(repr(t) for t in unknown[:10])
+            shown = ", ".join(repr(t) for t in sorted(unknown)[:10])
             raise UsageError(f"not in the model's vocabulary: {shown} (it was built from the training text)")
+        new = [t for t in unknown if t not in self._named]
+        if new and name_unknown:
+            self._named.update(new)
+            more = f" and {len(new) - 10} more" if len(new) > 10 else ""
+            shown = ", ".join(repr(t) for t in new[:10])
+            print(f"zoo: not in the model's vocabulary, read as {UNK}: {shown}{more}", file=sys.stderr, flush=True)
         unk = self.index.get(UNK)
         return torch.tensor([self.index.get(t, unk) for t in tokens], dtype=torch.long)
 
     def nats_per_token(self, text: str, lanes: int = 16) -> float:
         """Mean cross-entropy on ``text`` in nats per token (``stream_loss``): per character at char level."""
-        return stream_loss(self.model, self.encode(text), lanes=lanes)
+        return stream_loss(self.model, self.encode(text, name_unknown=False), lanes=lanes)
 
     def decode(self, ids: torch.Tensor | list[int]) -> str:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-        return detokenize([self.vocab[i] for i in ids], self.level)
+        return detokenize([self.vocab[i] for i in ids], self.level, self.tokenizer)
 
     @torch.no_grad()
     def generate(
@@ -160,7 +209,7 @@ class LanguageModelTask(SupervisedTask):
             raise UsageError(f"top_k must be >= 1, got {top_k}")
         was_training = self.training
         self.eval()
-        ids = self.encode(prompt)
+        ids = self.encode(prompt, name_unknown=self.echo)
         if len(ids) == 0:
             # No prompt: start as if at a line's start (after a line break, or <eos> at word level), where
             # the model has seen texts begin; a random first token is often a rare symbol.
@@ -181,9 +230,22 @@ class LanguageModelTask(SupervisedTask):
             out.append(int(token))
             logits, state = self.model.forward_with_state(token.to(device)[None], state)
         self.train(was_training)
+        text = self.decode(out)
         if self.level == "char" or not prompt or prompt.endswith((" ", "\n")):
-            return prompt + self.decode(out)
-        return prompt + " " + self.decode(out)
+            return prompt + text
+        opened = prompt.endswith(("(", "[", "{", "$"))
+        if self.tokenizer == "words" and out and (attaches(self.vocab[out[0]]) or opened):
+            return prompt + text  # "Hello" + "," reads "Hello,"
+        return prompt + " " + text
+
+    def on_fit_start(self) -> None:
+        if self.echo and self.vocab_report and self.trainer.is_global_zero:
+            report = self.vocab_report
+            if self.level == "word" or any(report["unk"].values()):
+                print(vocabulary_line(report, self.level), file=sys.stderr, flush=True)
+
+    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+        return {"vocabulary": self.vocab_report} if self.vocab_report else {}
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()

@@ -65,7 +65,8 @@ class SupervisedTask(Task):
         # MeanMetric(nan_strategy="disable") drops its weight argument (torchmetrics issue #3434), so
         # the batch mean goes in once per sample: a view, no copy (and no host-to-GPU copy of a count).
         self.losses[f"{stage}_loss"].update(loss.detach().expand(self.count_samples(batch)))
-        self.metrics[f"{stage}_metrics"].update(preds.detach(), target)
+        if preds is not None:  # (None: a model that did not score every class, see language_model.py)
+            self.metrics[f"{stage}_metrics"].update(preds.detach(), target)
         if penalty is not None:
             self.penalty.update(penalty.detach())
         return objective, preds, target
@@ -83,7 +84,8 @@ class SupervisedTask(Task):
         loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
         if loss.update_count:  # a stage that saw no batch (limit_val_batches=0) logs nothing
             # compute() reduces across processes under DDP, so every rank logs the same numbers.
-            values = {f"{stage}_loss": loss.compute(), **metrics.compute()}
+            updated = any(metric.update_count for metric in metrics.values())
+            values = {f"{stage}_loss": loss.compute(), **(metrics.compute() if updated else {})}
             values.update(self.epoch_extras(stage, values))
             if stage == "train":
                 if self.penalty.update_count:

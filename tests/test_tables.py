@@ -1,26 +1,18 @@
 """Tables as they come (text columns, missing cells) and regression: every encoding rule, the bad
 input a learner brings, checkpoints that predict from raw rows, and the regression task's numbers."""
 
-import csv
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_tabular import write_csv
 
 import zoo
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.errors import DataError, UsageError
-
-
-def write_csv(path, header, rows):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def table(tmp_path, header, rows, targets="classes", **options):

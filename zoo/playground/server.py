@@ -197,7 +197,7 @@ def hello(sessions: Sessions) -> dict[str, Any]:
     from zoo.data.tabular import PLAYGROUND_FEATURES
     from zoo.nn.activations import ACTIVATIONS
     from zoo.nn.init import INITIALIZERS
-    from zoo.recipes import sections
+    from zoo.schema import live_sections as sections
     from zoo.registry import OPTIMIZERS
     from zoo.tasks.classification import LOSSES
 

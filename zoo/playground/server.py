@@ -197,8 +197,8 @@ def hello(sessions: Sessions) -> dict[str, Any]:
     from zoo.data.tabular import PLAYGROUND_FEATURES
     from zoo.nn.activations import ACTIVATIONS
     from zoo.nn.init import INITIALIZERS
-    from zoo.schema import live_sections as sections
     from zoo.registry import OPTIMIZERS
+    from zoo.schema import live_sections as sections
     from zoo.tasks.classification import LOSSES
 
     section = sections(MODEL)["optimizer"]  # what zoo's checker accepts for each optimizer

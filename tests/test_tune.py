@@ -276,7 +276,8 @@ def test_decision_boundary_shows_best_and_last_epoch_when_they_differ(tmp_path):
 
     base = {"data.n_samples": 100, "trainer.max_epochs": 3, "model.hidden": [8]}
     # The cosine schedule's learning rate is highest after the first epoch: "best" by lr, mode max,
-    # is epoch 1, and the last is epoch 3; by lr, mode min, the best is the last.
+    # is the first epoch and the last is the third, counted from 0 as metrics.csv and the curves count
+    # them (epochs 0 and 2); by lr, mode min, the best is the last.
     early = zoo.fit(
         "mlp", overrides={**base, "early_stopping.monitor": "lr", "early_stopping.mode": "max"}, run_dir=tmp_path / "a"
     )
@@ -286,7 +287,7 @@ def test_decision_boundary_shows_best_and_last_epoch_when_they_differ(tmp_path):
     data, _ = zoo.build("mlp", config=early.config)
     points = data.train_set.tensors, data.test_set.tensors
     panels = early.task.boundary_panels(early.run_dir, *points)
-    assert [title.split(":")[0] for title, _ in panels] == ["epoch 1 (best lr)", "epoch 3 (last)"]
+    assert [title.split(":")[0] for title, _ in panels] == ["epoch 0 (best lr)", "epoch 2 (last)"]
     assert callable(late.task.boundary_panels(late.run_dir, *points))  # one picture, the tested weights
     two = matplotlib.image.imread(early.run_dir / "decision_boundary.png").shape
     one = matplotlib.image.imread(late.run_dir / "decision_boundary.png").shape

@@ -202,6 +202,38 @@ def test_corpus_cache_is_built_once_and_reused(tmp_path):
     assert dm.counts == sorted(dm.counts, reverse=True)  # ids are numbered by frequency
 
 
+STALLING: dict = {}
+
+
+def stalls_in_a_child(job):
+    """``tokenize_part`` that never returns in a forked process (module level: the pool pickles it by name)."""
+    import os
+    import time
+
+    if os.getpid() != STALLING["parent"]:
+        time.sleep(3600)
+    return STALLING["real"](job)
+
+
+def test_a_stalled_tokenising_process_is_replaced_by_this_one(tmp_path, monkeypatch, capsys):
+    """A forked tokeniser that never finishes (a lock inherited at fork) costs a wait, not the run: the
+    parts are tokenised in the parent instead, into the same cache a single process writes."""
+    import os
+
+    from zoo.data import corpus
+
+    (tmp_path / "a.txt").write_text("the cat sat\non the mat\n" * 200 + "a dog\n" * 100, encoding="utf-8")
+    files = corpus.corpus_files(tmp_path / "a.txt")
+    corpus.build_cache(files, tmp_path / "one", "simple_preprocess", 10_000, workers=1)
+    STALLING.update(parent=os.getpid(), real=corpus.tokenize_part)
+    monkeypatch.setattr(corpus, "tokenize_part", stalls_in_a_child)
+    monkeypatch.setattr(corpus, "STALL_SECONDS", 2)
+    corpus.build_cache(files, tmp_path / "two", "simple_preprocess", 10_000, workers=2)
+    assert "tokenising processes stalled" in capsys.readouterr().err
+    for name in ("tokens.i32", "sentences.i64", "vocab.tsv"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
 def test_the_token_cache_is_the_same_from_any_number_of_workers_and_equals_gensims_tokens(tmp_path):
     """The cache is built by one process per core on a large corpus: each numbers the words of its own
     run of lines, and the runs are joined in order. The same files come out of 1, 2 or 3 workers, with

@@ -134,6 +134,31 @@ def tokenize_part(job: tuple[list[tuple[Path, int, int]], str, int, Path]) -> tu
     return list(ids), counts, int(counts.sum())
 
 
+# How long the tokenising processes may take beyond ~1 s a MB before they count as stalled (see below).
+STALL_SECONDS = 120
+
+
+def tokenize_parts(jobs: list, workers: int, size: int) -> list[tuple[list[str], np.ndarray, int]]:
+    """``tokenize_part`` of every job, by ``workers`` forked processes at once (spawn would import torch
+    again in each). A process forked from one that runs other threads can inherit a lock one of them
+    held at that moment and wait on it for ever (seen once in a test worker, among pytest-xdist's
+    threads): a pool that has not finished well after the time tokenising takes (~1 MB a second at the
+    slowest, plus two minutes) is stopped, and the parts are tokenised here instead, one after another."""
+    if workers <= 1:
+        return [tokenize_part(job) for job in jobs]
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        return pool.map_async(tokenize_part, jobs).get(timeout=STALL_SECONDS + size / 1e6)
+    except multiprocessing.TimeoutError:
+        import sys
+
+        print("zoo: the tokenising processes stalled; tokenising in this process instead", file=sys.stderr)
+        return [tokenize_part(job) for job in jobs]
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def decode_block(file: Path, block: bytes, position: int) -> str:
     """UTF-8 text of a block of whole lines; binary or non-UTF-8 input named with its line number."""
     bad, reason = block.find(b"\x00"), "looks binary (NUL bytes on line {line}), not text"
@@ -170,12 +195,7 @@ def build_cache(
             (part, tokenizer_name, max_sentence_length, work / f"part{k}")
             for k, part in enumerate(segments(files, workers))
         ]
-        if workers > 1:
-            # fork: the workers need nothing but this module's functions (spawn would import torch again)
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                results = pool.map(tokenize_part, jobs)
-        else:
-            results = [tokenize_part(jobs[0])]
+        results = tokenize_parts(jobs, workers, size)
         # One numbering for the whole corpus: each part's words take the next free ids in the order the
         # part met them, as one process reading the corpus in order would have numbered them.
         ids: dict[str, int] = {}

@@ -219,16 +219,21 @@ def test_a_stalled_tokenising_process_is_replaced_by_this_one(tmp_path, monkeypa
     """A forked tokeniser that never finishes (a lock inherited at fork) costs a wait, not the run: the
     parts are tokenised in the parent instead, into the same cache a single process writes."""
     import os
+    import signal
 
     from zoo.data import corpus
 
+    before = signal.getsignal(signal.SIGTERM)
     (tmp_path / "a.txt").write_text("the cat sat\non the mat\n" * 200 + "a dog\n" * 100, encoding="utf-8")
     files = corpus.corpus_files(tmp_path / "a.txt")
     corpus.build_cache(files, tmp_path / "one", "simple_preprocess", 10_000, workers=1)
     STALLING.update(parent=os.getpid(), real=corpus.tokenize_part)
+    # a SIGTERM handler that only logs, as Lightning's: the stalled children must still be stopped
+    signal.signal(signal.SIGTERM, lambda *_: None)
     monkeypatch.setattr(corpus, "tokenize_part", stalls_in_a_child)
     monkeypatch.setattr(corpus, "STALL_SECONDS", 2)
     corpus.build_cache(files, tmp_path / "two", "simple_preprocess", 10_000, workers=2)
+    signal.signal(signal.SIGTERM, before)
     assert "tokenising processes stalled" in capsys.readouterr().err
     for name in ("tokens.i32", "sentences.i64", "vocab.tsv"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()

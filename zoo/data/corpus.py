@@ -134,6 +134,13 @@ def tokenize_part(job: tuple[list[tuple[Path, int, int]], str, int, Path]) -> tu
     return list(ids), counts, int(counts.sum())
 
 
+def default_signals() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # How long the tokenising processes may take beyond ~1 s a MB before they count as stalled (see below).
 STALL_SECONDS = 120
 
@@ -146,7 +153,9 @@ def tokenize_parts(jobs: list, workers: int, size: int) -> list[tuple[list[str],
     slowest, plus two minutes) is stopped, and the parts are tokenised here instead, one after another."""
     if workers <= 1:
         return [tokenize_part(job) for job in jobs]
-    pool = multiprocessing.get_context("fork").Pool(workers)
+    # (each child takes the default SIGTERM/SIGINT actions: a handler inherited from the parent, such as
+    # Lightning's, only logs, and would keep a child alive through the pool's terminate())
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=default_signals)
     try:
         return pool.map_async(tokenize_part, jobs).get(timeout=STALL_SECONDS + size / 1e6)
     except multiprocessing.TimeoutError:

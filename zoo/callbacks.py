@@ -1,5 +1,6 @@
 """What every run records: per-epoch and per-step CSV logs, the throughput figure, and a progress
-bar that redraws a few times a second instead of at every step."""
+bar that redraws a few times a second instead of at every step; and the callback a search adds to
+each of its trials (``OptunaPruning``)."""
 
 from __future__ import annotations
 
@@ -432,3 +433,44 @@ class _ModelOnly(L.LightningModule):
 
     def forward(self, x: Any) -> Any:
         return self.model(x)
+
+
+class OptunaPruning(L.Callback):
+    """Reports the search's metric to Optuna at the end of every validation, and stops the run with
+    ``optuna.TrialPruned`` when the pruner says the trial will not catch up.
+
+    Zoo's own (instead of optuna-integration's ``PyTorchLightningPruningCallback``): a metric the run
+    does not log is a one-line error naming those it does (theirs warns and never prunes); the step is
+    the number of validations so far, this one included (1 after the first epoch), so that a pruner's
+    resources read as epochs and ``--trainer.val_check_interval`` (several a epoch) reports each one;
+    and a resumed trial reports its earlier validations again from ``metrics.csv``.
+    """
+
+    def __init__(self, trial: Any, metric: str):
+        self.trial, self.metric = trial, metric
+        self.validations = 0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # A resumed trial (a retry that goes on from its predecessor's checkpoint): the validations
+        # the run made before are reported to this trial again, so its pruner compares like with like.
+        for logger in trainer.loggers:
+            for row in getattr(logger, "sorted_rows", list)():
+                if row.get(self.metric) is not None:
+                    self.validations += 1
+                    self.trial.report(float(row[self.metric]), step=self.validations)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        import optuna
+
+        if trainer.sanity_checking or trainer.state.fn != "fit":  # (not zoo's evaluation after training)
+            return
+        value = trainer.callback_metrics.get(self.metric)
+        if value is None:
+            logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith("val_")))
+            raise UsageError(f"metric {self.metric!r} is not a metric these runs log; they log: {logged}")
+        self.validations += 1
+        if not math.isfinite(float(value)):
+            return
+        self.trial.report(float(value), step=self.validations)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {trainer.current_epoch + 1}")

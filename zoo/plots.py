@@ -84,8 +84,11 @@ def plot_learning_curves(
     plt.close(fig)
 
 
-def plot_confusion_matrix(matrix: Any, class_names: Sequence[str], path: Path, title: str = "") -> None:
-    """Counts of (true class, predicted class) on the test split; the diagonal is what was right."""
+def plot_confusion_matrix(
+    matrix: Any, class_names: Sequence[str], path: Path, title: str = "", measured: str = "test accuracy"
+) -> None:
+    """Counts of (true class, predicted class) on the test split (or the labelled images zoo.predict was
+    given: ``measured="accuracy"``); the diagonal is what was right."""
     counts = [[int(v) for v in row] for row in matrix.tolist()]
     n = len(counts)
     size = max(4.0, 0.5 * n + 2)
@@ -104,7 +107,7 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str], path: Path, t
                     j, i, value, ha="center", va="center", fontsize=8, color="white" if value > peak / 2 else "black"
                 )
     accuracy = sum(counts[i][i] for i in range(n)) / max(1, sum(map(sum, counts)))
-    ax.set_title(f"{title} test accuracy {accuracy:.4f}".strip())
+    ax.set_title(f"{title} {measured} {accuracy:.4f}".strip())
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -254,7 +254,9 @@ def confusion(task: Any, files: list[Path], labels: list[str], predicted: dict[i
         matrix[index[labels[i]], index[name]] += 1
     accuracy = matrix.diagonal().sum().item() / max(1, matrix.sum().item())
     picture = args.out.with_name(f"{args.out.stem}_confusion.png") if args.out else Path("confusion_matrix.png")
-    plot_confusion_matrix(matrix, task.class_names, picture, title=f"{args.model} on {args.inputs[0]}:")
+    plot_confusion_matrix(
+        matrix, task.class_names, picture, title=f"{args.model} on {args.inputs[0]}:", measured="accuracy"
+    )
     return f"accuracy {accuracy:.4f} on {int(matrix.sum())} labelled images; confusion matrix: {picture}"
 
 

@@ -17,7 +17,7 @@ A search space is a YAML file in zoo's own dotted option names (``configs/search
     n_trials: 20
 
 Every trial is an ordinary zoo run: ``zoo.fit`` into ``STUDY_DIR/trial-NNN`` with one extra callback,
-``Pruning``, that reports the metric to Optuna at each validation's end and stops the run when the
+``zoo.callbacks.OptunaPruning``, that reports the metric to Optuna at each validation's end and stops the run when the
 pruner says so. A study lives in an Optuna storage: by default a SQLite file in the study directory
 (one machine, any number of processes), or a database URL that many machines share; the same command
 run again continues it. Each process asks the storage for its next trial, so no trial runs twice.
@@ -42,8 +42,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import lightning as L
 
 from zoo.config import dump_yaml, load_yaml_file, plain
 from zoo.errors import Stopped, UsageError, ZooError
@@ -282,47 +280,7 @@ def nested(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-# --- a trial -------------------------------------------------------------------------------------
-
-
-class Pruning(L.Callback):
-    """Reports the search's metric to Optuna at the end of every validation, and stops the run with
-    ``optuna.TrialPruned`` when the pruner says the trial will not catch up.
-
-    Zoo's own (instead of optuna-integration's ``PyTorchLightningPruningCallback``): a metric the run
-    does not log is a one-line error naming those it does (theirs warns and never prunes); the step is
-    the number of validations so far, so ``--trainer.val_check_interval`` (several a epoch) reports
-    each one; and a resumed trial reports its earlier validations again from ``metrics.csv``.
-    """
-
-    def __init__(self, trial: Any, metric: str):
-        self.trial, self.metric = trial, metric
-        self.validations = 0
-
-    def on_train_start(self, trainer, pl_module) -> None:
-        # A resumed trial (a retry that goes on from its predecessor's checkpoint): the validations
-        # the run made before are reported to this trial again, so its pruner compares like with like.
-        for logger in trainer.loggers:
-            for row in getattr(logger, "sorted_rows", list)():
-                if row.get(self.metric) is not None:
-                    self.trial.report(float(row[self.metric]), step=self.validations)
-                    self.validations += 1
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        import optuna
-
-        if trainer.sanity_checking or trainer.state.fn != "fit":  # (not zoo's evaluation after training)
-            return
-        value = trainer.callback_metrics.get(self.metric)
-        if value is None:
-            logged = ", ".join(sorted(k for k in trainer.callback_metrics if k.startswith("val_")))
-            raise UsageError(f"metric {self.metric!r} is not a metric these runs log; they log: {logged}")
-        step, self.validations = self.validations, self.validations + 1
-        if not math.isfinite(float(value)):
-            return
-        self.trial.report(float(value), step=step)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {trainer.current_epoch + 1}")
+# --- the search, checked -----------------------------------------------------------------------
 
 
 @dataclass
@@ -369,29 +327,26 @@ def prepare(
     echo: bool = True,
 ) -> Search:
     """Check everything a search needs before any trial starts: the space, every searched option
-    against the recipe (its lowest and highest value, every choice), the metric, sampler and pruner."""
-    from zoo.registry import TASKS
+    against the recipe (its lowest and highest value, every choice), the metric, sampler and pruner.
 
+    The checks that need only the recipe's schema run first, so that a mistyped key or value is one
+    line in a fraction of a second; building the network at each corner of the space (the model's own
+    checks) and reading the task's metric direction import torch, and come last."""
     space = space if isinstance(space, Space) else load_space(space)
     configs = [] if config is None else [config] if isinstance(config, (str, Path, Mapping)) else list(config)
     layers = [*space.configs, *configs, *([nested(space.overrides)] if space.overrides else [])]
     recipe = resolve_recipe(model, layers, overrides, imports)
     given = override_keys(overrides)
+    corners: list[tuple[str, Any, dict[str, Any]]] = []  # (key, value, the recipe with it)
     for key, option in space.options.items():
         if key in given:
             raise UsageError(f"{key} is searched ({space.source}) and also set on the command line; give one")
         for value in option.corners():
             try:
-                resolved = resolve_recipe(model, [recipe, nested({key: value})])
-                if key.startswith("model."):
-                    build_model(model, resolved["model"])
+                corners.append((key, value, resolve_recipe(model, [recipe, nested({key: value})])))
             except UsageError as err:
                 what = key if "has no option" in str(err) else f"{key} = {value!r}"  # (a mistyped key: no value)
                 raise UsageError(f"{space.source}: {what}: {err}") from None
-    task = TASKS.get(recipe["task"]["name"])
-    direction = "maximize" if task.metric_mode(space.metric) == "max" else "minimize"
-    # Each trial keeps its best checkpoint by the search's metric, unless the recipe names another.
-    fixed = {} if recipe["early_stopping"]["monitor"] else {"early_stopping.monitor": space.metric}
 
     sampler = sampler or space.defaults.get("sampler", "tpe")
     pruner = pruner or space.defaults.get("pruner", "median")
@@ -410,6 +365,23 @@ def prepare(
     name = study or f"{model}-{space.name}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise UsageError(f"--study {name!r}: use letters, digits, '.', '_' and '-'")
+
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ZooError("a search needs optuna: pip install 'zoo[tune]'") from None
+    from zoo.registry import TASKS  # (from here on, torch is imported)
+
+    for key, value, resolved in corners:
+        if key.startswith("model."):
+            try:
+                build_model(model, resolved["model"])
+            except UsageError as err:
+                raise UsageError(f"{space.source}: {key} = {value!r}: {err}") from None
+    task = TASKS.get(recipe["task"]["name"])
+    direction = "maximize" if task.metric_mode(space.metric) == "max" else "minimize"
+    # Each trial keeps its best checkpoint by the search's metric, unless the recipe names another.
+    fixed = {} if recipe["early_stopping"]["monitor"] else {"early_stopping.monitor": space.metric}
     return Search(
         model=model,
         space=space,
@@ -623,6 +595,9 @@ def make_pruner(search: Search) -> Any:
         defaults = {"n_startup_trials": 5, "n_warmup_steps": max(1, validations // 5)}
         kind = optuna.pruners.MedianPruner
     elif spec["name"] == "hyperband":
+        # Successive halving in brackets that start comparing at different epochs (Li et al., 2018):
+        # a trial goes on past a rung (1, 3, 9, ... validations in the first bracket) only while it is
+        # in the best third of those of its bracket that reached it. The run's length is the most.
         defaults = {"min_resource": max(1, validations // 10), "max_resource": validations, "reduction_factor": 3}
         kind = optuna.pruners.HyperbandPruner
     else:
@@ -732,6 +707,8 @@ class Trials:
     def __call__(self, trial: Any) -> float:
         import optuna
 
+        from zoo.callbacks import OptunaPruning
+
         search = self.search
         # Set first: who runs this trial, so that its death on this machine is noticed (fail_dead_trials).
         trial.set_user_attr("worker", f"{HOST}:{os.getpid()}:{trial.number}")
@@ -743,7 +720,7 @@ class Trials:
         resume = self.resumable(trial)
         run_dir = resume or self.fresh_dir(trial.number)
         trial.set_user_attr("run_dir", str(run_dir))
-        pruning = Pruning(trial, search.space.metric)
+        pruning = OptunaPruning(trial, search.space.metric)
         result = None
         try:
             result = fit(
@@ -1228,4 +1205,4 @@ def write_pictures(study: Any, search: Search, rows: list[dict[str, Any]]) -> No
         )
 
 
-__all__ = ["Pruning", "Search", "Space", "load_space", "parse_space", "prepare", "tune", "list_spaces"]
+__all__ = ["Search", "Space", "load_space", "parse_space", "prepare", "tune", "list_spaces"]

@@ -13,7 +13,7 @@ import re
 import sys
 
 from zoo.commands import OneLineParser, command_main
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError
 
 PROG = "zoo.tune"
 EPILOG = """\
@@ -84,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def tune(argv: list[str]) -> int:
     args = parse(argv)
-    try:
-        import optuna  # noqa: F401
-    except ImportError:
-        raise ZooError("zoo.tune needs optuna: pip install 'zoo[tune]'") from None
-    from zoo.search import prepare
+    from zoo.search import prepare  # (torch, Lightning and Optuna only once the options are checked)
     from zoo.search import tune as run
 
     search = prepare(

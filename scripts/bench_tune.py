@@ -1,11 +1,13 @@
 """A search with the pruner against the same search without it, in one run of this script.
 
     python scripts/bench_tune.py --no-full        # the README's table
+    python scripts/bench_tune.py --no-full --sampler random
     python scripts/bench_tune.py --trials 8 --pruners hyperband
 
 The search is the shipped ``mlp_fashion_mnist`` space (configs/search/): 24 trials over the learning
 rate, depth, width and dropout of Fashion-MNIST's MLP, each trial 8 epochs on a tenth of the training
-images per epoch (validation on all 6,000 held-out images), TPE seeded alike, one process. It runs
+images per epoch (validation on all 6,000 held-out images), the sampler (TPE, or random with
+``--sampler random``) seeded alike, one process. It runs
 with ``--pruner none`` and with each pruner asked for (default: hyperband, then median), each as
 ``python -m zoo.tune`` exactly as a user runs it, timed from start to end; besides the wall time, the
 epochs the search trained (from its trials.csv): the work, which a busy machine does not distort.
@@ -40,11 +42,12 @@ def epochs_trained(summary: dict) -> int:
         return sum(int(row["epochs"] or 0) for row in csv.DictReader(f))
 
 
-def search(pruner: str, trials: int, root: Path) -> tuple[dict, float]:
+def search(pruner: str, trials: int, root: Path, sampler: str) -> tuple[dict, float]:
     """``python -m zoo.tune`` with this pruner; returns (its summary, wall seconds)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-m", "zoo.tune", "mlp", "--search", "mlp_fashion_mnist", "--n_trials", str(trials)]
-    cmd += ["--pruner", pruner, "--study", f"bench-{pruner}", "--dir", str(root / pruner)]
+    cmd += ["--sampler", sampler, "--pruner", pruner, "--study", f"bench-{sampler}-{pruner}"]
+    cmd += ["--dir", str(root / f"{sampler}-{pruner}")]
     print("$", " ".join(cmd[1:]), file=sys.stderr, flush=True)
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
@@ -59,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--pruners", nargs="+", default=["hyperband", "median"], choices=["median", "hyperband"])
+    parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"])
     parser.add_argument("--no-full", dest="full", action="store_false", help="skip the full-budget rows")
     parser.add_argument("--keep", default=None, help="keep the studies in this folder (default: a temporary one)")
     args = parser.parse_args()
@@ -68,7 +72,7 @@ def main() -> None:
 
     rows, studies = [], {}
     for pruner in ["none", *args.pruners]:
-        summary, seconds = search(pruner, args.trials, root)
+        summary, seconds = search(pruner, args.trials, root, args.sampler)
         studies[pruner] = summary
         best = summary["best"]
         options = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["options"].items())
@@ -86,7 +90,8 @@ def main() -> None:
     rows.append([*own, "(the recipe's own)"])
 
     unpruned, unpruned_epochs = rows[0][3], rows[0][2]
-    print(f"\n{machine()}; {args.trials} trials each, TPE seeded from the recipe (seed 0), one process\n")
+    sampler = {"tpe": "TPE", "random": "the random sampler"}[args.sampler]
+    print(f"\n{machine()}; {args.trials} trials each, {sampler} seeded from the recipe (seed 0), one process\n")
     print(
         table(
             ["what", "trials", "epochs trained", "wall s", "best val acc", "best options"],

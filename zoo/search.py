@@ -596,9 +596,11 @@ def make_pruner(search: Search) -> Any:
         kind = optuna.pruners.MedianPruner
     elif spec["name"] == "hyperband":
         # Successive halving in brackets that start comparing at different epochs (Li et al., 2018):
-        # a trial goes on past a rung (1, 3, 9, ... validations in the first bracket) only while it is
-        # in the best third of those of its bracket that reached it. The run's length is the most.
-        defaults = {"min_resource": max(1, validations // 10), "max_resource": validations, "reduction_factor": 3}
+        # a trial goes on past a rung (1, 4, 16, ... validations in the first bracket) only while it is
+        # in the best quarter of those of its bracket that reached it. The run's length is the most.
+        # A quarter (the paper's η = 4; Optuna's default is 3): on the shipped 24-trial Fashion-MNIST
+        # search it took half the unpruned search's epochs, 3 took two thirds (README, "Tuning").
+        defaults = {"min_resource": max(1, validations // 10), "max_resource": validations, "reduction_factor": 4}
         kind = optuna.pruners.HyperbandPruner
     else:
         defaults, kind = {}, optuna.pruners.NopPruner

@@ -358,6 +358,24 @@ def test_pruning_reports_each_validation_as_its_epoch_and_stops_a_trial_that_is_
     assert all(0.0 < value < 1.0 for value in reported.values())
 
 
+def test_a_trial_pruned_at_its_first_validation_still_shows_its_validation_figure(tmp_path):
+    from zoo.search import report_rows
+
+    search = prepare("mlp", write(tmp_path), study_dir=tmp_path / "s")
+    study = optuna.create_study(direction="maximize")
+    curves = [{"epoch": 0, "step": 10, "val_loss": 0.9, "val_acc": 0.61}]  # (no train_ figures yet)
+    attrs = {"curves": curves, "epochs": 1, "options": {"optimizer.lr": 0.01, "model.hidden": [4]}}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, user_attrs=attrs))
+    (row,) = report_rows(study, search)
+    assert (row["state"], row["pruned_at"], row["val_acc"], row["train_acc"], row["gap"]) == (
+        "pruned",
+        1,
+        0.61,
+        None,
+        None,
+    )
+
+
 # --- whole studies (slow: each starts the command) -----------------------------------------------
 
 

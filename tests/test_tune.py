@@ -640,6 +640,12 @@ def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, pos
             )
             if k == 0:  # the second starts while the first is in the middle of its first trial
                 wait_for(lambda: running_trials(postgres_url, name), timeout=300)
+                machines[0].send_signal(signal.SIGSTOP)  # and the first waits (not dead: alive, within
+                # the heartbeat's 60 s) until the second has a trial of its own, however slowly it starts
+        try:
+            wait_for(lambda: running_trials(postgres_url, name, pid=machines[1].pid), timeout=300)
+        finally:
+            machines[0].send_signal(signal.SIGCONT)
         outputs = [m.communicate(timeout=600) for m in machines]
     finally:
         for m in machines:
@@ -659,9 +665,11 @@ def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, pos
         assert len(rows(tmp_path / f"machine-{k}" / "studies" / name / "trials.csv")) >= 6
 
 
-def running_trials(url: str, name: str) -> bool:
+def running_trials(url: str, name: str, pid: int | None = None) -> bool:
+    """Whether a trial of the study is running (in process ``pid``, if given)."""
     try:
         study = optuna.load_study(study_name=name, storage=url)
     except KeyError:  # not created yet
         return False
-    return bool(study.get_trials(states=(optuna.trial.TrialState.RUNNING,)))
+    running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    return any(pid is None or f":{pid}:" in str(t.user_attrs.get("worker", "")) for t in running)

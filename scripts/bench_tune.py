@@ -44,6 +44,14 @@ def epochs_trained(summary: dict) -> int:
         return sum(int(row["epochs"] or 0) for row in csv.DictReader(f))
 
 
+def search_row(label: str, summary: dict, seconds: float) -> list:
+    """A table row: what, trials, epochs trained, wall s, best val acc, best options."""
+    best = summary["best"]
+    options = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["options"].items())
+    counts = f"{summary.get('complete', 0)} complete, {summary.get('pruned', 0)} pruned"
+    return [label, counts, epochs_trained(summary), seconds, best["value"], f"trial {best['number']}: {options}"]
+
+
 def search(pruner: str, trials: int, root: Path, sampler: str, timeout: float | None = None) -> tuple[dict, float]:
     """``python -m zoo.tune`` with this pruner (and ``--timeout``); returns (its summary, wall seconds)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
@@ -80,13 +88,7 @@ def main() -> None:
     for pruner in ["none", *args.pruners]:
         summary, seconds = search(pruner, args.trials, root, args.sampler)
         studies[pruner] = summary
-        best = summary["best"]
-        options = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["options"].items())
-        counts = f"{summary.get('complete', 0)} complete, {summary.get('pruned', 0)} pruned"
-        epochs = epochs_trained(summary)
-        rows.append(
-            [f"search, --pruner {pruner}", counts, epochs, seconds, best["value"], f"trial {best['number']}: {options}"]
-        )
+        rows.append(search_row(f"search, --pruner {pruner}", summary, seconds))
     if args.timed:
         # Pruning's other use: more trials in the same time. The first pruner asked for, with as many
         # trials as start within 40% of the unpruned search's wall time (less one unpruned trial's
@@ -95,19 +97,7 @@ def main() -> None:
         pruner = args.pruners[0]
         summary, seconds = search(pruner, 1000, root, args.sampler, timeout=0.4 * unpruned - unpruned / args.trials)
         studies[f"{pruner}, timed"] = summary
-        best = summary["best"]
-        options = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["options"].items())
-        counts = f"{summary.get('complete', 0)} complete, {summary.get('pruned', 0)} pruned"
-        rows.append(
-            [
-                f"search, --pruner {pruner} --timeout (40% of none's)",
-                counts,
-                epochs_trained(summary),
-                seconds,
-                best["value"],
-                f"trial {best['number']}: {options}",
-            ]
-        )
+        rows.append(search_row(f"search, --pruner {pruner} --timeout (40% of none's)", summary, seconds))
     start = time.perf_counter()
     recipe = run_zoo(
         "mlp", "--config", "mlp_fashion_mnist", *BUDGET, "--early_stopping.monitor", "val_acc", root=str(root / "runs")

@@ -17,8 +17,8 @@ A search space is a YAML file in zoo's own dotted option names (``configs/search
     n_trials: 20
 
 Every trial is an ordinary zoo run: ``zoo.fit`` into ``STUDY_DIR/trial-NNN`` with one extra callback,
-``zoo.callbacks.OptunaPruning``, that reports the metric to Optuna at each validation's end and stops the run when the
-pruner says so. A study lives in an Optuna storage: by default a SQLite file in the study directory
+``zoo.callbacks.OptunaPruning``, that reports the metric to Optuna at each validation's end and stops
+the run when the pruner says so. A study lives in an Optuna storage: by default a SQLite file in the study directory
 (one machine, any number of processes), or a database URL that many machines share; the same command
 run again continues it. Each process asks the storage for its next trial, so no trial runs twice.
 

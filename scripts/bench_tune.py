@@ -72,7 +72,9 @@ def search(pruner: str, trials: int, root: Path, sampler: str, timeout: float | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--pruners", nargs="+", default=["hyperband", "median"], choices=["median", "hyperband"])
+    parser.add_argument(
+        "--pruners", nargs="+", default=["hyperband", "asha", "median"], choices=["median", "hyperband", "asha"]
+    )
     parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"])
     parser.add_argument(
         "--no-timed", dest="timed", action="store_false", help="skip the search given 40%% of the unpruned time"

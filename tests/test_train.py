@@ -651,3 +651,24 @@ def test_tensorboard_without_the_package_is_one_line(monkeypatch, tmp_path):
             "mlp", overrides={"trainer.logger": "tensorboard", "trainer.default_root_dir": str(tmp_path)}, quiet=True
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_runs_keeping_data_share_the_tensors_of_the_run_before_and_train_as_a_fresh_setup_does(tmp_path):
+    """zoo.tune's trials run in ``keeping_data()``: a run with the data options of the one before it
+    takes a copy of its set-up data module (the same tensors), and trains to the same figures as a run
+    that read its own; other data options read afresh."""
+    from zoo.training import keeping_data, prepare
+
+    def data_of(overrides):
+        return prepare("mlp", resolve_recipe("mlp", [], overrides))[0]
+
+    run = {"trainer.max_epochs": 1, "trainer.default_root_dir": str(tmp_path)}
+    alone = zoo.fit("mlp", overrides=run, quiet=True).summary
+    with keeping_data():
+        first, second = data_of({}), data_of({"optimizer.lr": 0.05})  # (only the data options count)
+        kept = zoo.fit("mlp", overrides=run, quiet=True).summary  # (on first's tensors)
+        other = data_of({"data.val_split": 0.2})
+    assert second is not first and second.train_set.tensors[0] is first.train_set.tensors[0]
+    assert other.train_set.tensors[0] is not first.train_set.tensors[0] and len(other.val_set) != len(first.val_set)
+    assert data_of({}).train_set.tensors[0] is not first.train_set.tensors[0]  # (outside the block: read again)
+    assert kept["val"] == alone["val"] and kept["test"] == alone["test"]

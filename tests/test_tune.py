@@ -27,6 +27,7 @@ from zoo.search import (  # noqa: E402
     Option,
     judge,
     load_space,
+    make_pruner,
     parse_space,
     prepare,
     split,
@@ -128,7 +129,7 @@ def test_command_line_mistakes_exit_2_in_one_line(tmp_path, capsys):
     assert main(["mlp", "--search", str(write(tmp_path)), "--timeout", "soon"]) == 2
     assert "--timeout 'soon'" in capsys.readouterr().err
     assert main(["mlp", "--search", str(write(tmp_path)), "--pruner", "mediam"]) == 2
-    assert "valid: median, hyperband, none" in capsys.readouterr().err
+    assert "valid: median, hyperband, asha, none" in capsys.readouterr().err
 
 
 PROBE = """
@@ -326,6 +327,33 @@ def test_decision_boundary_shows_best_and_last_epoch_when_they_differ(tmp_path):
 
 
 # --- the pruning callback --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("median", "MedianPruner"),
+        ("hyperband", "HyperbandPruner"),
+        ("asha", "SuccessiveHalvingPruner"),
+        ("none", "NopPruner"),
+    ],
+)
+def test_each_pruner_is_optunas_and_successive_halving_compares_trials_after_their_first_epoch(tmp_path, name, kind):
+    """``--pruner asha``: a trial behind the one before it at epoch 1 stops there (the best third goes
+    on; the first trials go on only while they are the best so far)."""
+    search = prepare("mlp", write(tmp_path), pruner=name, overrides={"trainer.max_epochs": 9}, study_dir=tmp_path)
+    pruner = make_pruner(search)
+    assert type(pruner).__name__ == kind
+    if name != "asha":
+        return
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    stopped = []
+    for value in (0.6, 0.5, 0.7):
+        trial = study.ask()
+        trial.report(value, 1)
+        stopped.append(trial.should_prune())
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert stopped == [False, True, False]
 
 
 @pytest.mark.parametrize("earlier_best", [1.0, 0.0])

@@ -13,7 +13,8 @@ A search space is a YAML file in zoo's own dotted option names (``configs/search
     config: mlp_fashion_mnist              # recipes the trials start from (then --config, then overrides)
     overrides: {trainer.max_epochs: 20}    # every trial's recipe (the command line's options win)
     sampler: tpe                           # defaults for this space (the command line's win):
-    pruner: median                         #   a name, or {name: ..., and the Optuna class's arguments}
+    pruner: median                         #   median | hyperband | asha | none, or {name: ..., and the
+                                           #   Optuna class's arguments}
     n_trials: 20
 
 Every trial is an ordinary zoo run: ``zoo.fit`` into ``STUDY_DIR/trial-NNN`` with one extra callback,
@@ -46,11 +47,11 @@ from typing import Any
 from zoo.config import dump_yaml, load_yaml_file, plain
 from zoo.errors import Stopped, UsageError, ZooError
 from zoo.recipes import Config, recipe_dir, resolve_recipe
-from zoo.training import differences, fit
+from zoo.training import differences, fit, keeping_data
 
 KINDS = ("float", "int", "choice", "layers")
 SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "hyperband", "asha", "none")
 # Optuna's heartbeat on database storages: every process running a trial writes a beat every
 # HEARTBEAT[0] seconds; a trial without one for HEARTBEAT[1] seconds (its process or machine died) is
 # failed by the next process that starts a trial. (A process killed on this machine is found at once:
@@ -601,6 +602,11 @@ def make_pruner(search: Search) -> Any:
         # (A quarter, reduction_factor 4, is faster and lost the best trial by 0.009 once: README, "Tuning".)
         defaults = {"min_resource": max(1, validations // 10), "max_resource": validations, "reduction_factor": 3}
         kind = optuna.pruners.HyperbandPruner
+    elif spec["name"] == "asha":
+        # Asynchronous successive halving (Li et al., 2020): hyperband's first, most eager bracket alone;
+        # every trial is first compared after the first rung (the same rungs, the same best third).
+        defaults = {"min_resource": max(1, validations // 10), "reduction_factor": 3}
+        kind = optuna.pruners.SuccessiveHalvingPruner
     else:
         defaults, kind = {}, optuna.pruners.NopPruner
     try:
@@ -817,19 +823,20 @@ def work(search: Search, worker: int, quota: int, deadline: float | None) -> Non
     objective = Trials(search, study)
     progress = Progress(search, worker)
     url = storage_url(search)
-    for _ in range(quota):
-        if deadline is not None and time.time() > deadline:
-            break
-        try:
-            if finished(study) + counts(study).get("running", 0) >= search.n_trials:
+    with keeping_data():  # every trial reads the same data: once per process
+        for _ in range(quota):
+            if deadline is not None and time.time() > deadline:
                 break
-            study.optimize(objective, n_trials=1, callbacks=[progress], catch=())
-        except (ZooError, KeyboardInterrupt):
-            raise
-        except Exception as err:
-            if type(err).__module__.startswith("sqlalchemy"):
-                raise storage_error(url, err) from None
-            raise
+            try:
+                if finished(study) + counts(study).get("running", 0) >= search.n_trials:
+                    break
+                study.optimize(objective, n_trials=1, callbacks=[progress], catch=())
+            except (ZooError, KeyboardInterrupt):
+                raise
+            except Exception as err:
+                if type(err).__module__.startswith("sqlalchemy"):
+                    raise storage_error(url, err) from None
+                raise
 
 
 class Progress:

@@ -12,6 +12,8 @@ callback raises on purpose reaches you as itself, with the run directory as the 
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import inspect
 import json
 import math
@@ -135,6 +137,41 @@ def link_image_size(model_class: Any, model_cfg: dict[str, Any], data_class: Any
     model_cfg["input_size"] = data_cfg["image_size"] = size
 
 
+# A search runs many trials in one process on the same data. Within ``keeping_data()``, a run whose
+# data options (and seed) are those of the run before it starts from a copy of that run's set-up data
+# module: the tensors are shared, not read, split and standardised again (a second a trial on
+# Fashion-MNIST, which is as much as a pruned trial's epoch). A set-up module is not changed by
+# training (its loaders are made afresh for each run), so the copy is the module a fresh setup makes.
+_kept_data: dict[str, Any] | None = None
+
+
+@contextlib.contextmanager
+def keeping_data():
+    """Runs inside this block reuse the data of the run before them when their data options match."""
+    global _kept_data
+    before, _kept_data = _kept_data, {}
+    try:
+        yield
+    finally:
+        _kept_data = before
+
+
+def set_up_data(data_name: str, data_class: type, data_cfg: dict[str, Any], targets: str | None, seed: Any):
+    """The data module, set up for fitting (or the copy of the last one, in ``keeping_data()``)."""
+    key = json.dumps([data_name, data_cfg, targets, seed], sort_keys=True, default=repr)
+    if _kept_data is not None and key in _kept_data:
+        return copy.copy(_kept_data[key])
+    datamodule = construct(f"data {data_name!r}", data_class, data_cfg)
+    if targets and hasattr(datamodule, "choose_targets"):
+        datamodule.choose_targets(targets)  # a table's column can be classes or numbers: the task says
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    if _kept_data is not None:
+        _kept_data.clear()  # one data set kept: a search's trials share theirs
+        _kept_data[key] = copy.copy(datamodule)
+    return datamodule
+
+
 def prepare(model_name: str, cfg: dict[str, Any]):
     """Seed, check the optimizer settings, load the data and build the task sized by it."""
     import lightning as L
@@ -153,12 +190,8 @@ def prepare(model_name: str, cfg: dict[str, Any]):
     data_class, model_class = DATASETS.get(data_name), MODELS.get(model_name)
     link_image_size(model_class, model_cfg, data_class, data_cfg)
 
-    datamodule = construct(f"data {data_name!r}", data_class, data_cfg)
     task_class = TASKS.get(task_name)
-    if task_class.targets and hasattr(datamodule, "choose_targets"):
-        datamodule.choose_targets(task_class.targets)  # a table's column can be classes or numbers: the task says
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule = set_up_data(data_name, data_class, data_cfg, task_class.targets, cfg.get("seed_everything", 0))
     described = datamodule.describe()
     if task_class.targets and described.get("targets", task_class.targets) != task_class.targets:
         raise UsageError(task_class.wrong_data.format(data=data_name))

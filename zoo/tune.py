@@ -44,7 +44,9 @@ def parse(argv: list[str]):
     )
     parser.add_argument("--timeout", default=None, help="start no trial after this long: 90s, 30m, 2h")
     parser.add_argument("--sampler", default=None, help="tpe, random or grid (default: the space's, or tpe)")
-    parser.add_argument("--pruner", default=None, help="median, hyperband or none (default: the space's, or median)")
+    parser.add_argument(
+        "--pruner", default=None, help="median, hyperband, asha or none (default: the space's, or median)"
+    )
     parser.add_argument(
         "--storage",
         default=None,

@@ -228,6 +228,28 @@ def plot_filters(weight: Any, path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
+def plot_class_images(images: Any, labels: Sequence[str], path: Path, title: str = "") -> None:
+    """Images (N, C, H, W) in [0, 1], each titled by its label and stretched to its own range of grey
+    (but over no less than 0.2 of the scale: an image that is almost plain stays plain, not noise)."""
+    images = images.detach().float().cpu()
+    columns = min(5, len(images))
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns + 0.4, 1.2 * rows + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, images, labels):
+        low, high = image.min().item(), image.max().item()
+        span = max(high - low, 0.2)
+        image = ((image - (low + high - span) / 2) / span).clamp(0, 1)
+        shown = image.permute(1, 2, 0).numpy() if image.shape[0] == 3 else image[0].numpy()
+        ax.imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(label, fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_feature_maps(
     images: Any, stages: list[list[tuple[str, Any]]], path: Path, title: str = "", most: int = 16
 ) -> None:

@@ -2,10 +2,10 @@
 
 MODEL_OR_RUN is a weight zoo ships (``lenet:fashion-mnist``), a run directory or a checkpoint. A CNN:
 its first convolution's filters, and for the IMAGEs given (a few), what each convolution and pooling
-makes of them; an MLP on images: what its first units look for; word vectors: a 2-D map of the most
-frequent words and the two files TensorFlow's Embedding Projector opens. A run writes these into its
-own directory when it ends; this command makes them for any trained model, into ``--out`` (default:
-the current directory).
+makes of them; an MLP on images: an image of each class as it sees it, and what its first units look
+for; word vectors: a 2-D map of the most frequent words and the two files TensorFlow's Embedding
+Projector opens. A run writes these into its own directory when it ends; this command makes them for
+any trained model, into ``--out`` (default: the current directory).
 """
 
 from __future__ import annotations

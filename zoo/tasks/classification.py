@@ -134,9 +134,35 @@ class ClassificationTask(FeaturesTask):
                 hook.remove()
         return [[(name, out[i]) for name, out in seen] for i in range(len(images))]
 
+    def class_images(self, steps: int = 200, smoothness: float = 3.0) -> torch.Tensor:
+        """For each class, an image the model is sure is of that class: gradient ascent on the pixels
+        from plain grey ("activation maximisation", Erhan et al., 2009). What grows is the class's
+        log-probability, so it is what sets the class apart from the others that appears; a penalty on
+        the differences between neighbouring pixels (total variation) keeps the image smooth, since
+        without it pixel-level noise that no photograph holds raises the score as well. Pixels are a
+        sigmoid of what is optimised, so they stay in [0, 1] as an image's do. (classes, C, H, W)."""
+        channels, size = len(self.hparams.get("input_mean") or [0.0]), self.image_size()
+        raw = torch.zeros(self.num_classes, channels, size, size, device=self.device, requires_grad=True)
+        optimizer = torch.optim.Adam([raw], lr=0.1)
+        classes = torch.arange(self.num_classes, device=self.device)
+        was_training = self.training
+        self.eval()  # (dropout off, batch norm's running statistics)
+        try:
+            with torch.enable_grad():
+                for _ in range(steps):
+                    x = torch.sigmoid(raw)  # (K, C, H, W)
+                    sure = self(x).log_softmax(1)[classes, classes]  # (K,): each image's own class
+                    rough = x.diff(dim=2).abs().mean((1, 2, 3)) + x.diff(dim=3).abs().mean((1, 2, 3))  # (K,)
+                    (raw.grad,) = torch.autograd.grad((smoothness * rough - sure).sum(), [raw])
+                    optimizer.step()
+        finally:
+            self.train(was_training)
+        return torch.sigmoid(raw).detach()
+
     def write_pictures(self, folder: Path, images: Any = None, title: str = "") -> list[Path]:
         """Pictures of what the model learned: a CNN's first filters and, for a few images, the feature
-        maps after each convolution and pooling; an MLP on images, what its first units look for."""
+        maps after each convolution and pooling; an MLP on images, what its first units look for and an
+        image of each class as it sees it."""
         from zoo import plots
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -169,6 +195,13 @@ class ClassificationTask(FeaturesTask):
                     f"{title}: what 32 of the first layer's {first.out_features} units look for".strip(": "),
                 )
                 written.append(folder / "first_layer.png")
+                plots.plot_class_images(
+                    self.class_images(),
+                    self.class_names,
+                    folder / "class_images.png",
+                    f"{title}\nan image of each class, as the network sees it".strip(),
+                )
+                written.append(folder / "class_images.png")
         return written
 
     def write_artifacts(self, run_dir: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
     python scripts/bench_tune.py --no-full        # the README's table
     python scripts/bench_tune.py --no-full --sampler random
     python scripts/bench_tune.py --trials 8 --pruners asha
+    python scripts/bench_tune.py --no-full --no-timed --pruners asha --rounds 3   # medians of 3 rounds
 
 The search is the shipped ``mlp_fashion_mnist`` space (configs/search/): 24 trials over the learning
 rate, depth, width and dropout of Fashion-MNIST's MLP, each trial 8 epochs on a tenth of the training
@@ -11,8 +12,12 @@ images per epoch (validation on all 6,000 held-out images), the sampler (TPE, or
 with ``--pruner none`` and with each pruner asked for (default: asha, hyperband, median), each as
 ``python -m zoo.tune`` exactly as a user runs it, timed from start to end; besides the wall time, the
 epochs the search trained (from its trials.csv): the work, which a busy machine does not distort.
-Then pruning's other use: the first pruner with ``--timeout`` at 40% of the unpruned search's wall
-time and no limit on trials, against the unpruned search's best.
+With ``--rounds N`` the searches run N times, alternating, and the wall time is the median of the
+rounds (with their range): this machine's speed drifts by 10-30% from minute to minute, more than a
+rule of thumb such as 40% can stand. (The trials, their epochs and the best are the same in every
+round: the sampler and every trial are seeded.) Then pruning's other use: the first pruner with
+``--timeout`` at 40% of the unpruned search's wall time and no limit on trials, against the unpruned
+search's best.
 
 References, measured in the same run of this script:
 - the shipped recipe (mlp_fashion_mnist) at the search's budget: where the search started from;
@@ -27,6 +32,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,10 +58,12 @@ def search_row(label: str, summary: dict, seconds: float) -> list:
     return [label, counts, epochs_trained(summary), seconds, best["value"], f"trial {best['number']}: {options}"]
 
 
-def search(pruner: str, trials: int, root: Path, sampler: str, timeout: float | None = None) -> tuple[dict, float]:
+def search(
+    pruner: str, trials: int, root: Path, sampler: str, timeout: float | None = None, round: int = 0
+) -> tuple[dict, float]:
     """``python -m zoo.tune`` with this pruner (and ``--timeout``); returns (its summary, wall seconds)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    name = f"{sampler}-{pruner}" + ("-timed" if timeout else "")
+    name = f"{sampler}-{pruner}" + ("-timed" if timeout else "") + (f"-round{round + 1}" if round else "")
     cmd = [sys.executable, "-m", "zoo.tune", "mlp", "--search", "mlp_fashion_mnist", "--n_trials", str(trials)]
     cmd += ["--sampler", sampler, "--pruner", pruner, "--study", f"bench-{name}", "--dir", str(root / name)]
     cmd += ["--timeout", f"{timeout:.0f}s"] if timeout else []
@@ -69,6 +77,15 @@ def search(pruner: str, trials: int, root: Path, sampler: str, timeout: float | 
     return json.loads(result.stdout.strip().splitlines()[-1]), seconds
 
 
+def wall_text(row: list, walls: dict[str, list[float]]) -> str:
+    """The wall seconds of a row: the median, and the range of the rounds when there were several."""
+    pruner = row[0].removeprefix("search, --pruner ")
+    rounds = walls.get(pruner, [])
+    if len(rounds) < 2:
+        return f"{row[3]:.0f}"
+    return f"{row[3]:.0f} ({min(rounds):.0f}-{max(rounds):.0f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=24)
@@ -80,17 +97,22 @@ def main() -> None:
         "--no-timed", dest="timed", action="store_false", help="skip the search given 40%% of the unpruned time"
     )
     parser.add_argument("--no-full", dest="full", action="store_false", help="skip the full-budget rows")
+    parser.add_argument("--rounds", type=int, default=1, help="run the searches this many times (median wall time)")
     parser.add_argument("--keep", default=None, help="keep the studies in this folder (default: a temporary one)")
     args = parser.parse_args()
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-tune-")).resolve()
     root.mkdir(parents=True, exist_ok=True)
     print(machine(), file=sys.stderr)
 
-    rows, studies = [], {}
+    rows, studies, walls = [], {}, {}
+    for round in range(args.rounds):
+        order = ["none", *args.pruners]
+        for pruner in order if round % 2 == 0 else order[::-1]:  # (alternating: drift hits each alike)
+            summary, seconds = search(pruner, args.trials, root, args.sampler, round=round)
+            studies.setdefault(pruner, summary)
+            walls.setdefault(pruner, []).append(seconds)
     for pruner in ["none", *args.pruners]:
-        summary, seconds = search(pruner, args.trials, root, args.sampler)
-        studies[pruner] = summary
-        rows.append(search_row(f"search, --pruner {pruner}", summary, seconds))
+        rows.append(search_row(f"search, --pruner {pruner}", studies[pruner], statistics.median(walls[pruner])))
     if args.timed:
         # Pruning's other use: more trials in the same time. The first pruner asked for, with as many
         # trials as start within 40% of the unpruned search's wall time (less one unpruned trial's
@@ -114,7 +136,7 @@ def main() -> None:
     print(
         table(
             ["what", "trials", "epochs trained", "wall s", "best val acc", "best options"],
-            [row[:3] + [f"{row[3]:.0f}"] + row[4:] for row in rows],
+            [row[:3] + [wall_text(row, walls)] + row[4:] for row in rows],
         )
     )
     for pruner in args.pruners:
@@ -124,6 +146,9 @@ def main() -> None:
             f"\n--pruner {pruner}: {row[3] / unpruned:.0%} of the unpruned wall time, {row[2] / unpruned_epochs:.0%} "
             f"of its epochs; best val acc {gap:+.4f} against it (goal: at most 40%, within 0.005)"
         )
+        if args.rounds > 1:
+            shares = [f"{p / n:.0%}" for p, n in zip(walls[pruner], walls["none"])]
+            print(f"  round by round: {', '.join(shares)} of that round's unpruned wall time")
     if args.timed:
         row = next(r for r in rows if "--timeout" in r[0])
         gap = row[4] - studies["none"]["best"]["value"]

@@ -205,9 +205,10 @@ def plot_capacity(
     plt.close(fig)
 
 
-def _grid(images: Any, columns: int) -> tuple[Any, Any]:
+def _grid(images: Any, columns: int, cell: tuple[float, float] = (0.9, 0.9), top: float = 0.7) -> tuple[Any, Any]:
+    """A figure of small axes, ``columns`` wide, one per image, each ``cell`` inches, ``top`` for the title."""
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(0.9 * columns + 0.4, 0.9 * rows + 0.7), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(cell[0] * columns + 0.4, cell[1] * rows + top), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes
@@ -232,11 +233,7 @@ def plot_class_images(images: Any, labels: Sequence[str], path: Path, title: str
     """Images (N, C, H, W) in [0, 1], each titled by its label and stretched to its own range of grey
     (but over no less than 0.2 of the scale: an image that is almost plain stays plain, not noise)."""
     images = images.detach().float().cpu()
-    columns = min(5, len(images))
-    rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns + 0.4, 1.2 * rows + 0.8), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    fig, axes = _grid(images, min(5, len(images)), cell=(1.1, 1.2), top=0.8)  # (room for a two-line title)
     for ax, image, label in zip(axes.flat, images, labels):
         low, high = image.min().item(), image.max().item()
         span = max(high - low, 0.2)

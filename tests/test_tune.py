@@ -657,6 +657,9 @@ def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, pos
     command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "6"]
     command += ["--storage", postgres_url, "--study", name, "--pruner", "none"]
     machines = []
+    # One storage for the polling below: a load_study on a URL opens a connection pool of its own, and
+    # polling every 0.2 s for as long as a loaded machine takes to start used up the server's connections.
+    storage = optuna.storages.RDBStorage(postgres_url)
     try:
         for k in range(2):
             cwd = tmp_path / f"machine-{k}"  # each with a study directory of its own, as on two machines
@@ -667,17 +670,18 @@ def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, pos
                 )
             )
             if k == 0:  # the second starts while the first is in the middle of its first trial
-                wait_for(lambda: running_trials(postgres_url, name), timeout=300)
+                wait_for(lambda: running_trials(storage, name), timeout=300)
                 machines[0].send_signal(signal.SIGSTOP)  # and the first waits (not dead: alive, within
                 # the heartbeat's 60 s) until the second has a trial of its own, however slowly it starts
         try:
-            wait_for(lambda: running_trials(postgres_url, name, pid=machines[1].pid), timeout=300)
+            wait_for(lambda: running_trials(storage, name, pid=machines[1].pid), timeout=300)
         finally:
             machines[0].send_signal(signal.SIGCONT)
         outputs = [m.communicate(timeout=600) for m in machines]
     finally:
         for m in machines:
             m.kill()
+        storage.engine.dispose()
     for m, (_, err) in zip(machines, outputs):
         assert m.returncode == 0, err
     study = optuna.load_study(study_name=name, storage=postgres_url)
@@ -693,10 +697,10 @@ def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, pos
         assert len(rows(tmp_path / f"machine-{k}" / "studies" / name / "trials.csv")) >= 6
 
 
-def running_trials(url: str, name: str, pid: int | None = None) -> bool:
+def running_trials(storage, name: str, pid: int | None = None) -> bool:
     """Whether a trial of the study is running (in process ``pid``, if given)."""
     try:
-        study = optuna.load_study(study_name=name, storage=url)
+        study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:  # not created yet
         return False
     running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))

@@ -205,46 +205,71 @@ def plot_capacity(
     plt.close(fig)
 
 
-def _grid(images: Any, columns: int, cell: tuple[float, float] = (0.9, 0.9), top: float = 0.7) -> tuple[Any, Any]:
-    """A figure of small axes, ``columns`` wide, one per image, each ``cell`` inches, ``top`` for the title."""
-    rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(cell[0] * columns + 0.4, cell[1] * rows + top), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    return fig, axes
+def _mosaic(
+    tiles: Sequence[Any], labels: Sequence[str], path: Path, title: str, columns: int, inches: float = 0.9
+) -> None:
+    """Small pictures (each (H, W, 3) in [0, 1]), ``columns`` wide, each ``inches`` wide and labelled
+    above, on white, as one image in one axes: a grid of axes, one per picture, took a matplotlib
+    layout pass per axes (1.5 s for an MLP's 32 units; 0.1 s this way)."""
+    import numpy as np
+
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    # A picture's cell, in the picture's own pixels: itself, a gap beside it, room for its label above.
+    gap, above = max(1, round(0.1 * w)), max(1, round(0.3 * h))
+    cell_h, cell_w = h + above, w + gap
+    canvas = np.ones((rows * cell_h, columns * cell_w, 3))
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        canvas[r * cell_h + above : (r + 1) * cell_h, c * cell_w : c * cell_w + w] = tile
+    # The figure fits the canvas exactly (no letterbox), with a margin and room for the title's lines.
+    scale = inches / w  # inches per picture pixel
+    margin, head = 0.15, 0.1 + 0.22 * (title.count("\n") + 1)
+    width, height = columns * cell_w * scale + 2 * margin, rows * cell_h * scale + margin + head
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((margin / width, margin / height, 1 - 2 * margin / width, 1 - (margin + head) / height))
+    ax.imshow(canvas, interpolation="nearest", vmin=0, vmax=1, aspect="auto")
+    for i, label in enumerate(labels[: len(tiles)]):
+        r, c = divmod(i, columns)
+        ax.text(c * cell_w + (w - 1) / 2, r * cell_h + above - 1, label, ha="center", va="bottom", fontsize=7)
+    ax.axis("off")
+    fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _rgb(image: Any) -> Any:
+    """(C, H, W) in [0, 1], C 1 or 3, as an (H, W, 3) array."""
+    return image.expand(3, -1, -1).permute(1, 2, 0).numpy()
 
 
 def plot_filters(weight: Any, path: Path, title: str = "") -> None:
     """A convolution's filters (out, in, k, k), each as a small picture: in colour for RGB input (each
     filter scaled to its own range), grey for one channel (light: a positive weight, dark: negative)."""
     weight = weight.detach().float().cpu()
-    fig, axes = _grid(weight, min(8, len(weight)))
-    for i, (ax, kernel) in enumerate(zip(axes.flat, weight)):
+    tiles = []
+    for kernel in weight:
         k = (kernel - kernel.min()) / (kernel.max() - kernel.min()).clamp_min(1e-8)
-        ax.imshow(k.permute(1, 2, 0).numpy() if k.shape[0] == 3 else k[0].numpy(), cmap="gray", interpolation="nearest")
-        ax.set_title(str(i), fontsize=7)
-    fig.suptitle(title or f"{len(weight)} filters of {tuple(weight.shape[-2:])} pixels", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        tiles.append(_rgb(k if k.shape[0] in (1, 3) else k[:1]))
+    _mosaic(
+        tiles,
+        [str(i) for i in range(len(weight))],
+        path,
+        title or f"{len(weight)} filters of {tuple(weight.shape[-2:])} pixels",
+        min(8, len(weight)),
+    )
 
 
 def plot_class_images(images: Any, labels: Sequence[str], path: Path, title: str = "") -> None:
     """Images (N, C, H, W) in [0, 1], each titled by its label and stretched to its own range of grey
     (but over no less than 0.2 of the scale: an image that is almost plain stays plain, not noise)."""
     images = images.detach().float().cpu()
-    fig, axes = _grid(images, min(5, len(images)), cell=(1.1, 1.2), top=0.8)  # (room for a two-line title)
-    for ax, image, label in zip(axes.flat, images, labels):
+    tiles = []
+    for image in images:
         low, high = image.min().item(), image.max().item()
         span = max(high - low, 0.2)
-        image = ((image - (low + high - span) / 2) / span).clamp(0, 1)
-        shown = image.permute(1, 2, 0).numpy() if image.shape[0] == 3 else image[0].numpy()
-        ax.imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(label, fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        tiles.append(_rgb(((image - (low + high - span) / 2) / span).clamp(0, 1)))
+    _mosaic(tiles, labels, path, title, min(5, len(images)), inches=1.0)
 
 
 def plot_feature_maps(

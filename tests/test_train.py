@@ -672,3 +672,17 @@ def test_runs_keeping_data_share_the_tensors_of_the_run_before_and_train_as_a_fr
     assert other.train_set.tensors[0] is not first.train_set.tensors[0] and len(other.val_set) != len(first.val_set)
     assert data_of({}).train_set.tensors[0] is not first.train_set.tensors[0]  # (outside the block: read again)
     assert kept["val"] == alone["val"] and kept["test"] == alone["test"]
+
+
+def test_a_run_told_not_to_test_leaves_the_test_split_alone_and_validates_as_any_run(tmp_path):
+    """zoo.tune's trials run with ``test=False``: the same run and validation figures, no test figures
+    and no confusion matrix (which is of the test split)."""
+    run = {"trainer.max_epochs": 1, "trainer.default_root_dir": str(tmp_path)}
+    tested = zoo.fit("mlp", overrides=run, quiet=True)
+    untested = zoo.fit("mlp", overrides=run, quiet=True, test=False)
+    assert set(tested.summary["test"]) >= {"acc", "loss"} and "test" not in untested.summary
+    assert untested.summary["val"] == tested.summary["val"]
+    assert (tested.run_dir / "confusion_matrix.png").is_file()
+    assert not (untested.run_dir / "confusion_matrix.png").exists()
+    assert "test" not in json.loads((untested.run_dir / "summary.json").read_text())
+    assert (untested.run_dir / "learning_curves.png").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import json
 import os
 import signal
 import socket
@@ -442,6 +443,7 @@ def test_study_report_replay_and_continue(tmp_path):
         assert r["verdict"] in ("fine", "under-fitting", "over-fitting")
         assert abs(float(r["gap"]) - (float(r["train_acc"]) - float(r["val_acc"]))) < 1e-6
         assert (Path(r["run_dir"]) / "checkpoints" / "best.ckpt").is_file()  # each trial is a whole zoo run
+        assert "test" not in json.loads((Path(r["run_dir"]) / "summary.json").read_text())  # (left for the replay)
 
     # best.yaml is the best trial's recipe: zoo.train replays it to the same validation accuracy.
     best = summary["best"]

@@ -738,6 +738,7 @@ class Trials:
                 run_dir=None if resume else run_dir,
                 resume=resume,
                 quiet=True,
+                test=False,  # trials are compared on validation; the test split is for best.yaml's replay
             )
         except optuna.TrialPruned:
             self.record(trial, run_dir)

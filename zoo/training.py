@@ -65,6 +65,7 @@ def fit(
     resume: str | Path | None = None,
     quiet: bool = False,
     imports: Sequence[str] = (),
+    test: bool = True,
 ) -> Result:
     """Train ``model`` with its recipe, test the best weights, and return a ``Result``.
 
@@ -74,12 +75,14 @@ def fit(
     ``run_dir``: the directory to write into (default: a new ``runs/MODEL-DATA-TIMESTAMP``);
     ``resume``: a run directory or checkpoint to continue, started with the same options;
     ``quiet``: no progress bar, model summary, ``run_dir:`` line or text samples on the terminal;
-    ``imports``: modules or ``.py`` files to import first (they register your own models).
+    ``imports``: modules or ``.py`` files to import first (they register your own models);
+    ``test``: False leaves the test split alone (no ``test`` figures, no confusion matrix): a search's
+    trials are compared on validation, and the test split is for the options chosen in the end.
     """
     cfg = resolve_recipe(model, config, overrides, imports)
     datamodule, task = prepare(model, cfg)
     return train_and_test(
-        model, cfg, datamodule, task, callbacks=callbacks, run_dir=run_dir, resume=resume, quiet=quiet
+        model, cfg, datamodule, task, callbacks=callbacks, run_dir=run_dir, resume=resume, quiet=quiet, test=test
     )
 
 
@@ -416,7 +419,7 @@ def finish_tensorboard(loggers: Sequence[Any], run_dir: Path, cfg: dict[str, Any
     for logger in loggers:
         if not isinstance(logger, TensorBoardLogger):
             continue
-        figures = {f"test/{k}": v for k, v in summary["test"].items() if v is not None}
+        figures = {f"test/{k}": v for k, v in summary.get("test", {}).items() if v is not None}
         options = {
             f"{section}.{k}": v
             for section, values in cfg.items()
@@ -456,9 +459,10 @@ def train_and_test(
     run_dir: str | Path | None = None,
     resume: str | Path | None = None,
     quiet: bool = False,
+    test: bool = True,
 ) -> Result:
     """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
-    validation and test, summarise."""
+    validation and (unless ``test`` is False) test, summarise."""
     from zoo.checkpoint import atomic_write_text
     from zoo.config import dump_yaml
 
@@ -553,7 +557,7 @@ def train_and_test(
         best = last
     try:
         val = trainer.validate(task, datamodule=datamodule, ckpt_path=best, verbose=False)
-        test = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+        tested = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False) if test else None
     except SystemExit as exit_:
         raise Stopped(
             f"interrupted during the evaluation; the trained checkpoints are in {run_dir / 'checkpoints'}", 130
@@ -566,7 +570,7 @@ def train_and_test(
         "train_samples_per_s": round(samples_per_s, 1),
         "sample_unit": task.sample_unit,
         "val": _strip_prefix(val[0] if val else {}, "val_"),
-        "test": _strip_prefix(test[0] if test else {}, "test_"),
+        **({"test": _strip_prefix(tested[0] if tested else {}, "test_")} if test else {}),
         **task.write_artifacts(run_dir),
         "run_dir": str(run_dir),
         "checkpoint": str(best) if best else None,

@@ -107,6 +107,28 @@ def test_show_draws_what_a_cnn_and_word_vectors_learned(labelled_folder, tmp_pat
     assert "zoo draws pictures of CNNs, MLPs on images and word vectors" in capsys.readouterr().err
 
 
+def test_filters_are_drawn_eight_to_a_row_each_in_its_own_place(tmp_path):
+    """plot_filters lays the pictures out itself (one image, not a grid of axes): ten filters, each
+    light on its left half and dark on its right, show as eight dark patches in a row, then two."""
+    import matplotlib.image
+    import torch
+
+    from zoo.plots import plot_filters
+
+    kernel = torch.ones(1, 6, 6)
+    kernel[..., 3:] = -1.0
+    plot_filters(kernel.expand(10, 1, 6, 6), tmp_path / "filters.png")
+    dark = matplotlib.image.imread(tmp_path / "filters.png")[..., 0] < 0.1  # (H, W): the right halves (90 px high)
+    rows_with_dark = dark.any(1).nonzero()[0]
+    bands = np.split(rows_with_dark, np.nonzero(np.diff(rows_with_dark) > 1)[0] + 1)
+    bands = [band for band in bands if len(band) > 40]  # (the title and labels: dark too, but a line of text high)
+    patches = []
+    for band in bands:
+        line = dark[band[len(band) // 2]].astype(int)
+        patches.append(int((np.diff(line) == 1).sum()))  # (each patch starts once along the line)
+    assert patches == [8, 2]
+
+
 @pytest.mark.slow
 def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
     """The real command on a classifier and a regression trained on a CSV: one output row per input

@@ -151,7 +151,9 @@ def test_with_features_the_decision_boundary_is_drawn_over_the_plane(tmp_path, m
     from zoo import plots
 
     drawn = {}
-    monkeypatch.setattr(plots, "plot_decision_boundary", lambda predict, train, test, path: drawn.update(locals()))
+    monkeypatch.setattr(
+        plots, "plot_decision_boundary", lambda predict, train, test, path, held_out: drawn.update(locals())
+    )
     summary, _ = train(tmp_path, "--data.features", "[x1,x2,sin_x1]", "--trainer.max_epochs", "2")
     dm = DATASETS.get("spiral")(n_samples=1000)
     dm.setup("fit")

@@ -114,10 +114,16 @@ def plot_confusion_matrix(
 
 
 def plot_decision_boundary(
-    predict_proba: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = ""
+    predict_proba: Any,
+    train: tuple[Any, Any],
+    test: tuple[Any, Any],
+    path: Path,
+    title: str = "",
+    held_out: str = "test",
 ) -> None:
     """Two-feature data, as the TensorFlow Playground draws it: the model's probability of class 1 over
-    the plane (orange to blue), training points ringed in white, test points in black.
+    the plane (orange to blue), training points ringed in white, test points (or the ``held_out``
+    split's, so named in the legend) in black.
 
     ``predict_proba`` is one function, or a list of ``(title, function)`` drawn side by side (the same
     network at two epochs)."""
@@ -135,7 +141,7 @@ def plot_decision_boundary(
     for ax, (label, proba) in zip(axes[0], panels):
         probs = proba(mesh)[:, 1].reshape(200, 200).numpy()
         image = ax.contourf(g1.numpy(), g2.numpy(), probs, levels=np.linspace(0, 1, 21), cmap="RdYlBu", alpha=0.85)
-        for (x, y), edge, name in ((train, "white", "train"), (test, "black", "test")):
+        for (x, y), edge, name in ((train, "white", "train"), (test, "black", held_out)):
             ax.scatter(
                 x[:, 0], x[:, 1], c=y, cmap="RdYlBu", vmin=0, vmax=1, s=14, edgecolors=edge, linewidths=0.6, label=name
             )
@@ -239,8 +245,8 @@ def _mosaic(
 
 
 def _rgb(image: Any) -> Any:
-    """(C, H, W) in [0, 1], C 1 or 3, as an (H, W, 3) array."""
-    return image.expand(3, -1, -1).permute(1, 2, 0).numpy()
+    """(C, H, W) in [0, 1] as an (H, W, 3) array: in colour if C is 3, else the first channel in grey."""
+    return (image if image.shape[0] == 3 else image[:1].expand(3, -1, -1)).permute(1, 2, 0).numpy()
 
 
 def plot_filters(weight: Any, path: Path, title: str = "") -> None:
@@ -250,7 +256,7 @@ def plot_filters(weight: Any, path: Path, title: str = "") -> None:
     tiles = []
     for kernel in weight:
         k = (kernel - kernel.min()) / (kernel.max() - kernel.min()).clamp_min(1e-8)
-        tiles.append(_rgb(k if k.shape[0] in (1, 3) else k[:1]))
+        tiles.append(_rgb(k))
     _mosaic(
         tiles,
         [str(i) for i in range(len(weight))],
@@ -390,11 +396,17 @@ def plot_residuals(preds: Any, targets: Any, names: Sequence[str], path: Path, t
 
 
 def plot_learned_surface(
-    predict: Any, train: tuple[Any, Any], test: tuple[Any, Any], path: Path, title: str = ""
+    predict: Any,
+    train: tuple[Any, Any],
+    test: tuple[Any, Any],
+    path: Path,
+    title: str = "",
+    held_out: str = "test",
 ) -> None:
     """Two-feature regression, as the TensorFlow Playground draws it: the model's prediction over the
     plane, and the points coloured by their true value on the same scale (training points ringed in
-    white, test points in black): a point whose colour differs from the ground around it is missed."""
+    white, test points (or the ``held_out`` split's) in black): a point whose colour differs from the
+    ground around it is missed."""
     import numpy as np
     import torch
 
@@ -410,7 +422,7 @@ def plot_learned_surface(
     fig, ax = plt.subplots(figsize=(6, 5.4))
     image = ax.contourf(g1.numpy(), g2.numpy(), surface, levels=np.linspace(vmin, vmax, 21), cmap="RdYlBu", alpha=0.85)
     fig.colorbar(image, ax=ax, label="value (ground: predicted; points: true)")
-    for (x, y), edge, label in ((train, "white", "train"), (test, "black", "test")):
+    for (x, y), edge, label in ((train, "white", "train"), (test, "black", held_out)):
         ax.scatter(
             x[:, 0],
             x[:, 1],

@@ -19,9 +19,11 @@ A search space is a YAML file in zoo's own dotted option names (``configs/search
 
 Every trial is an ordinary zoo run: ``zoo.fit`` into ``STUDY_DIR/trial-NNN`` with one extra callback,
 ``zoo.callbacks.OptunaPruning``, that reports the metric to Optuna at each validation's end and stops
-the run when the pruner says so. A study lives in an Optuna storage: by default a SQLite file in the study directory
-(one machine, any number of processes), or a database URL that many machines share; the same command
-run again continues it. Each process asks the storage for its next trial, so no trial runs twice.
+the run when the pruner says so; and with ``test=False``: trials are compared on validation, and
+the test split is left for the chosen options. A study lives in an Optuna storage: by default a
+SQLite file in the study directory (one machine, any number of processes), or a database URL that
+many machines share; the same command run again continues it. Each process asks the storage for its
+next trial, so no trial runs twice.
 
 What a trial leaves in the storage (its options, curves, verdict, run directory) is enough to write
 the study's report on any machine: ``trials.csv``, ``best.yaml`` and the pictures.

@@ -76,8 +76,9 @@ def fit(
     ``resume``: a run directory or checkpoint to continue, started with the same options;
     ``quiet``: no progress bar, model summary, ``run_dir:`` line or text samples on the terminal;
     ``imports``: modules or ``.py`` files to import first (they register your own models);
-    ``test``: False leaves the test split alone (no ``test`` figures, no confusion matrix): a search's
-    trials are compared on validation, and the test split is for the options chosen in the end.
+    ``test``: False leaves the test split alone (no ``test`` figures, no confusion matrix or other
+    picture of test predictions; the decision boundary shows validation points): a search's trials are
+    compared on validation, and the test split is for the options chosen in the end.
     """
     cfg = resolve_recipe(model, config, overrides, imports)
     datamodule, task = prepare(model, cfg)
@@ -571,7 +572,7 @@ def train_and_test(
         "sample_unit": task.sample_unit,
         "val": _strip_prefix(val[0] if val else {}, "val_"),
         **({"test": _strip_prefix(tested[0] if tested else {}, "test_")} if test else {}),
-        **task.write_artifacts(run_dir),
+        **task.write_artifacts(run_dir, held_out="test" if test else "val"),
         "run_dir": str(run_dir),
         "checkpoint": str(best) if best else None,
         # the metric that chose the tested checkpoint (train_loss without validation data); None: the last

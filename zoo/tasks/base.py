@@ -28,6 +28,10 @@ from zoo.registry import get_model
 STAGES = ("train", "val", "test")
 
 
+#: how the held-out split a run's pictures show is named in them (``write_artifacts``' ``held_out``)
+SPLIT_NAMES = {"test": "test", "val": "validation"}
+
+
 class Task(PlainFxName, L.LightningModule):
     #: registry name (set by ``@register_task``), saved in every checkpoint as ``zoo_task``
     name = ""
@@ -92,9 +96,11 @@ class Task(PlainFxName, L.LightningModule):
         word vectors, ...), written into ``folder``; the paths. For a run or any trained model."""
         return []
 
-    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
-        """After the test run: write task-specific files (pictures, vectors) into the run directory and
-        return extra entries for the summary."""
+    def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
+        """After the run's evaluation: write task-specific files (pictures, vectors) into the run
+        directory and return extra entries for the summary. ``held_out``: the split its pictures may
+        show beside the training data: "test" after the test run, "val" for a run that was not tested
+        (a search's trial, which must not see the test split)."""
         return {}
 
     @classmethod

@@ -21,6 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from zoo.errors import UsageError
 from zoo.registry import register_task
+from zoo.tasks.base import SPLIT_NAMES
 from zoo.tasks.features import FeaturesTask
 
 
@@ -204,37 +205,42 @@ class ClassificationTask(FeaturesTask):
                 written.append(folder / "class_images.png")
         return written
 
-    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+    def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
         if not self.trainer.is_global_zero:
             return self.table_summary()
         from zoo import plots
 
         data = self.trainer.datamodule
-        if self.takes_images and data is not None and getattr(data, "test_set", None) is not None:
-            test_x, test_y = data.test_set.tensors
-            firsts = [int((test_y == c).nonzero()[0]) for c in test_y.unique()[:3]]  # three classes' first images
-            self.write_pictures(run_dir, test_x[firsts], title=run_dir.name)
+        held = getattr(data, f"{held_out}_set", None)
+        if self.takes_images and held is not None:
+            held_x, held_y = held.tensors
+            firsts = [int((held_y == c).nonzero()[0]) for c in held_y.unique()[:3]]  # three classes' first images
+            self.write_pictures(run_dir, held_x[firsts], title=run_dir.name)
         if self.confusion is not None:
             plots.plot_confusion_matrix(self.confusion, self.class_names, run_dir / "confusion_matrix.png")
-        if data is None or self.num_classes != 2:
+        if held is None or self.num_classes != 2:
             return self.table_summary()
         if getattr(data, "plane", None):  # the Playground's sets: points in the plane, the network sees features
-            featurize, train, test = data.featurize, data.plane["train"].tensors, data.plane["test"].tensors
+            featurize, train, shown = data.featurize, data.plane["train"].tensors, data.plane[held_out].tensors
         elif data.describe().get("in_features") == 2:
-            featurize, train, test = None, data.train_set.tensors, data.test_set.tensors
+            featurize, train, shown = None, data.train_set.tensors, held.tensors
         else:
             return self.table_summary()
         was_training = self.training
         self.eval()
-        panels = self.boundary_panels(run_dir, train, test, featurize)
-        plots.plot_decision_boundary(panels, train, test, run_dir / "decision_boundary.png")
+        name = SPLIT_NAMES[held_out]
+        panels = self.boundary_panels(run_dir, train, shown, featurize, held_out=name)
+        plots.plot_decision_boundary(panels, train, shown, run_dir / "decision_boundary.png", held_out=name)
         self.train(was_training)
         return self.table_summary()
 
-    def boundary_panels(self, run_dir: Path, train: Any, test: Any, featurize: Any = None) -> Any:
+    def boundary_panels(
+        self, run_dir: Path, train: Any, held: Any, featurize: Any = None, held_out: str = "test"
+    ) -> Any:
         """What the decision boundary shows: the tested weights; or, when the best checkpoint comes from
         an earlier epoch than the last one, both side by side, so that over-fitting shows as the
-        boundary bending around single training points between the two. ``featurize``: what the network
+        boundary bending around single training points between the two, each titled with its accuracy
+        on ``train`` and on ``held`` (the ``held_out`` split's points). ``featurize``: what the network
         sees of a point in the plane (the Playground's features), if not the point itself."""
         import copy
 
@@ -258,8 +264,8 @@ class ClassificationTask(FeaturesTask):
             def proba(x, model=model):
                 return self.proba_with(model, seen(x))
 
-            scores = [float((proba(x).argmax(1) == y).float().mean()) for x, y in (train, test)]
-            title = f"epoch {checkpoint['epoch']} ({label}): train acc {scores[0]:.3f}, test acc {scores[1]:.3f}"
+            scores = [float((proba(x).argmax(1) == y).float().mean()) for x, y in (train, held)]
+            title = f"epoch {checkpoint['epoch']} ({label}): train acc {scores[0]:.3f}, {held_out} acc {scores[1]:.3f}"
             panels.append((title, proba))
         return panels
 

@@ -244,7 +244,7 @@ class LanguageModelTask(SupervisedTask):
             if self.level == "word" or any(report["unk"].values()):
                 print(vocabulary_line(report, self.level), file=sys.stderr, flush=True)
 
-    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+    def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
         return {"vocabulary": self.vocab_report} if self.vocab_report else {}
 
     def on_train_epoch_end(self) -> None:

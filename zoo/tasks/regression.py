@@ -28,6 +28,7 @@ from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from zoo.errors import UsageError
 from zoo.registry import register_task
+from zoo.tasks.base import SPLIT_NAMES
 from zoo.tasks.features import FeaturesTask
 
 
@@ -121,7 +122,7 @@ class RegressionTask(FeaturesTask):
         self.test_preds.reset()
         self.test_targets.reset()
 
-    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+    def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
         if not self.trainer.is_global_zero:
             return self.table_summary()
         from zoo import plots
@@ -132,8 +133,9 @@ class RegressionTask(FeaturesTask):
             preds, targets = self.predictions
             plots.plot_predictions(preds, targets, self.target_names, run_dir / "predicted_vs_true.png", title)
             plots.plot_residuals(preds, targets, self.target_names, run_dir / "residuals.png", title)
+        held = getattr(data, f"{held_out}_set", None)
         if (
-            data is not None
+            held is not None
             and self.table is None
             and data.describe().get("in_features") == 2
             and len(self.target_names) == 1
@@ -141,7 +143,12 @@ class RegressionTask(FeaturesTask):
             was_training = self.training
             self.eval()
             plots.plot_learned_surface(
-                self.predict, data.train_set.tensors, data.test_set.tensors, run_dir / "learned_surface.png", title
+                self.predict,
+                data.train_set.tensors,
+                held.tensors,
+                run_dir / "learned_surface.png",
+                title,
+                held_out=SPLIT_NAMES[held_out],
             )
             self.train(was_training)
         return self.table_summary()

@@ -279,7 +279,7 @@ class SkipGramTask(Task):
         (folder / "metadata.tsv").write_text("".join(f"{word}\n" for word in self.vocab), encoding="utf-8")
         return [folder / "embedding_map.png", folder / "vectors.tsv", folder / "metadata.tsv"]
 
-    def write_artifacts(self, run_dir: Path) -> dict[str, Any]:
+    def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
         if not self.trainer.is_global_zero:
             return {}
         path = run_dir / "vectors.bin"

@@ -690,7 +690,7 @@ def test_a_run_told_not_to_test_leaves_the_test_split_alone_and_validates_as_any
 
 def test_an_untested_runs_decision_boundary_shows_validation_points_not_test_points(tmp_path, monkeypatch):
     """A search's trial must not see the test split, in its pictures either: with ``test=False`` the
-    spiral's decision boundary is drawn with the validation points, titled with validation accuracy."""
+    spiral's decision boundary is drawn with the validation points, titled with "val acc"."""
     from zoo import plots
 
     drawn = {}
@@ -701,10 +701,10 @@ def test_an_untested_runs_decision_boundary_shows_validation_points_not_test_poi
     run = {"trainer.max_epochs": 3, "early_stopping.monitor": "lr", "early_stopping.mode": "max"}
     result = zoo.fit("mlp", overrides={**run, "trainer.default_root_dir": str(tmp_path)}, quiet=True, test=False)
     data, _ = zoo.build("mlp", config=result.config)
-    assert drawn["held_out"] == "validation"
+    assert drawn["held_out"] == "val"
     assert torch.equal(drawn["held"][0], data.val_set.tensors[0])
     assert not torch.equal(drawn["held"][0][: len(data.test_set)], data.test_set.tensors[0][: len(drawn["held"][0])])
-    assert [title.split(", ")[1].split(" acc")[0] for title, _ in drawn["panels"]] == ["validation", "validation"]
+    assert [title.split(", ")[1].split(" acc")[0] for title, _ in drawn["panels"]] == ["val", "val"]
     tested = zoo.fit("mlp", overrides={**run, "trainer.default_root_dir": str(tmp_path)}, quiet=True)
     assert drawn["held_out"] == "test" and torch.equal(drawn["held"][0], data.test_set.tensors[0])
     assert tested.summary["val"] == result.summary["val"]

@@ -28,10 +28,6 @@ from zoo.registry import get_model
 STAGES = ("train", "val", "test")
 
 
-#: how the held-out split a run's pictures show is named in them (``write_artifacts``' ``held_out``)
-SPLIT_NAMES = {"test": "test", "val": "validation"}
-
-
 class Task(PlainFxName, L.LightningModule):
     #: registry name (set by ``@register_task``), saved in every checkpoint as ``zoo_task``
     name = ""

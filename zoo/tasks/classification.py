@@ -21,7 +21,6 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from zoo.errors import UsageError
 from zoo.registry import register_task
-from zoo.tasks.base import SPLIT_NAMES
 from zoo.tasks.features import FeaturesTask
 
 
@@ -228,9 +227,8 @@ class ClassificationTask(FeaturesTask):
             return self.table_summary()
         was_training = self.training
         self.eval()
-        name = SPLIT_NAMES[held_out]
-        panels = self.boundary_panels(run_dir, train, shown, featurize, held_out=name)
-        plots.plot_decision_boundary(panels, train, shown, run_dir / "decision_boundary.png", held_out=name)
+        panels = self.boundary_panels(run_dir, train, shown, featurize, held_out=held_out)
+        plots.plot_decision_boundary(panels, train, shown, run_dir / "decision_boundary.png", held_out=held_out)
         self.train(was_training)
         return self.table_summary()
 

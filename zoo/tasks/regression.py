@@ -28,7 +28,6 @@ from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from zoo.errors import UsageError
 from zoo.registry import register_task
-from zoo.tasks.base import SPLIT_NAMES
 from zoo.tasks.features import FeaturesTask
 
 
@@ -148,7 +147,7 @@ class RegressionTask(FeaturesTask):
                 held.tensors,
                 run_dir / "learned_surface.png",
                 title,
-                held_out=SPLIT_NAMES[held_out],
+                held_out=held_out,
             )
             self.train(was_training)
         return self.table_summary()

@@ -31,7 +31,6 @@ from zoo.search import (  # noqa: E402
     make_pruner,
     parse_space,
     prepare,
-    split,
 )
 
 TINY = """\
@@ -254,7 +253,6 @@ def test_layers_and_list_choices_become_zoo_options():
     lists = Option("model.hidden", "choice", values=[[8], [32, 32]])
     assert lists.choices() == ["[8]", "[32, 32]"]
     assert lists.draw(optuna.trial.FixedTrial({"model.hidden": "[32, 32]"})) == [32, 32]
-    assert split(5, 2) == [3, 2] and split(1, 3) == [1, 0, 0] and sum(split(24, 5)) == 24
 
 
 # --- the verdict -------------------------------------------------------------------------------------
@@ -287,8 +285,6 @@ def test_verdict_rule():
     assert judge(rising, rising, "acc", "max") == "over-fitting"
     # Training accuracy 0.89 where the best trial reached 0.95: under-fitting.
     assert judge(curves([0.6, 0.8, 0.89], [0.6, 0.8, 0.88]), best, "acc", "max") == "under-fitting"
-    # ... even with validation far behind: a network that cannot fit its training data is too weak.
-    assert judge(curves([0.6, 0.6, 0.62], [0.5, 0.5, 0.52]), best, "acc", "max") == "under-fitting"
     # A trial pruned after epoch 2 is compared with the best trial at epoch 2 (0.9), not at its end.
     assert judge(curves([0.7, 0.86], [0.7, 0.85]), best, "acc", "max") == "fine"
     assert judge(curves([0.5, 0.6], [0.5, 0.6]), best, "acc", "max") == "under-fitting"
@@ -297,6 +293,77 @@ def test_verdict_rule():
     assert judge([{"train_loss": 0.5, "val_loss": 0.6}], loss_best, "loss", "min") == "over-fitting"
     assert judge([{"train_loss": 0.6, "val_loss": 0.62}], loss_best, "loss", "min") == "under-fitting"
     assert judge([], best, "acc", "max") == ""
+
+
+def test_verdicts_hold_in_absolute_terms():
+    """Issue 32: near-zero losses made the relative rule call an over-fitting trial under-fitting, and
+    trials near chance were all "fine" when the best trial was near chance too."""
+    # Training loss 0.026, validation loss 0.196 (7.5 times as much): over-fitting, although the best
+    # trial's training loss (0.002) is far below 0.026.
+    overfit = [{"epoch": 0, "train_loss": 0.2, "val_loss": 0.25}, {"epoch": 1, "train_loss": 0.026, "val_loss": 0.196}]
+    best = [{"epoch": 0, "train_loss": 0.1, "val_loss": 0.2}, {"epoch": 1, "train_loss": 0.002, "val_loss": 0.15}]
+    assert judge(overfit, best, "loss", "min") == "over-fitting"
+    # Near zero, 10% is nothing: losses of 0.001 and 0.004, or 0.004 where the best trial got 0.001, are fine.
+    tiny = [{"epoch": 0, "train_loss": 0.001, "val_loss": 0.004}]
+    assert judge(tiny, tiny, "loss", "min") == "fine"
+    assert judge([{"epoch": 0, "train_loss": 0.004, "val_loss": 0.006}], tiny, "loss", "min") == "fine"
+
+    # Four trials near chance on two classes (training accuracy 0.57-0.61), the best of them included:
+    # under-fitting, whatever the best trial did and whatever validation did.
+    near_chance = [
+        curves([0.52, 0.57], [0.5, 0.55]),
+        curves([0.55, 0.58], [0.6, 0.62]),
+        curves([0.56, 0.60], [0.5, 0.50]),  # (validation 0.10 behind: noise, not over-fitting)
+        curves([0.58, 0.61], [0.6, 0.59]),
+    ]
+    for trial in near_chance:
+        assert judge(trial, near_chance[1], "acc", "max", chance=0.5) == "under-fitting"
+    # Chance is the commonest class's share: 0.70 is near it when 63% of the rows are one class ...
+    assert judge(curves([0.6, 0.70], [0.6, 0.69]), curves([0.6, 0.70], [0.6, 0.69]), "acc", "max", chance=0.63) == (
+        "under-fitting"
+    )
+    # ... and not with ten even classes.
+    assert judge(curves([0.6, 0.70], [0.6, 0.69]), curves([0.6, 0.70], [0.6, 0.69]), "acc", "max", chance=0.1) == (
+        "fine"
+    )
+    # The accuracy decides it even when the search ranks trials by their loss.
+    ranked_by_loss = curves([0.55, 0.6], [0.55, 0.6])
+    assert judge(ranked_by_loss, ranked_by_loss, "loss", "min", chance=0.5) == "under-fitting"
+
+    # A large gap is over-fitting whatever the best trial did: training 0.62 where the best reached
+    # 0.95 at that epoch, validation 0.10 behind it (with ten classes: far from chance).
+    assert judge(curves([0.6, 0.6, 0.62], [0.5, 0.5, 0.52]), best_acc(), "acc", "max", chance=0.1) == "over-fitting"
+    # On two classes the same training accuracy is near chance: under-fitting.
+    assert judge(curves([0.6, 0.6, 0.62], [0.5, 0.5, 0.52]), best_acc(), "acc", "max", chance=0.5) == "under-fitting"
+
+
+def best_acc():
+    return curves([0.7, 0.9, 0.95], [0.7, 0.88, 0.93])
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_the_verdict_is_decided_when_the_trial_ends_so_its_progress_line_and_the_table_agree(tmp_path):
+    """A trial's verdict is decided once, as it ends, against the best trial so far; trials.csv shows
+    that one, not one against a better trial that came later (issue 32: a trial's line said
+    over-fitting, the table under-fitting)."""
+    from zoo.search import progress_line, report_rows, verdict_at_end
+
+    search = prepare("mlp", write(tmp_path), study_dir=tmp_path / "s")
+    study = optuna.create_study(direction="maximize")
+    first = curves([0.7, 0.86, 0.9], [0.7, 0.85, 0.87])  # the best when it ends: fine
+    later = curves([0.8, 0.95, 0.99], [0.8, 0.93, 0.95])  # better; its training 0.09 ahead of the first's
+    lines = []
+    for value, trial_curves in ((0.87, first), (0.95, later)):
+        verdict = verdict_at_end(study, search, trial_curves, value, chance=0.5)
+        attrs = {"curves": trial_curves, "verdict": verdict, "options": {"optimizer.lr": 0.01, "model.hidden": [4]}}
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+        row = report_rows(study, search)[-1]
+        lines.append(progress_line(row, study, search, len(study.trials)))
+    table = report_rows(study, search)
+    assert [row["verdict"] for row in table] == ["fine", "fine"]
+    assert [line.split("  ")[5] for line in lines] == ["fine", "fine"]  # (after the trial, value, best, train, gap)
+    # Against the later, better trial the first would be under-fitting (0.9 where it reached 0.99).
+    assert judge(first, later, "acc", "max", chance=0.5) == "under-fitting"
 
 
 # --- the decision boundary at the best and at the last epoch -------------------------------------
@@ -405,6 +472,85 @@ def test_a_trial_pruned_at_its_first_validation_still_shows_its_validation_figur
     )
 
 
+def finished_trial(value: float, options: dict, curves_: list) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(value=value, user_attrs={"options": options, "curves": curves_, "verdict": "fine"})
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_the_summary_and_best_yaml_write_unicode_as_text_and_best_yaml_warns_of_imports(tmp_path, capsys):
+    """Issue 32: ``\\u00b5m`` in the JSON summary and best.yaml; issue 34: a recipe's ``imports:`` run
+    code when it is loaded, which best.yaml's header says where recipes are shared. (A study whose
+    trials are all done: the command writes its report and summary without training.)"""
+    import zoo.search
+    from zoo.tune import main
+
+    (tmp_path / "mine.py").write_text("# registers nothing\n")
+    data = ["--data.name", "csv", "--data.target", "taille_µm", "--data.path", str(tmp_path / "mesures_µm.csv")]
+    imports = [str(tmp_path / "mine.py")]
+    search = prepare("mlp", write(tmp_path), overrides=data, imports=imports, study_dir=tmp_path / "étude")
+    study = zoo.search.open_study(search, create=True)
+    study.add_trial(finished_trial(0.8, {"optimizer.lr": 0.01, "model.hidden": [4]}, curves([0.7, 0.8], [0.7, 0.8])))
+    capsys.readouterr()
+    args = ["--search", str(write(tmp_path)), "--n_trials", "1", "--dir", str(tmp_path / "étude"), *data]
+    assert main(["mlp", *args, "--import", imports[0]]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "\\u" not in out and summary_of(out)["study_dir"] == str(tmp_path / "étude")
+    best = (tmp_path / "étude" / "best.yaml").read_text(encoding="utf-8")
+    assert "target: taille_µm" in best and "mesures_µm.csv" in best and "\\x" not in best
+    header = [line for line in best.splitlines() if line.startswith("#")]
+    assert any("imports" in line and "runs" in line for line in header), header
+    assert any("mine.py" in line for line in header) and any("--print_config" in line for line in header), header
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_study_left_short_by_a_trial_it_cannot_watch_is_not_reported_done(tmp_path):
+    """Issue 34: a trial left running on another machine counted as if it would finish, and the
+    command said done with exit 0. On a journal file (no heartbeat) nothing here can tell whether that
+    process is alive: the command ends with exit 1 and says which trial it is and where."""
+    import zoo.search
+    from zoo.errors import ZooError
+
+    search = prepare(
+        "mlp", write(tmp_path), n_trials=1, storage=str(tmp_path / "shared.log"), study_dir=tmp_path / "s", echo=False
+    )
+    study = zoo.search.open_study(search, create=True)
+    elsewhere = study.ask()
+    elsewhere.set_user_attr("worker", "othermachine:4242:0")
+    with pytest.raises(ZooError) as err:
+        zoo.search.tune(search)
+    message = str(err.value)
+    assert err.value.exit_code == 1 and "\n" not in message
+    assert message.startswith("the study holds 0 of 1 trials") and "trial 0" in message and "othermachine" in message
+    assert "no heartbeat" in message
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_trial_of_a_machine_that_died_runs_again_here_and_the_study_finishes(tmp_path, monkeypatch):
+    """Issue 34: a trial left running by a machine that died (its heartbeat stops; here 2 s after the
+    command starts) counted as if it would finish, so the command finished 2 of 3 trials and said
+    done. The command waits for it, fails it when its heartbeat is stale, runs it again, and ends with
+    the study's 3 trials."""
+    import zoo.search
+
+    monkeypatch.setattr(zoo.search, "HEARTBEAT", (1, 2))  # (seconds: beat, and how long a silence is death)
+    search = prepare(
+        "mlp", write(tmp_path), n_trials=3, sampler="random", pruner="none", study_dir=tmp_path / "s", echo=False
+    )
+    study = zoo.search.open_study(search, create=True)
+    dead = study.ask()
+    search.space.draw(dead)
+    dead.set_user_attr("worker", "othermachine:4242:0")
+    study._storage.record_heartbeat(dead._trial_id)  # its last beat
+    summary = zoo.search.tune(search)
+    assert summary["finished"] == 3
+    trials = load(tmp_path / "s", "mlp-space").trials
+    assert trials[0].state.name == "FAIL"
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == 0]
+    assert retry.params == trials[0].params and retry.state.name in ("COMPLETE", "PRUNED")
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 3
+
+
 # --- whole studies (slow: each starts the command) -----------------------------------------------
 
 
@@ -489,10 +635,13 @@ LONGER = TINY.replace("trainer.max_epochs: 3", "trainer.max_epochs: 40")
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_trial_loses_only_that_trial(tmp_path):
+def test_a_worker_killed_mid_trial_is_made_up_for_by_the_other_and_the_study_finishes(tmp_path):
+    """Issue 34: with one of two workers killed, the other ran the killed trial's retry but not the
+    rest of the dead worker's share (2 of 5 trials, exit 1). Now the other takes over: the study ends
+    with its trials, the killed one's retry going on from its checkpoint, and the command exits 0."""
     space = write(tmp_path, LONGER)
     study_dir = tmp_path / "studies" / "mlp-space"
-    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "4", "--workers", "2"]
+    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "5", "--workers", "2"]
     command += ["--sampler", "random", "--pruner", "none"]
     process = subprocess.Popen(
         command, cwd=tmp_path, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -503,32 +652,60 @@ def test_a_worker_killed_mid_trial_loses_only_that_trial(tmp_path):
         out, err = process.communicate(timeout=600)
     finally:
         process.kill()
-    assert process.returncode == 1, err
+    assert process.returncode == 0, err
     assert f"was killed by SIGKILL; its trial {victim.number} failed and is queued to run again" in err
+    assert summary_of(out)["finished"] == 5
     study = load(study_dir, "mlp-space")
+    assert sorted(states(study)) == ["COMPLETE"] * 5 + ["FAIL"]
     assert study.trials[victim.number].state.name == "FAIL"
-    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
-    assert len(retry) == 1 and retry[0].params == victim.params
-    # The other worker went on: its own share of the trials finished.
-    assert sum(t.state.name == "COMPLETE" for t in study.trials) >= 2, (
-        [(t.number, t.state.name, t.user_attrs.get("retry_of"), t.user_attrs.get("note")) for t in study.trials],
-        out,
-        err,
-    )
-
-    again = tune(
-        tmp_path, "--search", str(space), "--n_trials", "4", "--workers", "2", "--sampler", "random", "--pruner", "none"
-    )
-    assert again.returncode == 0, again.stderr
-    study = load(study_dir, "mlp-space")
-    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 4
-    assert sorted(states(study)) == ["COMPLETE"] * 4 + ["FAIL"]
-    retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == victim.number)
+    (retry,) = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
     # The retry ran on this machine, so it went on from the killed trial's last checkpoint.
-    assert retry.state.name == "COMPLETE" and retry.user_attrs["run_dir"] == victim.user_attrs["run_dir"]
-    assert retry.user_attrs["epochs"] == 40
+    assert retry.params == victim.params and retry.user_attrs["run_dir"] == victim.user_attrs["run_dir"]
+    assert retry.state.name == "COMPLETE" and retry.user_attrs["epochs"] == 40
+    # Every trial but the killed one ran in the surviving worker after the kill.
+    assert len({t.user_attrs["worker"].split(":")[1] for t in study.trials}) == 2
     table = rows(study_dir / "trials.csv")
     assert table[victim.number]["state"] == "fail" and "killed" in table[victim.number]["note"]
+
+
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started (its workers, and multiprocessing's resource tracker)."""
+    return {int(child) for path in Path(f"/proc/{pid}/task").glob("*/children") for child in path.read_text().split()}
+
+
+@pytest.mark.slow
+def test_killing_the_command_stops_its_workers(tmp_path):
+    """Issue 34: a kill -9 of the command left its workers running their shares. Each worker now
+    stops when its parent is gone, as after Ctrl-C: its trial stops after the step, failed and queued
+    to run again."""
+    from zoo.search import alive
+
+    space = write(tmp_path, TINY.replace("trainer.max_epochs: 3", "trainer.max_epochs: 300"))
+    study_dir = tmp_path / "studies" / "mlp-space"
+    command = [sys.executable, "-m", "zoo.tune", "mlp", "--search", str(space), "--n_trials", "4", "--workers", "2"]
+    command += ["--sampler", "random", "--pruner", "none"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=checkout_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    workers: set[int] = set()
+    try:
+        victim, pid = wait_for(lambda: running_trial_with_a_checkpoint(study_dir, "mlp-space"))
+        workers = children(process.pid)
+        assert pid in workers
+        process.kill()
+        process.wait()
+        wait_for(lambda: not any(alive(w) for w in workers), timeout=120)
+    finally:
+        process.kill()
+        for worker in workers:
+            if alive(worker):
+                os.kill(worker, signal.SIGKILL)
+    study = load(study_dir, "mlp-space")
+    # They stopped: they did not go on to finish the study (300 epochs a trial).
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) < 4
+    stopped = study.trials[victim.number]
+    assert stopped.state.name == "FAIL" and stopped.user_attrs["note"] == "interrupted by SIGTERM"
+    assert [t.state.name for t in study.trials if t.user_attrs.get("retry_of") == victim.number] == ["WAITING"]
 
 
 @pytest.mark.slow
@@ -697,6 +874,43 @@ def test_two_machines_run_the_same_command_on_one_postgresql_study(tmp_path, pos
     # Either machine writes the whole study's report from the database (every trial, not only its own).
     for k in range(2):
         assert len(rows(tmp_path / f"machine-{k}" / "studies" / name / "trials.csv")) >= 6
+
+
+@pytest.mark.slow
+def test_a_rerun_on_postgresql_runs_again_the_trial_of_a_machine_that_died(tmp_path, postgres_url):
+    """Issue 34, as reported: a trial left running by a machine that died counted as if it would
+    finish, so the same command run again finished 2 of 3 trials and exited 0. Its heartbeat is
+    minutes old here: the command fails it, runs its options again, and finishes all 3."""
+    import sqlalchemy
+
+    import zoo.search
+
+    name = unique_study(tmp_path)
+    space = write(tmp_path)
+    search = prepare("mlp", space, storage=postgres_url, study=name, study_dir=tmp_path / "setup")
+    study = zoo.search.open_study(search, create=True)
+    dead = study.ask()
+    search.space.draw(dead)
+    dead.set_user_attr("worker", "othermachine:4242:0")
+    storage = study._storage
+    storage.record_heartbeat(dead._trial_id)
+    with storage.engine.begin() as connection:  # the machine died ten minutes ago
+        connection.execute(
+            sqlalchemy.text(
+                "UPDATE trial_heartbeats SET heartbeat = heartbeat - interval '10 minutes' WHERE trial_id = :id"
+            ),
+            {"id": dead._trial_id},
+        )
+    storage.engine.dispose()
+
+    done = tune(tmp_path, "--search", str(space), "--n_trials", "3", "--storage", postgres_url, "--study", name)
+    assert done.returncode == 0, done.stderr
+    assert "trial 0 was running in a process that is gone" in done.stdout, done.stdout
+    assert summary_of(done.stdout)["finished"] == 3
+    trials = optuna.load_study(study_name=name, storage=postgres_url).trials
+    assert trials[0].state.name == "FAIL" and sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 3
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == 0]
+    assert retry.params == trials[0].params and retry.state.name in ("COMPLETE", "PRUNED")
 
 
 def running_trials(storage, name: str, pid: int | None = None) -> bool:

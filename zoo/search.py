@@ -39,6 +39,7 @@ import re
 import signal
 import socket
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -46,7 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.config import dump_yaml, load_yaml_file, plain
+import yaml
+
+from zoo.config import load_yaml_file, plain
 from zoo.errors import Stopped, UsageError, ZooError
 from zoo.recipes import Config, recipe_dir, resolve_recipe
 from zoo.training import differences, fit, keeping_data
@@ -56,17 +59,22 @@ SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "asha", "none")
 # Optuna's heartbeat on database storages: every process running a trial writes a beat every
 # HEARTBEAT[0] seconds; a trial without one for HEARTBEAT[1] seconds (its process or machine died) is
-# failed by the next process that starts a trial. (A process killed on this machine is found at once:
-# see ``fail_dead_trials``.)
+# failed by the next process of the study that looks (``fail_lost_trials``). (A process killed on this
+# machine is found at once, by its pid.)
 HEARTBEAT = (10, 60)
 HOST = socket.gethostname()
+# How often a process whose study's last trials run elsewhere looks whether they ended or died.
+POLL_S = 2.0
 
 # The verdict's margins (README, "Tuning"): an accuracy (a metric better higher, between 0 and 1)
 # counts as behind by more than 0.05; any other metric by more than 10% of the value it is compared
-# with. Validation loss "rising" means more than 10% (and 0.01) above its lowest, with training loss
-# lower than it was then.
-ACC_MARGIN, RELATIVE_MARGIN = 0.05, 0.10
-RISE_RELATIVE, RISE_ABSOLUTE = 0.10, 0.01
+# with, and a loss by more than 0.01 as well (near zero, 10% is nothing: losses of 0.001 and 0.004
+# are both a fit). Training accuracy less than a quarter of the way from chance (the commonest
+# class's share of the training data) to 1 is near chance. Validation loss "rising" means more than
+# 10% (and 0.01) above its lowest, with training loss lower than it was then.
+ACC_MARGIN, RELATIVE_MARGIN, LOSS_MARGIN = 0.05, 0.10, 0.01
+NEAR_CHANCE = 0.25
+RISE_RELATIVE = 0.10
 
 
 # --- the search space ----------------------------------------------------------------------------
@@ -458,9 +466,12 @@ def shown(url: str) -> str:
     if "://" not in url:
         return url
     try:
+        from urllib.parse import unquote
+
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        # (Unquoted again: SQLAlchemy writes a path's é as %C3%A9.)
+        return unquote(make_url(url).render_as_string(hide_password=True))
     except Exception:
         return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
@@ -545,20 +556,23 @@ def alive(pid: int) -> bool:
         return True
 
 
+def worker_of(trial: Any) -> tuple[str, int | None]:
+    """``(host, pid)`` of the process that runs (or ran) a trial, as ``Trials`` records it."""
+    host, _, rest = str(trial.user_attrs.get("worker", "")).partition(":")
+    pid, _, number = rest.partition(":")
+    return host, int(pid) if pid.isdigit() and number == str(trial.number) else None
+
+
 def fail_dead_trials(study: Any, retries: int) -> list[int]:
     """Fail the running trials whose process, on this machine, is gone (SIGKILL, a crash), and queue
-    their retries. Optuna's heartbeat finds the dead on other machines, a minute later; the journal
-    file has no heartbeat, so this is its only cleanup."""
+    their retries. (Optuna's heartbeat finds the dead on other machines: ``fail_lost_trials``.)"""
     import optuna
     from optuna.trial import TrialState
 
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        host, _, rest = str(trial.user_attrs.get("worker", "")).partition(":")
-        pid, _, number = rest.partition(":")
-        if host != HOST or number != str(trial.number) or not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        if alive(int(pid)):
+        host, pid = worker_of(trial)
+        if host != HOST or pid is None or pid == os.getpid() or alive(pid):
             continue
         try:
             study.tell(trial.number, state=TrialState.FAIL)
@@ -567,6 +581,71 @@ def fail_dead_trials(study: Any, retries: int) -> list[int]:
         Retry(retries)(study, trial)
         failed.append(trial.number)
     return failed
+
+
+def fail_lost_trials(study: Any, search: Search) -> list[int]:
+    """Fail the running trials whose process is gone, and queue their retries: on this machine found
+    by its pid, at once; on another, by Optuna's heartbeat (a database storage; a trial silent for
+    ``HEARTBEAT[1]`` s). A journal file has no heartbeat: there only this machine's are found."""
+    import optuna
+    from optuna.trial import TrialState
+
+    before = {t.number for t in running_trials(study)}
+    failed = fail_dead_trials(study, search.retries)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # (its callback, Retry, queues them again)
+    # (A trial that ended in between is not lost: those failed by a signal say so in a note.)
+    stale = [
+        t.number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        if t.number in before and not t.user_attrs.get("note")
+    ]
+    return sorted(set(failed) | set(stale))
+
+
+def running_trials(study: Any) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+
+def watched(trial: Any, search: Search) -> bool:
+    """Whether this process would see the death of the one running ``trial``: on this machine by its
+    pid, on another only through a database's heartbeat (a journal file has none)."""
+    return "://" in storage_url(search) or worker_of(trial)[0] == HOST
+
+
+def where(trial: Any) -> str:
+    host, pid = worker_of(trial)
+    return f"trial {trial.number} (on {host or 'an unknown machine'}{f', pid {pid}' if pid else ''})"
+
+
+class StartLock:
+    """Held while a process counts the study's trials and starts the next one, so that the processes
+    of this machine (a command's workers, or commands run twice on one study directory) never start
+    more than ``n_trials`` between them; ``Trials`` lets go of it as soon as its trial is running. A
+    file lock (flock): the kernel lets go of it for a process that dies holding it."""
+
+    def __init__(self, search: Search):
+        self.path = search.study_dir / ".start.lock"
+        self.file: Any = None
+
+    def __enter__(self) -> StartLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a")  # noqa: SIM115 (closed by release)
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -712,16 +791,20 @@ class Trials:
 
     def __init__(self, search: Search, study: Any):
         self.search, self.study = search, study
+        self.starting: StartLock | None = None  # held by ``work`` until this trial is running
 
     def __call__(self, trial: Any) -> float:
         import optuna
 
         from zoo.callbacks import OptunaPruning
 
+        if self.starting is not None:  # the trial is in the storage, running: the others count it now
+            self.starting.release()
+            self.starting = None
         search = self.search
         # Set first: who runs this trial, so that its death on this machine is noticed (fail_dead_trials).
         trial.set_user_attr("worker", f"{HOST}:{os.getpid()}:{trial.number}")
-        for stale in ("note", "curves", "final", "size", "epochs"):  # (a retry inherits its predecessor's)
+        for stale in ("note", "curves", "final", "size", "epochs", "verdict"):  # (a retry inherits its predecessor's)
             if stale in trial.user_attrs:
                 trial.set_user_attr(stale, None)
         options = search.space.draw(trial)
@@ -730,23 +813,24 @@ class Trials:
         run_dir = resume or self.fresh_dir(trial.number)
         trial.set_user_attr("run_dir", str(run_dir))
         pruning = OptunaPruning(trial, search.space.metric)
+        labels = label_counter()
         result = None
         try:
             result = fit(
                 search.model,
                 config=search.recipe,
                 overrides={**search.fixed, **options},
-                callbacks=[pruning],
+                callbacks=[pruning, labels],
                 run_dir=None if resume else run_dir,
                 resume=resume,
                 quiet=True,
                 test=False,  # trials are compared on validation; the test split is for best.yaml's replay
             )
         except optuna.TrialPruned:
-            self.record(trial, run_dir)
+            self.record(trial, run_dir, chance=labels.chance())
             raise
         except Stopped as stop:
-            self.record(trial, run_dir)
+            self.record(trial, run_dir, chance=labels.chance())
             if stop.exit_code <= 128:  # a loss that became NaN: these options diverge; the trial is over
                 trial.set_user_attr("note", "diverged: " + str(stop).split(";")[0])
                 raise optuna.TrialPruned("diverged") from None
@@ -757,7 +841,7 @@ class Trials:
             self.interrupted(trial, 130)
             raise
         value = result.summary["val"].get(search.space.metric.removeprefix("val_"))
-        self.record(trial, run_dir, result)
+        self.record(trial, run_dir, result, value, labels.chance())
         if value is None:
             trial.set_user_attr("note", f"{search.space.metric} is not a finite number")
             raise optuna.TrialPruned("no finite value")
@@ -793,8 +877,11 @@ class Trials:
                 continue
         raise ZooError(f"could not create a directory for trial {number} in {self.search.study_dir}")
 
-    def record(self, trial: Any, run_dir: Path, result: Any = None) -> None:
-        """What the report needs, kept in the storage: the trial's curves and final figures, its size."""
+    def record(
+        self, trial: Any, run_dir: Path, result: Any = None, value: float | None = None, chance: float | None = None
+    ) -> None:
+        """What the report needs, kept in the storage: the trial's curves and final figures, its size,
+        and its verdict (decided now, once: ``verdict_at_end``)."""
         from zoo.records import read_csv
 
         if result is not None:
@@ -805,20 +892,45 @@ class Trials:
         else:
             rows = []
         name = self.search.space.metric.removeprefix("val_")
-        keep = ("epoch", "step", "train_loss", "val_loss", f"train_{name}", f"val_{name}")
+        # (Accuracy too, whatever the search ranks by: the verdict's "near chance" reads it.)
+        keep = ("epoch", "step", "train_loss", "val_loss", f"train_{name}", f"val_{name}", "train_acc", "val_acc")
         curves = [{k: round(float(row[k]), 6) for k in keep if row.get(k) is not None} for row in rows]
         trial.set_user_attr("curves", curves)
         trial.set_user_attr("epochs", int(rows[-1]["epoch"]) + 1 if rows else 0)
+        trial.set_user_attr("verdict", verdict_at_end(self.study, self.search, curves, value, chance))
 
 
-def split(total: int, parts: int) -> list[int]:
-    """``total`` trials over ``parts`` processes, as evenly as can be: exactly ``total`` in all."""
-    return [total // parts + (k < total % parts) for k in range(parts)]
+def label_counter() -> Any:
+    """A Lightning callback that counts the class labels of the training batches: ``chance()`` is the
+    commonest class's share, the accuracy of a network that has learnt nothing but the commonest
+    answer (None for a task without classes)."""
+    import lightning as L
+    import torch
+
+    class LabelCounter(L.Callback):
+        def __init__(self) -> None:
+            self.counts: torch.Tensor | None = None
+
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            classes = getattr(pl_module, "num_classes", None)
+            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) == 2 else None
+            if not classes or not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.is_floating_point():
+                return
+            counts = torch.bincount(labels.detach(), minlength=classes)  # (on the batch's device: no wait)
+            self.counts = counts if self.counts is None else self.counts + counts
+
+        def chance(self) -> float | None:
+            return None if self.counts is None else float(self.counts.max() / self.counts.sum())
+
+    return LabelCounter()
 
 
-def work(search: Search, worker: int, quota: int, deadline: float | None) -> None:
-    """One process's share: up to ``quota`` trials, one at a time, until the study has ``n_trials``
-    (processes on other machines count too) or the deadline passes."""
+def work(search: Search, worker: int, deadline: float | None) -> None:
+    """One process's part of the search: a trial at a time until the study holds ``n_trials`` (trials
+    of other processes and machines count) or the deadline passes. When every trial left is running
+    elsewhere it waits for them: one whose process dies is failed (``fail_lost_trials``) and runs again
+    here. It does not wait for a trial whose process it cannot watch (``watched``): the study stays
+    short, and ``tune`` says so."""
     import logging
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # the progress line says it all
@@ -826,20 +938,45 @@ def work(search: Search, worker: int, quota: int, deadline: float | None) -> Non
     objective = Trials(search, study)
     progress = Progress(search, worker)
     url = storage_url(search)
+    awaited: list[int] = []
     with keeping_data():  # every trial reads the same data: once per process
-        for _ in range(quota):
-            if deadline is not None and time.time() > deadline:
-                break
+        while deadline is None or time.time() <= deadline:
             try:
-                if finished(study) + counts(study).get("running", 0) >= search.n_trials:
-                    break
-                study.optimize(objective, n_trials=1, callbacks=[progress], catch=())
+                with StartLock(search) as lock:
+                    for number in fail_lost_trials(study, search):
+                        say(search, progress.prefix + lost_line(study, number))
+                    done, running = finished(study), running_trials(study)
+                    if done >= search.n_trials:
+                        return
+                    if done + len(running) < search.n_trials:
+                        objective.starting = lock  # (let go of once the trial is running)
+                        study.optimize(objective, n_trials=1, callbacks=[progress], catch=())
+                        continue
             except (ZooError, KeyboardInterrupt):
                 raise
             except Exception as err:
                 if type(err).__module__.startswith("sqlalchemy"):
                     raise storage_error(url, err) from None
                 raise
+            if not all(watched(t, search) for t in running):
+                return
+            if [t.number for t in running] != awaited:
+                awaited = [t.number for t in running]
+                say(
+                    search,
+                    f"{progress.prefix}waiting for trial {', '.join(map(str, awaited))} to end "
+                    "(running in another process; if it dies, it runs again here)",
+                )
+            time.sleep(POLL_S)
+
+
+def lost_line(study: Any, number: int) -> str:
+    again = "queued to run again" if queued_again(study, number) else "not run again (its retries are used up)"
+    return f"trial {number} was running in a process that is gone: failed, and {again}"
+
+
+def queued_again(study: Any, number: int) -> bool:
+    return any(t.user_attrs.get("retry_of") == number for t in study.get_trials(deepcopy=False))
 
 
 class Progress:
@@ -888,31 +1025,40 @@ def progress_line(row: dict[str, Any], study: Any, search: Search, done: int) ->
 
 def tune(search: Search) -> dict[str, Any]:
     """Run the search: its remaining trials, in ``search.workers`` processes on this machine, then
-    write the report. Returns a summary; raises ``Stopped`` when a signal stopped it (the study is left
-    consistent: the trials that were running are failed and queued to run again)."""
+    write the report. Returns a summary once the study holds ``n_trials`` (or the timeout passed);
+    raises ``Stopped`` when a signal stopped it (the study is left consistent: the trials that were
+    running are failed and queued to run again), ``ZooError`` when it ended short of ``n_trials``."""
     study = open_study(search, create=True)
     url = storage_url(search)
     if name_of(search.sampler) == "grid":
         queue_grid(study, search)
-    for number in fail_dead_trials(study, search.retries):
-        say(search, f"trial {number} was running in a process that is gone: failed, and queued to run again")
-    done, running = finished(study), counts(study).get("running", 0)
+    with StartLock(search):
+        for number in fail_lost_trials(study, search):
+            say(search, lost_line(study, number))
+    done, running = finished(study), len(running_trials(study))
     todo = max(0, search.n_trials - done - running)
-    say(search, f"study {search.study} in {shown(url)}: {done} of {search.n_trials} trials done, {todo} to run")
+    elsewhere = f", {running} running in other processes" if running else ""
+    say(
+        search,
+        f"study {search.study} in {shown(url)}: {done} of {search.n_trials} trials done, {todo} to run{elsewhere}",
+    )
     deadline = time.time() + search.timeout_s if search.timeout_s else None
+    processes = min(search.workers, max(todo, 1))  # (none to start: one waits for those running elsewhere)
     stopped: Stopped | None = None
+    killed = 0
     try:
-        if todo and search.workers == 1:
+        if done < search.n_trials and processes == 1:
             try:
-                work(search, 0, todo, deadline)
+                work(search, 0, deadline)
             except KeyboardInterrupt:
                 raise Stopped("interrupted", 130) from None
-        elif todo:
-            run_workers(search, split(todo, min(search.workers, todo)), deadline, study)
+        elif done < search.n_trials:
+            killed = run_workers(search, processes, deadline, study)
     except Stopped as stop:
         stopped = stop
     finally:
-        summary = write_report(open_study(search), search)
+        study = open_study(search)
+        summary = write_report(study, search)
     if stopped is not None:
         if stopped.exit_code > 128:  # a signal: the trials it stopped are queued to run again
             name = signal.Signals(stopped.exit_code - 128).name if stopped.exit_code < 128 + 65 else "a signal"
@@ -922,7 +1068,23 @@ def tune(search: Search) -> dict[str, Any]:
                 stopped.exit_code,
             ) from None
         raise stopped
+    if summary["finished"] < search.n_trials and (deadline is None or time.time() <= deadline):
+        raise ZooError(short_study(study, search, summary["finished"], killed))
     return summary
+
+
+def short_study(study: Any, search: Search, done: int, killed: int) -> str:
+    """Why a search ended with fewer than ``n_trials`` (no timeout), and what to do."""
+    head = f"the study holds {done} of {search.n_trials} trials"
+    unwatched = [t for t in running_trials(study) if not watched(t, search)]
+    if unwatched:
+        return (
+            f"{head}: {', '.join(map(where, unwatched))} is still running in a process this one cannot watch "
+            "(a journal file has no heartbeat); the study is complete if it ends; if that process is gone, "
+            "the same command run again on its machine runs it again"
+        )
+    who = "every worker was killed (above)" if killed else "the search stopped early"
+    return f"{head}: {who}; the same command run again finishes it"
 
 
 def say(search: Search, line: str) -> None:
@@ -930,16 +1092,35 @@ def say(search: Search, line: str) -> None:
         print(line, flush=True)
 
 
-def worker_main(search: Search, worker: int, quota: int, deadline: float | None, threads: int) -> None:
+def worker_main(search: Search, worker: int, deadline: float | None, threads: int) -> None:
     """A worker process (``--workers K``): in a session of its own, so that a Ctrl-C reaches it once,
-    through the parent, and its exit status says how it ended."""
+    through the parent, and its exit status says how it ended. It stops when the parent is gone,
+    however that ended (a kill -9 too), as on SIGTERM: its trial stops after the step, failed and
+    queued to run again."""
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
     import torch
 
     os.setsid()
+    parent = multiprocessing.parent_process()
+
+    def stop_with_parent() -> None:
+        wait([parent.sentinel])  # (ready when the parent's end of the pipe closes: it is gone)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def interrupted(signum: int, frame: Any) -> None:
+        # Outside a run (a run's own handler stops it after the step), wherever the worker is: a trial
+        # being set up is failed and queued to run again (Trials), as one in training is.
+        raise Stopped(f"interrupted by {signal.Signals(signum).name}", 128 + signum)
+
+    signal.signal(signal.SIGTERM, interrupted)
+    threading.Thread(target=stop_with_parent, name="zoo.tune parent watch", daemon=True).start()
     torch.set_num_threads(threads)
     code = 0
     try:
-        work(search, worker, quota, deadline)
+        work(search, worker, deadline)
     except Stopped as stop:
         code = stop.exit_code
         if code <= 128:
@@ -953,22 +1134,23 @@ def worker_main(search: Search, worker: int, quota: int, deadline: float | None,
     os._exit(code)  # (no interpreter shutdown: Lightning's and torch's atexit hooks have nothing to save)
 
 
-def run_workers(search: Search, quotas: list[int], deadline: float | None, study: Any) -> None:
-    """Start a process per quota and wait for them. A signal to this process is passed on to each of
-    them once (they stop after their current step); a worker that dies leaves the others running, and
-    its trial failed and queued to run again."""
+def run_workers(search: Search, count: int, deadline: float | None, study: Any) -> int:
+    """Start ``count`` worker processes and wait for them; returns how many were killed. A signal to
+    this process is passed on to each of them once (they stop after their current step); a worker
+    that dies leaves its trial failed and queued to run again, and the others make up for it: each
+    runs trials until the study holds ``n_trials`` (``work``)."""
     import multiprocessing
     from multiprocessing.connection import wait
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores // len(quotas))
+    threads = max(1, cores // count)
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch or database state
     previous_omp = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         processes = [
-            context.Process(target=worker_main, args=(search, k, quota, deadline, threads), name=f"zoo.tune worker {k}")
-            for k, quota in enumerate(quotas)
+            context.Process(target=worker_main, args=(search, k, deadline, threads), name=f"zoo.tune worker {k}")
+            for k in range(count)
         ]
         for process in processes:
             process.start()
@@ -988,23 +1170,25 @@ def run_workers(search: Search, quotas: list[int], deadline: float | None, study
 
     handlers = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     errors: list[int] = []
+    killed = 0
     try:
         waiting = {p.sentinel: p for p in processes}
         while waiting:
             for sentinel in wait(list(waiting)):
                 process = waiting.pop(sentinel)
                 process.join()
-                code = process.exitcode
-                if code is not None and code < 0:  # killed by a signal it could not handle (SIGKILL)
-                    lost = fail_dead_trials(study, search.retries)
-                    what = f"; its trial {', '.join(map(str, lost))} failed and is queued to run again" if lost else ""
+                code = process.exitcode or 0
+                if code < 0 or (code > 128 and not received):  # killed (SIGKILL), or stopped by a signal of its own
+                    with StartLock(search):
+                        fail_dead_trials(study, search.retries)
+                    how = "killed" if code < 0 else "stopped"
                     print(
-                        f"zoo.tune: worker {processes.index(process)} (pid {process.pid}) was killed by "
-                        f"{signal.Signals(-code).name}{what}",
+                        f"zoo.tune: worker {processes.index(process)} (pid {process.pid}) was {how} by "
+                        f"{signal.Signals(abs(code) % 128).name}{trial_lost_by(study, process.pid)}",
                         file=sys.stderr,
                         flush=True,
                     )
-                    errors.append(1)
+                    killed += 1
                 elif code:
                     errors.append(code)
     finally:
@@ -1013,15 +1197,24 @@ def run_workers(search: Search, quotas: list[int], deadline: float | None, study
     if received:
         raise Stopped(f"interrupted by {signal.Signals(received[0]).name}", 128 + received[0])
     if errors:
-        signals = [c for c in errors if c > 128]
-        code = signals[0] if signals else max(errors)
-        if code == 2:
+        if 2 in errors:
             raise UsageError("a worker stopped on a usage error (above)")
         raise Stopped(
-            f"{len(errors)} of {len(quotas)} workers did not finish their share; "
-            "run the same command again to finish the study",
-            code,
+            f"{len(errors)} of {count} workers stopped on an error (above); run the same command again to finish "
+            "the study",
+            max(errors),
         )
+    return killed
+
+
+def trial_lost_by(study: Any, pid: int) -> str:
+    """``; its trial N failed and ...`` for a worker that died in the middle of a trial, else nothing."""
+    mine = [t for t in study.get_trials(deepcopy=False) if worker_of(t) == (HOST, pid)]
+    if not mine or mine[-1].state.name != "FAIL":
+        return ""
+    number = mine[-1].number
+    again = "is queued to run again" if queued_again(study, number) else "is not run again (its retries are used up)"
+    return f"; its trial {number} failed and {again}"
 
 
 # --- the report --------------------------------------------------------------------------------------
@@ -1038,37 +1231,64 @@ def verdict_metric(curves: list[dict[str, Any]], search: Search) -> str:
     return name if final(curves, name) is not None else "loss"
 
 
-def margin(value: float, mode: str) -> float:
-    return ACC_MARGIN if mode == "max" and 0.0 <= value <= 1.0 else RELATIVE_MARGIN * abs(value)
+def margin(value: float, name: str, mode: str) -> float:
+    if mode == "max" and 0.0 <= value <= 1.0:
+        return ACC_MARGIN
+    return max(RELATIVE_MARGIN * abs(value), LOSS_MARGIN if name == "loss" else 0.0)
 
 
-def judge(curves: list[dict[str, Any]], best: list[dict[str, Any]], name: str, mode: str) -> str:
-    """under-fitting, over-fitting or fine, from a trial's own curves (and the best trial's, for how
-    far training could get). The rule is written out in the README ("Tuning")."""
+def judge(
+    curves: list[dict[str, Any]], best: list[dict[str, Any]], name: str, mode: str, chance: float | None = None
+) -> str:
+    """under-fitting, over-fitting or fine, from a trial's own curves at its last epoch, the commonest
+    class's share of its training data (``chance``; None without classes) and the best trial's curves
+    (how far training could get). The rule is written out in the README ("Tuning")."""
     last = final(curves, name)
     if last is None:
         return ""
     train, val = last
-    # Under-fitting first: a network that cannot fit its own training data is too weak (or trained too
-    # briefly) whatever its validation does; it is compared with the best trial at the same point (a
-    # pruned trial with the best one at the epoch it was stopped).
+    # Near chance a network has learnt (almost) nothing, whatever the other trials did; its gap, if
+    # any, is noise: under-fitting.
+    accuracy = final(curves, "acc")
+    if chance is not None and accuracy is not None and accuracy[0] < chance + NEAR_CHANCE * (1.0 - chance):
+        return "under-fitting"
+    # Validation far behind training: over-fitting, whatever the best trial did.
+    behind = train - val if mode == "max" else val - train
+    if behind > margin(train, name, mode):
+        return "over-fitting"
+    # Training behind what the best trial's training reached at the same point (a pruned trial: at the
+    # epoch it was stopped): too weak, or trained too briefly.
     reference = [r[f"train_{name}"] for r in best if f"train_{name}" in r]
     trains = [r[f"train_{name}"] for r in curves if f"train_{name}" in r]
     if reference and trains:
         ref = reference[min(len(trains), len(reference)) - 1]
         short = ref - train if mode == "max" else train - ref
-        if short > margin(ref, mode):
+        if short > margin(ref, name, mode):
             return "under-fitting"
-    behind = train - val if mode == "max" else val - train
-    if behind > margin(train, mode):
-        return "over-fitting"
     losses = [(r["train_loss"], r["val_loss"]) for r in curves if "train_loss" in r and "val_loss" in r]
     if losses:
         low = min(range(len(losses)), key=lambda i: losses[i][1])
         rise = losses[-1][1] - losses[low][1]
-        if rise > max(RISE_RELATIVE * losses[low][1], RISE_ABSOLUTE) and losses[-1][0] < losses[low][0]:
+        if rise > max(RISE_RELATIVE * losses[low][1], LOSS_MARGIN) and losses[-1][0] < losses[low][0]:
             return "over-fitting"
     return "fine"
+
+
+def verdict_at_end(
+    study: Any, search: Search, curves: list[dict[str, Any]], value: float | None, chance: float | None
+) -> str:
+    """A trial's verdict, decided once, as it ends: against the best complete trial so far, or itself
+    if it is better (``value``: its figure, None unless it completed). Its progress line and
+    ``trials.csv`` both show this one: a better trial later does not change it."""
+    name = verdict_metric(curves, search)
+    mode = search.mode if name != "loss" else "min"
+    best = None
+    with contextlib.suppress(ValueError):
+        best = study.best_trial
+    reference = (best.user_attrs.get("curves") or []) if best is not None else []
+    if value is not None and (best is None or (value > best.value if search.mode == "max" else value < best.value)):
+        reference = curves
+    return judge(curves, reference, name, mode, chance)
 
 
 def report_rows(study: Any, search: Search) -> list[dict[str, Any]]:
@@ -1087,7 +1307,9 @@ def report_rows(study: Any, search: Search) -> list[dict[str, Any]]:
         options = t.user_attrs.get("options") or {}
         state = t.state.name.lower()
         row: dict[str, Any] = {"number": t.number, "state": state}
-        row["verdict"] = judge(curves, best_curves, name, mode) if state in ("complete", "pruned") else ""
+        # (Decided as the trial ended; a study from before that was kept is judged against its best now.)
+        verdict = t.user_attrs["verdict"] if "verdict" in t.user_attrs else judge(curves, best_curves, name, mode)
+        row["verdict"] = verdict if state in ("complete", "pruned") else ""
         row["value"] = t.value if state == "complete" else None
         for key in search.space.options:
             row[key] = json.dumps(options[key]) if isinstance(options.get(key), list) else options.get(key)
@@ -1153,12 +1375,18 @@ def write_report(study: Any, search: Search) -> dict[str, Any]:
     if complete:
         best = study.best_trial
         options = best.user_attrs.get("options") or {}
+        recipe = best_recipe(search, options)
+        named = f" (here: {', '.join(recipe['imports'])})" if recipe.get("imports") else ""
         header = (
             f"# The best trial of study {search.study}: trial {best.number}, {search.space.metric} {best.value:.4f}\n"
             f"# ({search.space.source}; {len(complete)} complete trials). Replay it:\n"
             f"#   python -m zoo.train {search.model} --config best.yaml\n"
+            f"# Loading a recipe runs the Python code its imports: name{named}, even with\n"
+            "# --print_config: read a recipe you were sent, and what it imports, before you load it.\n"
         )
-        atomic_write_text(search.study_dir / "best.yaml", header + dump_yaml(best_recipe(search, options)))
+        # (As text: a column named size_µm stays that, not "size_\xB5m".)
+        text = yaml.safe_dump(recipe, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
+        atomic_write_text(search.study_dir / "best.yaml", header + text)
         summary["best"] = {
             "number": best.number,
             "value": best.value,
@@ -1203,7 +1431,8 @@ def write_pictures(study: Any, search: Search, rows: list[dict[str, Any]]) -> No
     panels = []
     for label, t in (("best", ordered[0]), ("worst", ordered[-1])):
         row = by_number[t.number]
-        options = ", ".join(option_text(k, row.get(k)) for k in search.space.options)
+        # The options wrapped to the panel's width: on one line they ran into the next panel's title.
+        options = textwrap.fill(", ".join(option_text(k, row.get(k)) for k in search.space.options), 70)
         heading = f"{label}: trial {t.number}, {search.space.metric} {t.value:.4f} ({row['verdict']})\n{options}"
         panels.append((heading, t.user_attrs.get("curves") or []))
     name = verdict_metric(ordered[0].user_attrs.get("curves") or [], search)

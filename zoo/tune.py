@@ -106,7 +106,7 @@ def tune(argv: list[str]) -> int:
         retries=args.retries,
     )
     summary = run(search)
-    print(json.dumps(summary), flush=True)
+    print(json.dumps(summary, ensure_ascii=False), flush=True)  # (a path with é or µ as it is, not \u00e9)
     return 0
 
 

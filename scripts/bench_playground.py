@@ -2,6 +2,7 @@
 
     python scripts/bench_playground.py                                   # zoo's page only
     python scripts/bench_playground.py --tf-playground /path/to/playground   # and the original, built
+    python scripts/bench_playground.py --flood                           # one page while another floods
 
 The setting (issue 19): spiral, 500 points, half of them for testing, 2 hidden layers of 8 (tanh),
 batch 10, SGD at 0.03, features x1 and x2: 250 training points, 25 steps an epoch. (zoo holds out a
@@ -15,6 +16,12 @@ learning-rate change while playing, and a change of the network (a new activatio
 The TensorFlow Playground (a local build of github.com/tensorflow/playground: ``npm ci && npm run
 build``, served from its dist/ here, every request elsewhere blocked) trains one epoch per animation
 frame; its epoch counter and the animation frames are read the same way. The two pages alternate.
+
+``--flood`` (issue 34): one page trains the same setting while a second page floods the server, each a
+WebSocket client of the real command (no browser): frames a second the first page receives, alone (the
+reference, in the same run) and beside the second page's messages: ``recipe`` as fast as it can send
+them (until the server closes it, MESSAGE_PATIENCE), ``recipe`` and ``settings`` (a new network each)
+just under the pace the server reads (MESSAGE_RATE), and a second page that trains too.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import json
 import os
 import signal
 import statistics
@@ -99,6 +107,139 @@ def zoo_round(browser, url: str, seconds: float, changes: int) -> dict:
     }
 
 
+FLOOD_SETTINGS = {"data.name": "spiral", "model.hidden": [8, 8], "data.val_split": 0.01}
+
+
+class Client:
+    """A page as the server sees it: a WebSocket client of the real command, read in a thread of its own;
+    counts the frames it receives and keeps the newest epoch."""
+
+    def __init__(self, url: str, settings: dict):
+        from websockets.sync.client import connect
+
+        address, token = url.split("/?token=")
+        self.ws = connect(f"{address.replace('http', 'ws')}/ws?token={token}", max_size=None, open_timeout=60)
+        self.frames, self.epoch, self.answers, self.closed, self.seq = 0, 0, 0, None, 0
+        self.send("settings", settings=settings)
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def send(self, kind: str, **fields) -> None:
+        self.seq += 1
+        self.ws.send(json.dumps({"type": kind, "seq": self.seq, **fields}))
+
+    def read(self) -> None:
+        try:
+            for message in self.ws:
+                if isinstance(message, bytes):
+                    n = int.from_bytes(message[:4], "little")
+                    self.frames, self.epoch = self.frames + 1, json.loads(message[4 : 4 + n])["epoch"]
+                elif json.loads(message)["type"] in ("recipe", "state", "applied"):
+                    self.answers += 1
+        except Exception as err:  # noqa: BLE001 - the server closed it (a flood), or the run ends
+            self.closed = str(err)
+
+    def rate(self, seconds: float) -> tuple[float, float]:
+        """(frames, epochs) a second over the next ``seconds``."""
+        frames, epoch, start = self.frames, self.epoch, time.monotonic()
+        time.sleep(seconds)
+        dt = time.monotonic() - start
+        return (self.frames - frames) / dt, (self.epoch - epoch) / dt
+
+
+def flood_round(url: str, seconds: float, how: str) -> dict:
+    page = Client(url, FLOOD_SETTINGS)
+    time.sleep(2)  # built and drawn
+    page.send("play")
+    time.sleep(2)  # warm-up
+    other, stop = None, threading.Event()
+    if how != "alone":
+        other = Client(url, FLOOD_SETTINGS)
+        time.sleep(2)
+        if how == "training":
+            other.send("play")
+        else:
+            kind = "settings" if how.startswith("settings") else "recipe"
+            pause = 0 if how == "recipe flood" else 1 / 19
+
+            def flood() -> None:
+                activations = ["relu", "tanh"]
+                try:
+                    while not stop.is_set():
+                        if kind == "recipe":
+                            other.send("recipe")
+                        else:
+                            activations.reverse()
+                            other.send("settings", settings={**FLOOD_SETTINGS, "model.activation": activations[0]})
+                        if pause:
+                            time.sleep(pause)
+                except Exception:  # noqa: BLE001 - the server closed the flooding page
+                    pass
+
+            threading.Thread(target=flood, daemon=True).start()
+        time.sleep(0.5)
+    answers = other.answers if other else 0
+    frames, epochs = page.rate(seconds)
+    result = {"frames_per_s": frames, "epochs_per_s": epochs}
+    if other:
+        result |= {"other_answers_per_s": (other.answers - answers) / seconds, "other_closed": other.closed}
+        if how == "training":
+            result["other_frames_per_s"], _ = other.rate(seconds / 2)
+    if how == "recipe flood":
+        time.sleep(5)  # past MESSAGE_PATIENCE's 100 messages at the pace
+        result["other_closed"] = other.closed
+    stop.set()
+    for client in (page, other):
+        if client:
+            client.ws.close()
+    time.sleep(1)  # the sessions end
+    return result
+
+
+def flood_main(args: argparse.Namespace) -> None:
+    print(machine(), file=sys.stderr)
+    print(f"load average at the start: {load()}", file=sys.stderr)
+    server, url = start_zoo()
+    kinds = ["alone", "recipe flood", "recipe paced", "settings paced", "training"]
+    rounds: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    try:
+        for r in range(args.rounds):
+            for kind in kinds:
+                rounds[kind].append(flood_round(url, args.flood_seconds, kind))
+                print(f"round {r + 1} {kind}: {rounds[kind][-1]}", file=sys.stderr)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    print(f"load average at the end: {load()}", file=sys.stderr)
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in rounds[kind])
+
+    labels = {
+        "alone": "alone (the reference)",
+        "recipe flood": "another page sends `recipe` as fast as it can (closed after MESSAGE_PATIENCE)",
+        "recipe paced": "another page sends `recipe` 19 times a second (just under the pace)",
+        "settings paced": "another page sends `settings`, a new network each, 19 times a second",
+        "training": "another page trains too",
+    }
+    reference = median("alone", "frames_per_s")
+    rows = []
+    for kind in kinds:
+        frames = median(kind, "frames_per_s")
+        other = "-"
+        if kind == "training":
+            other = f"{median(kind, 'other_frames_per_s'):.1f} frames/s"
+        elif kind != "alone":
+            closed = sum(1 for r in rounds[kind] if r["other_closed"])
+            other = f"{median(kind, 'other_answers_per_s'):.1f} answers/s"
+            if kind == "recipe flood":
+                other += f", closed by the server in {closed} of {args.rounds} rounds"
+        rows.append(
+            [labels[kind], f"{frames:.1f}", f"{frames / reference:.0%}", f"{median(kind, 'epochs_per_s'):.1f}", other]
+        )
+    print(f"\nmedians of {args.rounds} rounds of {args.flood_seconds:g} s; {FLOOD_SETTINGS}, 1 epoch a frame")
+    print(table(["the first page, while", "its frames/s", "of alone", "its epochs/s", "the other page"], rows))
+
+
 def serve_directory(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -143,7 +284,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the two pages")
     parser.add_argument("--changes", type=int, default=6, help="control changes timed per round and kind")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--flood", action="store_true", help="one page while another floods (no browser)")
+    parser.add_argument("--flood-seconds", type=float, default=4.0, help="measuring window under a flood")
     args = parser.parse_args()
+    if args.flood:
+        flood_main(args)
+        return
     from playwright.sync_api import sync_playwright
 
     dist = None

@@ -9,6 +9,7 @@ import json
 import random
 import shlex
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from zoo.playground import session as playground  # noqa: E402
 from zoo.playground.server import make_app  # noqa: E402
 
 TOKEN = "t0ken"
+HOST = "127.0.0.1:8800"  # what a browser on this machine sends as Host (the test client's own, testserver, is refused)
 SPIRAL = {**playground.PLAYGROUND_START, "data.name": "spiral", "model.hidden": [8, 8]}
 
 
@@ -89,14 +91,18 @@ class Page:
         return state, self.until(lambda m: m["type"] == "frame", "first frame")
 
 
+def local_client(app) -> TestClient:
+    return TestClient(app, base_url=f"http://{HOST}")
+
+
 @pytest.fixture
 def client():
-    with TestClient(make_app(TOKEN)) as c:
+    with local_client(make_app(TOKEN)) as c:
         yield c
 
 
-def open_page(client, token: str = TOKEN):
-    return client.websocket_connect(f"/ws?token={token}")
+def open_page(client, token: str = TOKEN, **headers):
+    return client.websocket_connect(f"ws://{HOST}/ws?token={token}", headers=headers)
 
 
 def test_the_page_and_its_assets_need_the_token(client):
@@ -116,7 +122,7 @@ def test_the_page_and_its_assets_need_the_token(client):
 @pytest.mark.parametrize("query", ["", "?token=", "?token=wrong", f"?token={TOKEN}x"])
 def test_a_websocket_without_the_token_is_refused(client, query):
     with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect(f"/ws{query}") as ws:
+        with client.websocket_connect(f"ws://{HOST}/ws{query}") as ws:
             ws.receive_text()
     assert refused.value.code == 4403
     assert client.app.state.sessions.open == set()
@@ -196,8 +202,8 @@ def test_the_rate_changes_while_playing_and_a_network_change_starts_again(client
 
 
 WRONG = [
-    ({"model.hiden": [8]}, "did you mean --model.hidden"),
-    ({"data.noise": "lots"}, "--data.noise expects float"),
+    ({"model.hiden": [8]}, "hiden; did you mean"),
+    ({"data.noise": "lots"}, "data.noise expects float"),
     ({"data.noise": 0.9}, "data.noise must be between 0 and 0.5"),
     ({"model.activation": "swish"}, "unknown activation 'swish'"),
     ({"optimizer.lr": -1}, "Invalid learning rate"),
@@ -206,7 +212,7 @@ WRONG = [
     ({"model.hidden": [8, 0]}, "hidden widths must be positive"),
     ({"data.n_samples": 10**6}, "at most 2000 points"),
     ({"data.name": "iris"}, "the Playground's sets"),
-    ({"data.features": ["x1", "x3"]}, "--data.features expects a list of one of"),
+    ({"data.features": ["x1", "x3"]}, "data.features expects a list of one of"),
     ({"data.features": []}, "at least one"),
     ({"trainer.max_epochs": 5}, "the playground sets only"),
     ({"seed_everything": "x"}, "seed_everything expects int"),
@@ -237,7 +243,7 @@ def test_a_page_whose_first_settings_are_wrong_gets_the_start_settings(client):
         assert page.receive()["type"] == "hello"
         page.send("settings", settings={"model.hidden": "[8,8"})
         error = page.until(lambda m: m["type"] in ("error", "state"), "the error")
-        assert error["type"] == "error" and "--model.hidden expects a list of int" in error["message"]
+        assert error["type"] == "error" and "model.hidden expects a list of int" in error["message"]
         state = page.until(lambda m: m["type"] == "state", "the start")
         assert state["settings"] == playground.PLAYGROUND_START
 
@@ -290,9 +296,10 @@ def bad_settings(rng: random.Random) -> list[dict]:
     return [{**SPIRAL, rng.choice(keys): rng.choice(junk)} for _ in range(100)]
 
 
-def test_hundreds_of_malformed_messages_then_the_page_still_trains(client):
+def test_hundreds_of_malformed_messages_then_the_page_still_trains():
     rng = random.Random(0)
-    with open_page(client) as ws:
+    # Sent at once, these would be a flood (test_a_flood_of_messages_is_paced_then_closed); here the pace is off.
+    with local_client(make_app(TOKEN, message_rate=1e6, message_burst=10**6)) as client, open_page(client) as ws:
         page = Page(ws)
         page.start(SPIRAL)
         malformed = malformed_messages(rng)
@@ -314,7 +321,7 @@ def test_hundreds_of_malformed_messages_then_the_page_still_trains(client):
 
 
 def test_at_most_a_few_sessions_at_once():
-    with TestClient(make_app(TOKEN, max_sessions=2)) as client:
+    with local_client(make_app(TOKEN, max_sessions=2)) as client:
         with open_page(client) as first, open_page(client) as second:
             for ws in (first, second):
                 assert Page(ws).receive()["type"] == "hello"
@@ -337,7 +344,7 @@ def wait_until(condition, seconds: float = 20) -> bool:
 
 
 def test_closing_pages_leaves_no_thread_or_session_behind():
-    with TestClient(make_app(TOKEN)) as client:
+    with local_client(make_app(TOKEN)) as client:
         client.get(f"/?token={TOKEN}")
         baseline = threading.active_count()
         sessions = client.app.state.sessions
@@ -360,7 +367,7 @@ def test_closing_pages_leaves_no_thread_or_session_behind():
 
 
 def test_a_recipe_sets_where_the_page_starts():
-    with TestClient(make_app(TOKEN, initial={}, base=["mlp"])) as client, open_page(client) as ws:
+    with local_client(make_app(TOKEN, initial={}, base=["mlp"])) as client, open_page(client) as ws:
         page = Page(ws)
         state, first = page.start({})
         assert state["recipe"]["model"]["hidden"] == [32, 32, 32] and state["recipe"]["data"]["n_samples"] == 1000
@@ -506,3 +513,299 @@ def test_command_mistakes_are_one_line(capsys, tmp_path, args, message):
     assert main([a.format(iris=iris) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("zoo.playground: error: ") and message in err and err.count("\n") == 1, err
+
+
+# --- hostile clients (issue 34) -------------------------------------------------------------------
+
+
+def refused_websocket(client, **headers) -> int:
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with open_page(client, **headers) as ws:
+            ws.receive_text()
+    return refused.value.code
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost:8800", "127.0.0.1:8800", "127.0.0.2", "[::1]:8800", "[::ffff:7f00:1]:8800"]
+)
+def test_a_server_on_loopback_answers_to_its_own_names(client, host):
+    response = client.get(f"/?token={TOKEN}", headers={"host": host})
+    assert response.status_code == 200 and "playground.js" in response.text
+
+
+@pytest.mark.parametrize("host", ["evil.example:8800", "evil.example", "localhost.evil.example:8800", "10.0.0.1:8800"])
+def test_a_server_on_loopback_refuses_other_names_dns_rebinding(client, host):
+    """A site whose name an attacker points at 127.0.0.1 sends that name as Host: refused, page and WebSocket."""
+    response = client.get(f"/?token={TOKEN}", headers={"host": host})
+    assert response.status_code == 403 and "open it as localhost or 127.0.0.1" in response.text
+    assert "\n" not in response.text.strip()
+    assert refused_websocket(client, host=host) == 4403
+    assert client.app.state.sessions.open == set()
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://127.0.0.1:9999", "null", "file://", "ws://127.0.0.1:8800"]
+)
+def test_a_websocket_from_another_sites_page_is_refused(client, origin):
+    """Cross-site WebSocket hijacking: a browser sends the opening page's Origin, which must be this server."""
+    assert refused_websocket(client, origin=origin) == 4403
+    assert client.app.state.sessions.open == set()
+    response = client.get(f"/?token={TOKEN}", headers={"origin": origin})
+    assert response.status_code == 403 and f"a page from {origin} may not use zoo.playground" in response.text
+
+
+def test_a_websocket_from_the_servers_own_page_or_no_browser_is_taken(client):
+    for headers in ({"origin": f"http://{HOST}"}, {"origin": f"HTTP://{HOST.upper()}"}, {}):
+        with open_page(client, **headers) as ws:
+            assert Page(ws).receive()["type"] == "hello", headers
+
+
+def test_a_server_on_every_interface_takes_any_host_but_only_its_own_origin():
+    """As Jupyter: on a network interface anyone who can reach the server connects directly, so its name is
+    not checked; the page's Origin still is, against the Host the browser sent."""
+    with local_client(make_app(TOKEN, local=False)) as client:
+        response = client.get(f"/?token={TOKEN}", headers={"host": "lab-machine.example:8800"})
+        assert response.status_code == 200
+        assert refused_websocket(client, host="lab-machine.example:8800", origin="http://evil.example") == 4403
+        with open_page(client, host="lab-machine.example:8800", origin="http://lab-machine.example:8800") as ws:
+            assert Page(ws).receive()["type"] == "hello"
+        assert client.get("/?token=wrong", headers={"host": "lab-machine.example"}).status_code == 403
+
+
+def test_an_idle_page_gives_its_place_back():
+    """The only place taken by a page that sends nothing: after the idle timeout its session ends, the page
+    is told why, and another page gets the place."""
+    with local_client(make_app(TOKEN, max_sessions=1, idle_timeout=0.5)) as client:
+        with open_page(client) as ws:
+            page = Page(ws)
+            page.start(SPIRAL)
+            closing = page.until(lambda m: m["type"] == "error", "the idle page's end", limit=50)
+            assert closing["fatal"] and "without a change" in closing["message"] and "reload" in closing["message"]
+            assert page.until(lambda m: m["type"] == "closed", "the close", limit=10)["code"] == 4408
+        assert wait_until(lambda: client.app.state.sessions.open == set())
+        with open_page(client) as ws:
+            assert Page(ws).receive()["type"] == "hello"
+
+
+def test_a_flood_of_messages_is_paced_then_closed():
+    """Past a burst, a page's messages are read at the pace and the page is told so once; a page that
+    keeps it up (MESSAGE_PATIENCE in a row) is closed and its place freed. Nothing is answered out of order."""
+    from zoo.playground.server import MESSAGE_PATIENCE
+
+    burst, flood = 10, MESSAGE_PATIENCE + 60
+    with local_client(make_app(TOKEN, message_rate=50, message_burst=burst)) as client, open_page(client) as ws:
+        page = Page(ws)
+        page.start(SPIRAL)
+        first = page.seq + 1
+        for _ in range(flood):
+            page.send("speed", epochs_per_frame=2)
+        answered, told, closing = [], None, None
+        while closing is None:
+            message = page.receive()
+            if message["type"] == "status":
+                answered.append(message["applied"])
+            elif message["type"] == "error" and message.get("fatal"):
+                closing = message
+            elif message["type"] == "error":
+                assert told is None, "told twice"
+                told = len(answered), message["message"]
+        assert told is not None and "more than 50 messages a second" in told[1] and told[0] <= burst + 1
+        assert "kept sending more than 50 messages a second" in closing["message"]
+        assert page.until(lambda m: m["type"] == "closed", "the close", limit=10)["code"] == 1008
+        assert answered == list(range(first, first + len(answered)))  # in order, none skipped
+        assert burst <= len(answered) < flood
+    assert client.app.state.sessions.open == set()
+
+
+def test_turns_go_first_come_first_served():
+    turns = playground.Turns()
+    turns.taken = []
+    order = []
+
+    def work(name: str, passes: int = 0) -> None:
+        with turns.turn(name):
+            order.append(name)
+            for _ in range(passes):
+                while len(turns._line) < 3:  # (the others are in line)
+                    time.sleep(0.01)
+                turns.pass_on(name)
+                order.append(name)
+
+    first = threading.Thread(target=work, args=("a", 1))
+    with turns.turn("holder"):  # the test holds the first turn while a, b and c line up, in that order
+        first.start()
+        assert wait_until(lambda: len(turns._line) == 2)
+        others = [threading.Thread(target=work, args=(name,)) for name in "bc"]
+        for i, thread in enumerate(others):
+            thread.start()
+            assert wait_until(lambda i=i: len(turns._line) == 3 + i)
+    for thread in (first, *others):
+        thread.join(10)
+    # a passes its turn on once, with b and c waiting: both go before a's second turn
+    assert order == ["a", "b", "c", "a"] and turns.taken == ["holder", "a", "b", "c", "a"]
+
+
+def test_a_page_flooding_recipes_leaves_the_other_pages_their_turns():
+    """Two pages: one trains, the other asks for 30 recipes at once. Each recipe is one turn, and the
+    training page gets turns between them (before turns, the flood took it from 100 frames a second to 2)."""
+    with local_client(make_app(TOKEN)) as client, open_page(client) as first, open_page(client) as second:
+        training, flooding = Page(first), Page(second)
+        training.start(SPIRAL)
+        flooding.start(SPIRAL)
+        training.send("play")
+        training.until(lambda m: m["type"] == "frame" and m["playing"], "training")
+        turns = client.app.state.sessions.turns
+        turns.taken = []
+        for _ in range(30):
+            flooding.send("recipe")
+        for _ in range(30):
+            flooding.until(lambda m: m["type"] == "recipe", "a recipe")
+        taken, turns.taken = turns.taken, None
+        (trainer,) = [s for s in client.app.state.sessions.open if s.playing]
+        (flooder,) = [s for s in client.app.state.sessions.open if not s.playing]
+        flood = [i for i, who in enumerate(taken) if who is flooder]
+        trainers = sum(1 for who in taken[flood[0] : flood[-1]] if who is trainer)  # its turns amid the flood
+        assert len(flood) == 30 and trainers >= 10, (len(flood), trainers)
+
+
+@pytest.fixture
+def real_server():
+    """The server the command runs (uvicorn, ``make_server``), in a thread: requests must arrive within 1 s,
+    and a client may hold 8 connections. Yields its port."""
+    from zoo.playground.__main__ import listen
+    from zoo.playground.server import make_server
+
+    app = make_app(TOKEN)
+    server = make_server(app, request_timeout=1.0, max_per_client=8)
+    sock = listen("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    assert wait_until(lambda: server.started)
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(30)
+    app.state.sessions.close_all()
+    sock.close()
+
+
+def connect_from(source: str, port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((source, 0))  # any 127.x.y.z is this machine: a second address for a second client
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def until_closed(sock: socket.socket, seconds: float) -> bytes:
+    """What the server sends until it closes the connection; fails if it is still open after ``seconds``."""
+    sock.settimeout(seconds)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open for {seconds} s (after {data[:60]!r})")
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def dribble(sock: socket.socket, data: bytes, sent: list[int]) -> None:
+    """Send ``data`` a byte every 0.1 s until the server closes the connection; ``sent``: how many went."""
+    sock.setblocking(False)
+    for byte in data:
+        try:
+            if sock.recv(1) == b"":
+                return
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        try:
+            sock.send(bytes([byte]))
+        except OSError:
+            return
+        sent[0] += 1
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_slow_clients_are_closed_and_others_served(real_server):
+    """Slowloris: sockets that send part of a request and stall, or send it a byte at a time, are closed
+    within the request timeout (1 s here); past its 8 connections a client is refused at once; meanwhile
+    a client at another address is served, page and WebSocket."""
+    from websockets.sync.client import connect
+
+    port = real_server
+    bound = 1.0 + 9  # the timeout, with room for a loaded machine
+    head = f"GET /?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Pad: {'x' * 100}\r\n\r\n".encode()
+    stalled = []
+    for size in (1, 5, 20, 40, 80, 120):  # part of a head, then nothing
+        stalled.append(connect_from("127.0.0.1", port))
+        stalled[-1].sendall(head[:size])
+    dribblers = [connect_from("127.0.0.1", port) for _ in range(2)]  # the 7th and 8th from 127.0.0.1
+    sent = [[0], [0]]
+    threads = [threading.Thread(target=dribble, args=(s, head, n), daemon=True) for s, n in zip(dribblers, sent)]
+    for thread in threads:
+        thread.start()
+
+    refused = until_closed(connect_from("127.0.0.1", port), bound)  # the 9th: at once, 503
+    assert refused.startswith(b"HTTP/1.1 503") and b"too many connections" in refused
+
+    # A keep-alive connection that got its page, then sends the next request a byte at a time
+    kept = connect_from("127.0.0.2", port)
+    kept.sendall(f"GET /static/playground.css?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    response = kept.recv(65536)
+    assert response.startswith(b"HTTP/1.1 200")
+    kept_sent = [0]
+    kept_thread = threading.Thread(target=dribble, args=(kept, head, kept_sent), daemon=True)
+    kept_thread.start()
+
+    # Meanwhile a browser at another address (127.0.0.2) gets the page and trains.
+    import http.client
+
+    browser = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=("127.0.0.2", 0))
+    browser.request("GET", f"/?token={TOKEN}")
+    assert browser.getresponse().status == 200
+    browser.close()
+    with connect(f"ws://127.0.0.1:{port}/ws?token={TOKEN}", sock=connect_from("127.0.0.2", port)) as ws:
+        assert json.loads(ws.recv(timeout=30))["type"] == "hello"
+
+    for sock in stalled:
+        assert until_closed(sock, bound) == b""  # closed without an answer
+    for thread in [*threads, kept_thread]:
+        thread.join(bound + 5)
+        assert not thread.is_alive()
+    for count in [*sent, kept_sent]:
+        assert count[0] < len(head) // 2, count  # trickling did not keep it open
+    # The stalled connections' places are free again: 127.0.0.1 is served.
+    again = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    again.request("GET", f"/static/playground.js?token={TOKEN}")
+    assert again.getresponse().status == 200
+    again.close()
+    for sock in [*stalled, *dribblers, kept]:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    "host, url, warning",
+    [
+        ("127.0.0.1", "http://127.0.0.1:8800/", None),
+        ("::1", "http://[::1]:8800/", None),
+        ("::ffff:127.0.0.1", "http://127.0.0.1:8800/", None),  # IPv4-mapped loopback is loopback
+        ("0.0.0.0", "http://127.0.0.1:8800/", "listens on every network interface"),
+        ("::", "http://127.0.0.1:8800/", "listens on every network interface"),
+        ("192.168.1.5", "http://192.168.1.5:8800/", "listens on a network interface (192.168.1.5)"),
+    ],
+)
+def test_the_printed_url_and_the_warning_say_where_the_server_listens(host, url, warning):
+    from zoo.playground.__main__ import where
+    from zoo.playground.server import loopback
+
+    printed, warned = where(host, host, 8800, "tok")
+    assert printed == f"{url}?token=tok"
+    if warning is None:
+        assert warned is None and loopback(host)
+    else:
+        assert warning in warned and "anyone who can reach this machine on port 8800" in warned
+        assert not loopback(host)

@@ -73,11 +73,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def only_this_machine(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+def where(host: str, bound: str, port: int, token: str) -> tuple[str, str | None]:
+    """The URL to print for a server bound to ``bound`` (``--host host``), and the warning to print
+    with it when other machines can reach it (None on loopback, IPv4-mapped loopback included)."""
+    from zoo.playground.server import loopback
+
+    if loopback(bound):
+        mapped = ipaddress.ip_address(bound.split("%")[0])
+        local = str(getattr(mapped, "ipv4_mapped", None) or mapped)  # ::ffff:127.0.0.1 is 127.0.0.1 to a browser
+        warning = None
+    else:
+        everywhere = ipaddress.ip_address(bound.split("%")[0]).is_unspecified
+        local = "127.0.0.1" if everywhere else bound  # (0.0.0.0 and :: take loopback too)
+        reach = "every network interface" if everywhere else f"a network interface ({bound})"
+        warning = (
+            f"{PROG}: warning: --host {host} listens on {reach}: anyone who can reach this machine on port {port} "
+            "and learns the token can train here; keep the URL to yourself"
+        )
+    return f"http://{f'[{local}]' if ':' in local else local}:{port}/?token={token}", warning
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
-        import uvicorn
-
-        from zoo.playground.server import MAX_MESSAGE, make_app
+        from zoo.playground.server import loopback, make_app, make_server
     except ImportError as err:
         raise UsageError(f"zoo.playground needs {err.name}: pip install 'zoo[playground]'") from None
     from zoo.playground.session import resolve
@@ -105,24 +116,11 @@ def serve(argv: list[str]) -> int:
     token = secrets.token_hex(24)
     sock = listen(args.host, args.port)
     bound, port = sock.getsockname()[:2]
-    local = bound if only_this_machine(bound) else "127.0.0.1"
-    url = f"http://{f'[{local}]' if ':' in local else local}:{port}/?token={token}"
-    if not only_this_machine(bound):
-        print(
-            f"{PROG}: warning: --host {args.host} listens on every network interface: anyone who can reach this "
-            f"machine on port {port} and learns the token can train here; keep the URL to yourself",
-            file=sys.stderr,
-        )
-    app = make_app(token, initial=initial, base=args.config, max_sessions=args.max_sessions)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            ws_max_size=4 * MAX_MESSAGE,  # bytes: a longer message closes the connection
-            timeout_graceful_shutdown=2,
-        )
-    )
+    url, warning = where(args.host, bound, port, token)
+    if warning:
+        print(warning, file=sys.stderr)
+    app = make_app(token, initial=initial, base=args.config, max_sessions=args.max_sessions, local=loopback(bound))
+    server = make_server(app)
     print(f"{PROG}: the Playground on zoo's MLP, at\n\n    {url}\n\n(Ctrl-C stops it)", flush=True)
     if args.open:
         threading.Thread(target=open_when_ready, args=(server, url), daemon=True).start()

@@ -21,13 +21,15 @@ validation pass and per-batch metric accumulation (the page measures whole split
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import shlex
 import struct
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,11 @@ MAX_LAYERS = 8
 MAX_NEURONS = 32
 MAX_EPOCHS_PER_FRAME = 20
 MAX_STEPS_PER_FRAME = 2000  # a frame trains whole epochs, as many as fit (at least one epoch)
+# Seconds of training a page's thread does before it lets a waiting page's thread take its turn (Turns).
+# About one frame of the Playground's start (25 steps of about 0.7 ms and a snapshot of about 10 ms): each
+# playing page still draws a frame a turn, and with the default 4 pages a change waits at most 3 turns,
+# 60 ms, for its thread, within the 150 ms a change may take to show.
+TURN_SECONDS = 0.02
 GRID = 64  # the decision surface: GRID x GRID cells over the plane
 NEURON_GRID = 20  # each neuron's picture
 
@@ -410,6 +417,52 @@ def recipe_yaml(cfg: dict[str, Any], epochs: int) -> str:
 # --- the session ----------------------------------------------------------------------------------
 
 
+class Turns:
+    """The sessions' threads take turns, first come first served: one works at a time (handles one
+    message, or trains for ``seconds``, or draws a snapshot), then the next in line.
+
+    Why: Python runs one thread's Python code at a time, and a thread that spends long stretches in
+    Python (one page answering a flood of ``recipe`` messages, say) leaves another that calls torch a
+    hundred times a step (each call gives the interpreter up and waits to get it back) waiting each
+    time: one page flooding took another from 100 frames a second to 2 (scripts/bench_playground.py).
+    In turns each page gets its share, whatever the others ask for, and nothing runs less in all: the
+    threads could not run Python side by side anyway.
+    """
+
+    def __init__(self, seconds: float = TURN_SECONDS):
+        self.seconds = seconds
+        self._cond = threading.Condition()
+        self._line: deque[object] = deque()  # who works (the first), then who waits, in order
+        self.taken: list[object] | None = None  # a test sets a list: who took each turn, in order
+
+    @contextlib.contextmanager
+    def turn(self, who: object) -> Iterator[None]:
+        self._take(who)
+        try:
+            yield
+        finally:
+            self._give(who)
+
+    def pass_on(self, who: object) -> None:
+        """During a turn: to the back of the line, if anyone waits."""
+        if len(self._line) > 1:  # (read without the lock: the worst is one pass late or early)
+            self._give(who)
+            self._take(who)
+
+    def _take(self, who: object) -> None:
+        with self._cond:
+            self._line.append(who)
+            while self._line[0] is not who:
+                self._cond.wait()
+            if self.taken is not None:
+                self.taken.append(who)
+
+    def _give(self, who: object) -> None:
+        with self._cond:
+            self._line.remove(who)  # the first: only the thread whose turn it is gives it
+            self._cond.notify_all()
+
+
 def explain(err: BaseException) -> str:
     """One line for the page."""
     if isinstance(err, ZooError):
@@ -426,7 +479,9 @@ class Session:
     may replace before it is sent), called from this thread. Messages arrive with ``post()`` from any
     thread; the newest settings replace ones not yet applied, and the thread looks for messages between
     steps, so that a change reaches a frame within a step. Every message to the page carries
-    ``applied``: the number (``seq``) of the last message from the page handled before it.
+    ``applied``: the number (``seq``) of the last message from the page handled before it. The thread
+    takes ``turns`` with the other sessions' (one message, one snapshot, or ``TURN_SECONDS`` of training
+    each); a session alone has them all.
     """
 
     def __init__(
@@ -435,9 +490,11 @@ class Session:
         *,
         initial: dict[str, Any],
         base: Sequence[str] = (),
+        turns: Turns | None = None,
         name: str = "zoo-playground-session",
     ):
         self.send, self.initial, self.base = send, dict(initial), list(base)
+        self.turns = Turns() if turns is None else turns
         self.run: Run | None = None
         self.playing = False
         self.epochs_per_frame = 1
@@ -482,11 +539,16 @@ class Session:
                     self._actions.clear()
                 try:
                     if settings is not None:
-                        self._apply(*settings)
+                        with self.turns.turn(self):
+                            self._apply(*settings)
                     for kind, seq, value in actions:
-                        self._act(kind, seq, value)
+                        if self._closed:
+                            return
+                        with self.turns.turn(self):
+                            self._act(kind, seq, value)
                     if self.playing and self.run is not None and not self._waiting:
-                        self._frame(self._epochs_in_frame())
+                        with self.turns.turn(self):
+                            self._frame(self._epochs_in_frame())
                 except Exception as err:  # noqa: BLE001 - a bug shows on the page; the session stays usable
                     self.playing = False
                     self._error(f"internal error: {explain(err)}")
@@ -581,14 +643,19 @@ class Session:
         return max(1, min(self.epochs_per_frame, MAX_STEPS_PER_FRAME // max(1, len(self.run.loader))))
 
     def _frame(self, epochs: int) -> None:
-        """Train to the end of ``epochs`` more epochs (the current one counts), then publish a snapshot.
-        A message that arrives meanwhile ends the frame early, without a snapshot: it is handled first."""
+        """Train to the end of ``epochs`` more epochs (the current one counts), then publish a snapshot,
+        letting waiting sessions take turns meanwhile. A message that arrives meanwhile ends the frame
+        early, without a snapshot: it is handled first."""
         run = self.run
         target = run.epoch + epochs
+        turn_ends = time.monotonic() + self.turns.seconds
         try:
             while run.epoch < target:
                 if self._waiting:
                     return
+                if time.monotonic() > turn_ends:
+                    self.turns.pass_on(self)  # (called in a turn: see _main)
+                    turn_ends = time.monotonic() + self.turns.seconds
                 train_step(run)
         except Exception as err:  # noqa: BLE001
             self.playing = False

@@ -892,16 +892,16 @@ def test_a_rerun_on_postgresql_runs_again_the_trial_of_a_machine_that_died(tmp_p
     dead = study.ask()
     search.space.draw(dead)
     dead.set_user_attr("worker", "othermachine:4242:0")
-    storage = study._storage
-    storage.record_heartbeat(dead._trial_id)
-    with storage.engine.begin() as connection:  # the machine died ten minutes ago
+    study._storage.record_heartbeat(dead._trial_id)
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.begin() as connection:  # the machine died ten minutes ago
         connection.execute(
             sqlalchemy.text(
                 "UPDATE trial_heartbeats SET heartbeat = heartbeat - interval '10 minutes' WHERE trial_id = :id"
             ),
             {"id": dead._trial_id},
         )
-    storage.engine.dispose()
+    engine.dispose()
 
     done = tune(tmp_path, "--search", str(space), "--n_trials", "3", "--storage", postgres_url, "--study", name)
     assert done.returncode == 0, done.stderr

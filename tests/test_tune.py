@@ -337,6 +337,25 @@ def test_verdicts_hold_in_absolute_terms():
     assert judge(curves([0.6, 0.6, 0.62], [0.5, 0.5, 0.52]), best_acc(), "acc", "max", chance=0.5) == "under-fitting"
 
 
+def test_chance_is_the_commonest_class_share_of_the_training_data():
+    from types import SimpleNamespace
+
+    import torch
+
+    from zoo.data.base import TensorBatches
+    from zoo.search import chance_level
+
+    def chance(module, train_set=None):
+        level = chance_level()
+        level.on_fit_start(SimpleNamespace(datamodule=SimpleNamespace(train_set=train_set)), module)
+        return level.chance
+
+    labels = torch.tensor([0, 0, 2, 0, 1, 0, 2, 0])  # 5 of 8 in class 0
+    assert chance(SimpleNamespace(num_classes=3), TensorBatches(torch.zeros(8, 2), labels)) == 5 / 8
+    assert chance(SimpleNamespace(num_classes=4)) == 1 / 4  # (data it cannot read: even classes)
+    assert chance(SimpleNamespace(), TensorBatches(torch.zeros(8, 2), labels.float())) is None  # (no classes)
+
+
 def best_acc():
     return curves([0.7, 0.9, 0.95], [0.7, 0.88, 0.93])
 

@@ -23,7 +23,10 @@ the run when the pruner says so; and with ``test=False``: trials are compared on
 the test split is left for the chosen options. A study lives in an Optuna storage: by default a
 SQLite file in the study directory (one machine, any number of processes), or a database URL that
 many machines share; the same command run again continues it. Each process asks the storage for its
-next trial, so no trial runs twice.
+next trial, so no trial runs twice, and runs trials until the study holds ``n_trials`` that ended:
+a trial whose process died (found by its pid on this machine, by Optuna's heartbeat elsewhere) is
+failed and runs again in a process that is still there, and a search reports itself done only when
+the study holds them all.
 
 What a trial leaves in the storage (its options, curves, verdict, run directory) is enough to write
 the study's report on any machine: ``trials.csv``, ``best.yaml`` and the pictures.
@@ -69,11 +72,11 @@ POLL_S = 2.0
 # The verdict's margins (README, "Tuning"): an accuracy (a metric better higher, between 0 and 1)
 # counts as behind by more than 0.05; any other metric by more than 10% of the value it is compared
 # with, and a loss by more than 0.01 as well (near zero, 10% is nothing: losses of 0.001 and 0.004
-# are both a fit). Training accuracy less than a quarter of the way from chance (the commonest
-# class's share of the training data) to 1 is near chance. Validation loss "rising" means more than
-# 10% (and 0.01) above its lowest, with training loss lower than it was then.
+# are both a fit). Training accuracy less than a third of the way from chance (the commonest class's
+# share of the training data) to 1 is near chance: below 0.67 on two even classes, 0.4 on ten. Validation
+# loss "rising" means more than 10% (and 0.01) above its lowest, with training loss lower than it was then.
 ACC_MARGIN, RELATIVE_MARGIN, LOSS_MARGIN = 0.05, 0.10, 0.01
-NEAR_CHANCE = 0.25
+NEAR_CHANCE = 1 / 3
 RISE_RELATIVE = 0.10
 
 
@@ -813,24 +816,24 @@ class Trials:
         run_dir = resume or self.fresh_dir(trial.number)
         trial.set_user_attr("run_dir", str(run_dir))
         pruning = OptunaPruning(trial, search.space.metric)
-        labels = label_counter()
+        level = chance_level()
         result = None
         try:
             result = fit(
                 search.model,
                 config=search.recipe,
                 overrides={**search.fixed, **options},
-                callbacks=[pruning, labels],
+                callbacks=[pruning, level],
                 run_dir=None if resume else run_dir,
                 resume=resume,
                 quiet=True,
                 test=False,  # trials are compared on validation; the test split is for best.yaml's replay
             )
         except optuna.TrialPruned:
-            self.record(trial, run_dir, chance=labels.chance())
+            self.record(trial, run_dir, chance=level.chance)
             raise
         except Stopped as stop:
-            self.record(trial, run_dir, chance=labels.chance())
+            self.record(trial, run_dir, chance=level.chance)
             if stop.exit_code <= 128:  # a loss that became NaN: these options diverge; the trial is over
                 trial.set_user_attr("note", "diverged: " + str(stop).split(";")[0])
                 raise optuna.TrialPruned("diverged") from None
@@ -841,7 +844,7 @@ class Trials:
             self.interrupted(trial, 130)
             raise
         value = result.summary["val"].get(search.space.metric.removeprefix("val_"))
-        self.record(trial, run_dir, result, value, labels.chance())
+        self.record(trial, run_dir, result, value, level.chance)
         if value is None:
             trial.set_user_attr("note", f"{search.space.metric} is not a finite number")
             raise optuna.TrialPruned("no finite value")
@@ -900,29 +903,30 @@ class Trials:
         trial.set_user_attr("verdict", verdict_at_end(self.study, self.search, curves, value, chance))
 
 
-def label_counter() -> Any:
-    """A Lightning callback that counts the class labels of the training batches: ``chance()`` is the
-    commonest class's share, the accuracy of a network that has learnt nothing but the commonest
-    answer (None for a task without classes)."""
+def chance_level() -> Any:
+    """A Lightning callback that reads, as the run starts, the commonest class's share of the training
+    data (``.chance``): the accuracy of a network that has learnt nothing but the commonest answer. One
+    count, before training: nothing per step, no wait for a GPU. None for a task without classes; a
+    data module without the usual tensors: one class in ``num_classes``."""
     import lightning as L
     import torch
 
-    class LabelCounter(L.Callback):
-        def __init__(self) -> None:
-            self.counts: torch.Tensor | None = None
+    class ChanceLevel(L.Callback):
+        chance: float | None = None
 
-        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
             classes = getattr(pl_module, "num_classes", None)
-            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) == 2 else None
-            if not classes or not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.is_floating_point():
+            if not classes:
                 return
-            counts = torch.bincount(labels.detach(), minlength=classes)  # (on the batch's device: no wait)
-            self.counts = counts if self.counts is None else self.counts + counts
+            tensors = getattr(getattr(trainer.datamodule, "train_set", None), "tensors", ())
+            labels = tensors[1] if len(tensors) == 2 else None
+            if labels is None or labels.dim() != 1 or labels.is_floating_point() or not len(labels):
+                self.chance = 1.0 / classes
+                return
+            counts = torch.bincount(labels, minlength=classes)
+            self.chance = float(counts.max() / counts.sum())
 
-        def chance(self) -> float | None:
-            return None if self.counts is None else float(self.counts.max() / self.counts.sum())
-
-    return LabelCounter()
+    return ChanceLevel()
 
 
 def work(search: Search, worker: int, deadline: float | None) -> None:

@@ -1,9 +1,11 @@
 """``python -m zoo.tune MODEL --search SPACE [options]``: search a recipe's options with Optuna.
 
 A thin layer over ``zoo.search``: argv in, a line per trial and the study's summary (one JSON object,
-the last line on stdout) out. Usage errors exit 2, a storage that cannot be reached 1, each as one line
-on stderr; Ctrl-C stops after the running trials' current step and exits 130 (the study goes on where
-it stopped when the same command runs again).
+the last line on stdout) out, and exit status 0 once the study holds ``--n_trials`` (or ``--timeout``
+passed). Usage errors exit 2; a storage that cannot be reached, or a study left short (every worker
+killed, a trial running where this process cannot watch it), 1; each as one line on stderr. Ctrl-C
+stops after the running trials' current step and exits 130 (the study goes on where it stopped when
+the same command runs again).
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def parse(argv: list[str]):
     parser.add_argument("--dir", default=None, help="the study directory (default studies/STUDY)")
     parser.add_argument("--workers", type=int, default=1, help="processes on this machine (default 1)")
     parser.add_argument(
-        "--retries", type=int, default=1, help="times a trial whose process died runs again (default 1; 0: skip it)"
+        "--retries",
+        type=int,
+        default=1,
+        help="times a trial whose process died runs again (default 1; 0: other options run in its place)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     if any(a in ("-h", "--help") for a in argv):

@@ -44,28 +44,37 @@ def resize_images(x: torch.Tensor, size: int) -> torch.Tensor:
 def image_batch(inputs: Any, channels: int, size: int | None) -> torch.Tensor:
     """Images as people have them, as one float batch (N, channels, size, size) in [0, 1].
 
-    ``inputs``: a PIL image, a file path, a numpy array or torch tensor (H, W), (H, W, C), (C, H, W) or a
-    batch of those (N, ...), or a list of any of these, of mixed sizes. Channels-last is read where the
-    last dimension is 1, 3 or 4 and the first is not 1 or 3. Values: uint8 0-255, uint16 0-65535, other
-    integers 0-255, floats 0-1; anything else is refused in one line (scikit-learn's digits are floats
-    0-16: divide them by 16). Colour becomes grey (ITU-R 601 luma) or grey colour, transparent pixels
-    black, and each image is resized to ``size`` (bilinear, antialiased, as training images were);
-    ``size`` None keeps the images' own size, which must then be the same for all.
+    ``inputs``: a PIL image, a file path, a numpy array or torch tensor of one image or a batch, or a list
+    of any of these, of mixed sizes. ``channels`` is what the model takes (1: grey, 3: colour). How an
+    array's dimensions are read, never collapsing a batch into one image:
+
+    - 2-D: one grey image (H, W).
+    - 3-D: one image channels-last (H, W, C) where the last dimension is 1 to 4 and the first more than 4
+      (``np.array(pil_image)``); else, for a grey model, a batch (N, H, W) of grey images (Keras'
+      ``fashion_mnist.load_data()``); for a colour model, one image channels-first (C, H, W) where the
+      first dimension is 3 or 4, with a warning, since (3, 28, 28) could be three grey images too (pass
+      ``x[None]`` for one image, ``x[:, None]`` for N grey images, to say which), else a batch (N, H, W).
+    - 4-D: a batch, (N, H, W, C) where the last dimension is 1 to 4 and the second more than 4, else
+      (N, C, H, W).
+
+    Channels: 1 grey, 2 grey and alpha, 3 RGB, 4 RGBA. Values: uint8 0-255, uint16 0-65535, other integers
+    0-255, floats 0-1; anything else is refused in one line (scikit-learn's digits are floats 0-16: divide
+    them by 16). Colour becomes grey (ITU-R 601 luma) or grey colour, transparent pixels black, and each
+    image is resized to ``size`` (bilinear, antialiased, as training images were); ``size`` None keeps the
+    images' own size, which must then be the same for all. Files are read as ``open_image`` reads them:
+    past Pillow's pixel limit they are refused as unreadable (``DataError``), large ones decoded reduced.
     """
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    images: list[torch.Tensor] = []
-    for item in items:
-        for image in _as_chw(item):
-            images.append(_channels(image, channels))
-    if not images:
+    groups = [_channels(group, channels) for item in items for group in _as_batches(item, channels, size)]
+    if not groups or not sum(len(g) for g in groups):
         raise UsageError("no images given")
     if size is None:
-        shapes = {tuple(img.shape[-2:]) for img in images}
+        shapes = {tuple(g.shape[-2:]) for g in groups}
         if len(shapes) > 1:
             sizes = ", ".join("x".join(map(str, s)) for s in sorted(shapes))
             raise UsageError(f"images of different sizes ({sizes}) for a model without a fixed input size")
-        return torch.stack(images)
-    return torch.cat([resize_images(img[None], size) for img in images])
+        return torch.cat(groups)
+    return torch.cat([resize_images(g, size) for g in groups])
 
 
 def read_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
@@ -74,35 +83,124 @@ def read_image(path: str | Path, channels: int, size: int) -> torch.Tensor:
     return image_batch(path, channels, size)[0].mul(255).round_().to(torch.uint8)
 
 
-def _as_chw(item: Any) -> list[torch.Tensor]:
-    """One input -> float (C, H, W) tensors in [0, 1] (several for a batch)."""
+class UnreadableImage(DataError):
+    """A file zoo cannot read as an image; ``reason`` says why without the path. (A DataError, which is
+    what ``zoo.predict`` skips and names.)"""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"cannot read image {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+# Pillow refuses images of more than twice Image.MAX_IMAGE_PIXELS (89,478,485 unless changed, about
+# 9,459 x 9,459) as decompression bombs and only warns between once and twice; zoo refuses from once: a
+# 20000x20000 PNG of one colour is 0.4 MB on disk and gigabytes decoded.
+# Larger than LARGE_IMAGE pixels, an image is decoded reduced (JPEG) or shrunk right after decoding (see
+# ``_reduced``), never converted to floats at full size.
+LARGE_IMAGE = 2048 * 2048
+
+
+def open_image(path: str | Path, size: int | None = None) -> Any:
+    """A file as a loaded PIL image. Past ``PIL.Image.MAX_IMAGE_PIXELS`` it is refused before decoding;
+    past ``LARGE_IMAGE`` pixels, with a ``size`` to go to, it comes back reduced to at least 4x ``size`` a
+    side. Anything Pillow cannot decode (not an image, truncated, a bomb) raises ``UnreadableImage``."""
+    import re
+    import warnings
+
+    from PIL import Image
+
+    path = Path(path)
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # (refused below, in one line)
+            img = Image.open(path)
+    except FileNotFoundError:
+        raise DataError(f"image not found: {path}") from None
+    except Image.DecompressionBombError as err:
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        said = f"{int(pixels[1]):,} pixels" if pixels else "too many pixels"
+        raise UnreadableImage(path, f"{said}, past the limit PIL.Image.MAX_IMAGE_PIXELS = {limit:,}") from None
+    except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... for broken files
+        raise UnreadableImage(path, _reason(err, path)) from None
+    with img:
+        width, height = img.size
+        if limit and width * height > limit:
+            raise UnreadableImage(
+                path,
+                f"{width}x{height} is {width * height:,} pixels, past the limit PIL.Image.MAX_IMAGE_PIXELS = {limit:,}",
+            )
+        try:
+            if size and width * height > LARGE_IMAGE:
+                img.draft(None, (4 * size, 4 * size))  # (JPEG only: decoded at 1/2, 1/4 or 1/8 of its size)
+            img.load()
+        except Exception as err:
+            raise UnreadableImage(path, _reason(err, path)) from None
+        return img
+
+
+def _reason(err: Exception, path: Path) -> str:
+    """Pillow's message without the path it repeats (``cannot identify image file '/the/path'``)."""
+    return str(err).replace(f" {str(path)!r}", "").strip(" :") or type(err).__name__
+
+
+def _reduced(img: Any, size: int | None) -> Any:
+    """An image of more than LARGE_IMAGE pixels shrunk to at most 4x ``size`` a side by box averages (in
+    Pillow's C, each side keeping its extent exactly), so the antialiased resize that follows sees nearly
+    what it would have seen (within a few levels of 255) from a fraction of the memory: a 6000x6000 PNG
+    took 1 GB more as floats at full size, one of 13000x13000 6 GB."""
+    if not size or img.width * img.height <= LARGE_IMAGE:
+        return img
+    from PIL import Image
+
+    return img.resize((min(img.width, 4 * size), min(img.height, 4 * size)), Image.Resampling.BOX)
+
+
+def _as_batches(item: Any, channels: int, size: int | None) -> list[torch.Tensor]:
+    """One input -> float (n, C, H, W) batches in [0, 1] (one per image of a list, one for an array)."""
     from PIL import Image
 
     if isinstance(item, (str, Path)):
-        try:
-            with Image.open(item) as img:
-                img.load()
-        except FileNotFoundError:
-            raise DataError(f"image not found: {item}") from None
-        except (OSError, ValueError) as err:  # (PIL.UnidentifiedImageError is an OSError)
-            raise DataError(f"cannot read image {item}: {err}") from None
-        item = img
+        item = open_image(item, size)
     if isinstance(item, Image.Image):
-        item = eight_bit(item)
-        if item.mode == "P" or "transparency" in item.info:
-            item = item.convert("RGBA")
-        elif item.mode not in ("L", "LA", "RGB", "RGBA"):
-            item = item.convert("RGB")  # (CMYK, YCbCr, bilevel, ...)
+        img = eight_bit(item, size)
+        if img.mode == "P" or "transparency" in img.info:
+            img = img.convert("RGBA")
+        elif img.mode not in ("L", "LA", "RGB", "RGBA"):
+            img = img.convert("RGB")  # (CMYK, YCbCr, bilevel, ...)
+        array = torch.from_numpy(np.array(_reduced(img, size)))  # (H, W) or (H, W, C): Pillow's layout
+        return [_unit(array.permute(2, 0, 1)[None] if array.dim() == 3 else array[None, None])]
     array = item if isinstance(item, torch.Tensor) else torch.from_numpy(np.array(item))  # (a writable copy)
-    if array.dim() == 4:
-        return [t for image in array for t in _as_chw(image)]
+    return [_unit(_nchw(array, channels))]
+
+
+def _nchw(array: torch.Tensor, channels: int) -> torch.Tensor:
+    """An array as (N, C, H, W), by the rules in ``image_batch``'s docstring."""
+    shape = tuple(array.shape)
     if array.dim() == 2:
-        array = array[None]
-    elif array.dim() == 3 and array.shape[-1] in (1, 3, 4) and array.shape[0] not in (1, 3):
-        array = array.permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
-    elif array.dim() != 3:
-        raise UsageError(f"an image must have 2 or 3 dimensions (or 4 for a batch), got shape {tuple(array.shape)}")
-    return [_unit(array)]
+        return array[None, None]
+    if array.dim() == 4:
+        return array.permute(0, 3, 1, 2) if shape[3] <= 4 < shape[1] else array
+    if array.dim() != 3:
+        raise UsageError(
+            f"images must have 2 dimensions (H, W), 3 (H, W, C), (N, H, W) or (C, H, W), or 4 for a batch "
+            f"(N, C, H, W) or (N, H, W, C); got shape {shape}"
+        )
+    if shape[2] <= 4 < shape[0]:
+        return array.permute(2, 0, 1)[None]  # one (H, W, C) image
+    if channels == 3 and shape[0] in (3, 4):
+        import warnings
+
+        zoo_dir, level, frame = str(Path(__file__).parents[1]), 1, sys._getframe()
+        while frame is not None and frame.f_code.co_filename.startswith(zoo_dir):  # (point at the caller's line)
+            level, frame = level + 1, frame.f_back
+        warnings.warn(
+            f"read an array of shape {shape} as one colour image (C, H, W); pass x[None] to say so, or "
+            f"x[:, None] for {shape[0]} grey images",
+            stacklevel=level,
+        )
+        return array[None]
+    return array[:, None]  # (N, H, W): grey images
 
 
 def _unit(array: torch.Tensor) -> torch.Tensor:
@@ -125,14 +223,20 @@ def _unit(array: torch.Tensor) -> torch.Tensor:
     return array.float()
 
 
-def _channels(image: torch.Tensor, channels: int) -> torch.Tensor:
-    if image.shape[0] in (2, 4):  # with alpha: laid over black, the background of MNIST-like images
-        image = image[:-1] * image[-1:]
-    if image.shape[0] == channels:
-        return image
+def _channels(batch: torch.Tensor, channels: int) -> torch.Tensor:
+    """(n, C, H, W) with C of 1 to 4 -> (n, channels, H, W)."""
+    if not 1 <= batch.shape[1] <= 4:
+        raise UsageError(
+            f"images of {batch.shape[1]} channels (shape {tuple(batch.shape)}): zoo reads 1 (grey), 2 (grey and "
+            "alpha), 3 (RGB) or 4 (RGBA)"
+        )
+    if batch.shape[1] in (2, 4):  # with alpha: laid over black, the background of MNIST-like images
+        batch = batch[:, :-1] * batch[:, -1:]
+    if batch.shape[1] == channels:
+        return batch
     if channels == 1:
-        return (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]  # (Pillow's "L")
-    return image.expand(channels, -1, -1)
+        return 0.299 * batch[:, :1] + 0.587 * batch[:, 1:2] + 0.114 * batch[:, 2:3]  # (Pillow's "L")
+    return batch.expand(-1, channels, -1, -1)
 
 
 def random_affine(x: torch.Tensor, *, shift: float, rotate: float, scale: float, hflip: bool) -> torch.Tensor:
@@ -347,15 +451,19 @@ def has_images(folder: Path) -> bool:
     return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
 
 
-def eight_bit(img):
+def eight_bit(img: Any, size: int | None = None) -> Any:
     """A 16-bit (or 32-bit integer) grey image scaled to 8 bits, as image viewers show it; Pillow's own
-    conversion clips every value above 255, which turns a 16-bit image nearly white."""
+    conversion clips every value above 255, which turns a 16-bit image nearly white. A large one is
+    reduced first (as ``_reduced``; Pillow reduces "I" images, not "I;16")."""
     from PIL import Image
 
     if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
         return img
+    sixteen = img.mode.startswith("I;16")
+    if size and img.width * img.height > LARGE_IMAGE:
+        img = _reduced(img.convert("I"), size)
     values = np.asarray(img, dtype=np.float64)
-    peak = 65535.0 if img.mode.startswith("I;16") or values.max() > 255 else 255.0
+    peak = 65535.0 if sixteen or values.max() > 255 else 255.0
     return Image.fromarray(np.clip(np.round(values * 255.0 / peak), 0, 255).astype(np.uint8), mode="L")
 
 
@@ -366,6 +474,8 @@ class ImageFolderDataModule(ImageDataModule):
     Either ``root/train/<class>/*`` with optional ``root/val/`` and ``root/test/`` trees, or
     ``root/<class>/*`` alone, from which seeded fractions are held out for validation and test.
     Every image is converted to grayscale or RGB and resized to the model's input size once, at load.
+    Every file is read before training starts; files that cannot be read (not images, truncated, past
+    the pixel limit) are named together in one error, or left out with ``skip_unreadable``.
     """
 
     def __init__(
@@ -374,13 +484,16 @@ class ImageFolderDataModule(ImageDataModule):
         root: str | None = None,
         color: Literal["grayscale", "rgb"] = "rgb",
         test_split: float = 0.2,
+        skip_unreadable: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.set_test_split(test_split)
         if root is None:
             raise UsageError("data 'imagefolder' needs --data.root DIR (one subfolder per class)")
-        self.root, self.color = Path(root).expanduser(), color
+        self.root, self.color, self.skip_unreadable = Path(root).expanduser(), color, skip_unreadable
+        self.unreadable: list[UnreadableImage] = []  # the files load() could not read
+        self.files_read = 0
 
     def prepare_data(self) -> None:
         if not self.root.is_dir():
@@ -388,6 +501,7 @@ class ImageFolderDataModule(ImageDataModule):
 
     def load(self):
         self.prepare_data()
+        self.unreadable, self.files_read = [], 0
         train_dir = self.root / "train" if (self.root / "train").is_dir() else self.root
         folders = class_folders(train_dir)
         empty = [d.name for d in folders if not has_images(d)]
@@ -405,16 +519,23 @@ class ImageFolderDataModule(ImageDataModule):
         test_x = test_y = None
         if train_dir != self.root and (self.root / "test").is_dir():
             test_x, test_y = self._read_tree(self.root / "test")
+        val_x = val_y = None
         if train_dir != self.root and (self.root / "val").is_dir():
+            val_x, val_y = self._read_tree(self.root / "val")
+        self._refuse_or_skip_unreadable()
+        for folder, images in ((train_dir, x), (self.root / "test", test_x), (self.root / "val", val_x)):
+            if images is not None and not len(images):
+                raise DataError(f"no image in {folder} could be read")
+        if val_x is not None:
             if test_x is None:  # the test images come out of train/ here, never out of val/
                 x, y, test_x, test_y = self.split_off_test(x, y)
             # An explicit validation tree: append it and make the split take exactly those images.
-            val_x, val_y = self._read_tree(self.root / "val")
             x, y = torch.cat([x, val_x]), torch.cat([y, val_y])
             self.val_split, self.val_mode = len(val_x) / len(x), "last"
         return x, y, test_x, test_y
 
     def _read_tree(self, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images of ``folder/<class>/`` that can be read; the others go to ``self.unreadable``."""
         from tqdm import tqdm
 
         files = []
@@ -432,6 +553,34 @@ class ImageFolderDataModule(ImageDataModule):
             )
         size, channels = self.image_size or 32, 1 if self.color == "grayscale" else 3
         x = torch.empty(len(files), channels, size, size, dtype=torch.uint8)
+        read = torch.ones(len(files), dtype=torch.bool)
         for i, (path, _) in enumerate(tqdm(files, desc=f"reading {folder.name}", leave=False, disable=None)):
-            x[i] = read_image(path, channels, size)
-        return x, torch.tensor([label for _, label in files], dtype=torch.long)
+            try:
+                x[i] = read_image(path, channels, size)
+            except UnreadableImage as err:
+                self.unreadable.append(err)
+                read[i] = False
+        self.files_read += len(files)
+        y = torch.tensor([label for _, label in files], dtype=torch.long)
+        return (x, y) if read.all() else (x[read], y[read])
+
+    def _refuse_or_skip_unreadable(self) -> None:
+        """Every unreadable file named in one line: an error, or with ``skip_unreadable`` a note on stderr."""
+        bad = self.unreadable
+        if not bad:
+            return
+        if len(bad) == 1 and not self.skip_unreadable:
+            raise DataError(
+                f"cannot read image {bad[0].path}: {bad[0].reason}; fix or remove it, or pass "
+                "--data.skip_unreadable true to leave it out"
+            )
+        shown = 5
+        names = ", ".join(f"{err.path.relative_to(self.root)} ({err.reason})" for err in bad[:shown])
+        names += f" and {len(bad) - shown} more" if len(bad) > shown else ""
+        count = f"{len(bad)} of {self.files_read} images in {self.root}"
+        if not self.skip_unreadable:
+            raise DataError(
+                f"cannot read {count}: {names}; fix or remove them, or pass --data.skip_unreadable true to "
+                "leave them out"
+            )
+        print(f"zoo: skipped {count}, unreadable (data.skip_unreadable): {names}", file=sys.stderr)

@@ -5,14 +5,37 @@ learned surface of two-feature data); what a CNN or MLP learned (filters, featur
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure as _Figure
 
-matplotlib.use("Agg")  # files only; no window, works without a display
-import matplotlib.pyplot as plt  # noqa: E402
+
+class Figure(_Figure):
+    """A matplotlib figure that shows itself in a notebook (``_repr_png_``) whatever the backend.
+
+    zoo draws on figures of its own, never through ``pyplot``: pyplot's backend is global state, and
+    choosing one (``matplotlib.use("Agg")``, as zoo once did for running without a display) silently
+    stopped a notebook's own ``plt.show()`` from showing anything for the rest of the session. A figure
+    made this way needs no backend to be saved, is not kept by pyplot (nothing to close, no stray
+    picture at the end of a notebook cell), and displays where it is returned."""
+
+    def png(self, dpi: float | None = None) -> bytes:
+        """The figure as PNG bytes (for a notebook, or a page that embeds it)."""
+        out = io.BytesIO()
+        self.savefig(out, format="png", dpi=dpi or self.dpi, bbox_inches="tight")
+        return out.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+
+def subplots(*grid: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
+    """``plt.subplots`` without pyplot: a new ``Figure`` and its axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **kwargs)
 
 
 def epoch_positions(rows: Sequence[dict[str, Any]]) -> list[float]:
@@ -51,19 +74,25 @@ def curve_panels(rows: Sequence[dict[str, Any]], most: int = 4) -> list[str]:
     return (["loss"] + others)[:most]
 
 
-def plot_learning_curves(
-    rows: Sequence[dict[str, Any]], path: Path, title: str = "", monitor: str | None = None, mode: str | None = None
-) -> None:
+def learning_curves_figure(
+    rows: Sequence[dict[str, Any]],
+    title: str = "",
+    monitor: str | None = None,
+    mode: str | None = None,
+    panel_size: tuple[float, float] = (5, 4),
+    metrics: Sequence[str] | None = None,
+) -> Figure:
     """Loss (left) and every other metric (right) per epoch, training solid and validation dashed, the
-    epoch with the best ``monitor`` marked (the one the best checkpoint holds).
+    epoch with the best ``monitor`` marked (the one the best checkpoint holds); ``metrics`` chooses the
+    panels (default: the loss, then up to three others).
 
     A validation curve that turns up while training keeps falling is over-fitting; both flat and high
     is under-fitting. Validations inside an epoch (``val_check_interval``) sit where they happened.
     """
     epochs = epoch_positions(rows)
-    panels = curve_panels(rows)
+    panels = list(metrics) if metrics else curve_panels(rows)
     best = best_row(rows, monitor, mode)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(panel_size[0] * len(panels), panel_size[1]), squeeze=False)
     for ax, metric in zip(axes[0], panels):
         for stage, style in (("train", "-"), ("val", "--")):
             key = f"{stage}_{metric}"
@@ -80,8 +109,43 @@ def plot_learning_curves(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_learning_curves(
+    rows: Sequence[dict[str, Any]], path: Path, title: str = "", monitor: str | None = None, mode: str | None = None
+) -> None:
+    """``learning_curves_figure`` as a PNG file: the picture every run leaves."""
+    learning_curves_figure(rows, title, monitor, mode).savefig(path, dpi=100)
+
+
+def comparison_figure(
+    runs: Sequence[tuple[str, Sequence[dict[str, Any]]]], metrics: Sequence[str], panel_size=(5.0, 3.8)
+) -> Figure:
+    """Several runs' learning curves on the same axes, a panel per metric: each run in a colour of its
+    own, training solid and validation dashed, so that "change the structure, compare" is one look."""
+    fig, axes = subplots(1, len(metrics), figsize=(panel_size[0] * len(metrics), panel_size[1]), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for colour, (label, rows) in enumerate(runs):
+            epochs = epoch_positions(rows) if rows else []
+            for stage, style in (("train", "-"), ("val", "--")):
+                key = f"{stage}_{metric}"
+                points = [(e, row[key]) for e, row in zip(epochs, rows) if row.get(key) not in (None, "")]
+                if points:
+                    ax.plot(
+                        *zip(*points),
+                        style,
+                        color=f"C{colour % 10}",
+                        marker="o",
+                        markersize=2.5,
+                        label=f"{label} ({stage})",
+                    )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def plot_confusion_matrix(
@@ -92,7 +156,7 @@ def plot_confusion_matrix(
     counts = [[int(v) for v in row] for row in matrix.tolist()]
     n = len(counts)
     size = max(4.0, 0.5 * n + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig, ax = subplots(figsize=(size + 1, size))
     image = ax.imshow(counts, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")
@@ -110,7 +174,6 @@ def plot_confusion_matrix(
     ax.set_title(f"{title} {measured} {accuracy:.4f}".strip())
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_decision_boundary(
@@ -137,7 +200,7 @@ def plot_decision_boundary(
     g1 = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), 200)
     g2 = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), 200)
     mesh = torch.stack(torch.meshgrid(g1, g2, indexing="xy"), -1).reshape(-1, 2)
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5.4), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(6 * len(panels), 5.4), squeeze=False)
     for ax, (label, proba) in zip(axes[0], panels):
         probs = proba(mesh)[:, 1].reshape(200, 200).numpy()
         image = ax.contourf(g1.numpy(), g2.numpy(), probs, levels=np.linspace(0, 1, 21), cmap="RdYlBu", alpha=0.85)
@@ -154,7 +217,6 @@ def plot_decision_boundary(
     if title and len(panels) > 1:
         fig.suptitle(title)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_curves_side_by_side(
@@ -162,7 +224,7 @@ def plot_curves_side_by_side(
 ) -> None:
     """The learning curves of several runs side by side (a search's best and worst trial): a column
     per run, a row per metric, each row on one scale so that the runs compare at a glance."""
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(metrics), len(runs), figsize=(5.5 * len(runs), 3.4 * len(metrics) + 0.8), squeeze=False, sharey="row"
     )
     for column, (label, rows) in enumerate(runs):
@@ -184,7 +246,6 @@ def plot_curves_side_by_side(
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_capacity(
@@ -195,7 +256,7 @@ def plot_capacity(
     poor), over-fitting on the right (training keeps improving, validation falls behind)."""
     points = sorted(points)
     sizes = [p[0] for p in points]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = subplots(1, 2, figsize=(11, 4.2))
     for ax, (name, train_at, val_at) in zip(axes, ((metric, 1, 2), ("loss", 3, 4))):
         ax.plot(sizes, [p[train_at] for p in points], "-o", markersize=4, label=f"train {name}")
         ax.plot(sizes, [p[val_at] for p in points], "--s", markersize=4, label=f"validation {name}")
@@ -208,7 +269,6 @@ def plot_capacity(
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _mosaic(
@@ -232,7 +292,7 @@ def _mosaic(
     scale = inches / w  # inches per picture pixel
     margin, head = 0.15, 0.1 + 0.22 * (title.count("\n") + 1)
     width, height = columns * cell_w * scale + 2 * margin, rows * cell_h * scale + margin + head
-    fig = plt.figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height))
     ax = fig.add_axes((margin / width, margin / height, 1 - 2 * margin / width, 1 - (margin + head) / height))
     ax.imshow(canvas, interpolation="nearest", vmin=0, vmax=1, aspect="auto")
     for i, label in enumerate(labels[: len(tiles)]):
@@ -241,7 +301,6 @@ def _mosaic(
     ax.axis("off")
     fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _rgb(image: Any) -> Any:
@@ -288,7 +347,7 @@ def plot_feature_maps(
     layout = []
     for image_row, image_stages in zip(rows, stages):
         layout += [image_row, *image_stages]
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(layout), most + 1, figsize=(0.75 * (most + 1) + 0.5, 0.8 * len(layout) + 0.8), squeeze=False
     )
     for ax in axes.flat:
@@ -317,7 +376,6 @@ def plot_feature_maps(
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = "", labelled: int = 150) -> None:
@@ -332,7 +390,7 @@ def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = 
     if x.shape[1] > 50 and len(x) > 50:
         x = PCA(n_components=50, random_state=0).fit_transform(x)
     points = TSNE(n_components=2, perplexity=min(30, len(x) - 1), init="pca", random_state=0).fit_transform(x)
-    fig, ax = plt.subplots(figsize=(11, 9))
+    fig, ax = subplots(figsize=(11, 9))
     ax.scatter(points[:, 0], points[:, 1], s=6, color="tab:blue", alpha=0.4)
     for word, (px, py) in zip(words[:labelled], points[:labelled]):
         ax.annotate(word, (px, py), fontsize=7, alpha=0.9, xytext=(2, 2), textcoords="offset points")
@@ -341,11 +399,10 @@ def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = 
     ax.set_title(title or f"the {len(words)} most frequent words, t-SNE of their vectors ({labelled} named)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _regression_panels(count: int):
-    fig, axes = plt.subplots(1, count, figsize=(max(6.0, 4.8 * count), 4.8), squeeze=False)
+    fig, axes = subplots(1, count, figsize=(max(6.0, 4.8 * count), 4.8), squeeze=False)
     return fig, axes[0]
 
 
@@ -370,7 +427,6 @@ def plot_predictions(preds: Any, targets: Any, names: Sequence[str], path: Path,
         fig.suptitle(f"{title}\npredicted against true, test split", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_residuals(preds: Any, targets: Any, names: Sequence[str], path: Path, title: str = "") -> None:
@@ -392,7 +448,6 @@ def plot_residuals(preds: Any, targets: Any, names: Sequence[str], path: Path, t
         fig.suptitle(f"{title}\nresiduals, test split", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_learned_surface(
@@ -419,7 +474,7 @@ def plot_learned_surface(
     surface = predict(mesh).reshape(200, 200).numpy()
     values = torch.cat([train[1], test[1]]).reshape(-1).numpy()
     vmin, vmax = min(values.min(), surface.min()), max(values.max(), surface.max())
-    fig, ax = plt.subplots(figsize=(6, 5.4))
+    fig, ax = subplots(figsize=(6, 5.4))
     image = ax.contourf(g1.numpy(), g2.numpy(), surface, levels=np.linspace(vmin, vmax, 21), cmap="RdYlBu", alpha=0.85)
     fig.colorbar(image, ax=ax, label="value (ground: predicted; points: true)")
     for (x, y), edge, label in ((train, "white", "train"), (test, "black", held_out)):
@@ -441,4 +496,3 @@ def plot_learned_surface(
     ax.set_title(f"{title}\nlearned surface" if title else "learned surface", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -6,7 +6,7 @@ import pytest
 
 from zoo import list_recipes, resolve_recipe
 from zoo.config import coerce_text, matches, parse_overrides, parse_yaml
-from zoo.errors import UsageError
+from zoo.errors import UsageError, speaking
 
 
 def test_yaml_reads_exponent_floats_as_numbers():
@@ -69,13 +69,21 @@ def test_overrides_win_over_the_recipe():
 
 
 def test_unknown_option_names_the_nearest_valid_ones():
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(UsageError) as err:  # (from Python, options are named as Python gives them)
+        resolve_recipe("lenet", overrides=["--trainer.max_epoch", "3"])
+    assert str(err.value).startswith("trainer has no option trainer.max_epoch; did you mean trainer.max_epochs")
+    with speaking("cli"), pytest.raises(UsageError) as err:  # (as the commands name them)
         resolve_recipe("lenet", overrides=["--trainer.max_epoch", "3"])
     assert "--trainer.max_epoch" in str(err.value) and "did you mean --trainer.max_epochs" in str(err.value)
 
 
 def test_unknown_section_is_refused():
-    with pytest.raises(UsageError, match=r"unknown option --trainr\.max_epochs; did you mean --trainer\.max_epochs"):
+    with pytest.raises(UsageError, match=r"unknown option trainr\.max_epochs; did you mean trainer\.max_epochs"):
+        resolve_recipe("lenet", overrides=["--trainr.max_epochs", "3"])
+    with (
+        speaking("cli"),
+        pytest.raises(UsageError, match=r"unknown option --trainr\.max_epochs; did you mean --trainer"),
+    ):
         resolve_recipe("lenet", overrides=["--trainr.max_epochs", "3"])
 
 
@@ -97,7 +105,7 @@ def test_switching_data_set_drops_options_the_new_one_does_not_take():
 
 
 def test_an_option_the_chosen_data_set_lacks_is_refused():
-    with pytest.raises(UsageError, match="data 'fashion-mnist' has no option --data.test_split"):
+    with pytest.raises(UsageError, match="data 'fashion-mnist' has no option data.test_split"):
         resolve_recipe("lenet", overrides=["--data.name", "fashion-mnist", "--data.test_split", "0.3"])
 
 

@@ -62,7 +62,7 @@ def test_a_model_that_declares_nothing_needs_a_config_naming_task_and_data(tmp_p
 def test_python_values_in_overrides_are_checked_against_the_option_types():
     with pytest.raises(UsageError, match="trainer.max_epochs expects int or None, got 1.5"):
         zoo.resolve_recipe("test_pooled", overrides={"trainer.max_epochs": 1.5})
-    with pytest.raises(UsageError, match="has no option --model.widht; did you mean --model.width"):
+    with pytest.raises(UsageError, match="has no option model.widht; did you mean model.width"):
         zoo.resolve_recipe("test_pooled", overrides={"model.widht": 3})
     assert zoo.resolve_recipe("test_pooled", overrides={"trainer.max_epochs": "4"})["trainer"]["max_epochs"] == 4
 

@@ -6,6 +6,8 @@
     >>> zoo.list_weights()                                            # ['lenet:fashion-mnist', ...]
     >>> task = zoo.load_pretrained("lenet:fashion-mnist")            # trained, shipped in the package
     >>> result = zoo.fit("lenet", overrides={"trainer.max_epochs": 3})  # train, test, run directory
+    >>> result.history, result.plot(), result.show("filters")          # epochs as a DataFrame, pictures
+    >>> zoo.compare(result, zoo.fit("lenet", overrides={"model.dropout": 0.3}))  # two runs side by side
     >>> task = zoo.load_checkpoint("runs/.../checkpoints/best.ckpt")  # trained, eval mode, CPU
     >>> task = zoo.load_trained("lenet:fashion-mnist")               # a shipped weight, run dir or checkpoint
     >>> vectors = zoo.load_vectors("runs/word2vec-corpus-...")         # gensim KeyedVectors
@@ -28,7 +30,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "fit": "zoo.training",
     "build": "zoo.training",
-    "Result": "zoo.training",
+    "Result": "zoo.results",
+    "compare": "zoo.results",
     "resolve_recipe": "zoo.recipes",
     "list_recipes": "zoo.recipes",
     "load_checkpoint": "zoo.loading",
@@ -40,6 +43,7 @@ __all__ = [
     "fit",
     "build",
     "Result",
+    "compare",
     "resolve_recipe",
     "list_recipes",
     "get_model",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from zoo._lightning import attached_trainer, batches_done_total, batches_started_total, ends_epoch
 from zoo.checkpoint import atomic_write_text
-from zoo.errors import Stopped, UsageError
+from zoo.console import note
+from zoo.errors import Stopped, UsageError, option
 from zoo.records import exact, read_csv, write_csv
 
 
@@ -28,12 +28,20 @@ class EpochCSVLogger(Logger):
     """``metrics.csv``: one row per epoch, merging what the task logs at the end of the training and
     validation epochs (``train_*``, ``val_*``, ``lr``, ``train_time_s``), and a row of its own for each
     validation inside an epoch (``--trainer.val_check_interval``). Rows are keyed by (epoch, step). The
-    learning-curve picture is drawn from these rows when training ends, with the best epoch by
-    ``monitor`` (better ``mode``) marked."""
+    learning-curve picture is drawn from these rows when training ends (and at every epoch's end with
+    ``live_plot``), with the best epoch by ``monitor`` (better ``mode``) marked."""
 
-    def __init__(self, run_dir: Path, title: str = "", monitor: str | None = None, mode: str | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        title: str = "",
+        monitor: str | None = None,
+        mode: str | None = None,
+        live_plot: bool = False,
+    ):
         super().__init__()
         self.run_dir, self.title, self.monitor, self.mode = run_dir, title, monitor, mode
+        self.live_plot = live_plot  # the learning curves redrawn at every epoch's end, not only the run's
         self.rows: dict[tuple[int, int], dict[str, Any]] = {}
         if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run steps are replaced)
             for row in read_csv(run_dir / "metrics.csv"):
@@ -64,6 +72,8 @@ class EpochCSVLogger(Logger):
         row = self.rows.setdefault((epoch, step), {"epoch": epoch, "step": step})
         row.update({k: float(v) for k, v in metrics.items() if k != "epoch"})
         write_csv(self.run_dir / "metrics.csv", self.sorted_rows())
+        if self.live_plot and "train_loss" in metrics:  # (the training epoch's end: its row is whole)
+            self.finalize("live")
 
     def forget_after(self, step: int) -> None:
         """Drop the rows past ``step``: a resumed run's, which a killed run logged after the checkpoint
@@ -252,8 +262,9 @@ class RunGuard(L.Callback):
     """Stops a run cleanly, between two steps, when it must stop:
 
     - SIGINT (Ctrl-C) or SIGTERM: the current step finishes, ``last.ckpt`` is written and the run
-      exits with 128 + the signal number, saying how to resume. A second signal exits at once
-      (checkpoint writes are atomic, so that too leaves no half-written file).
+      exits with 128 + the signal number, saying how to resume. A second signal stops at once: the
+      command exits (``exit_at_once``), and from Python a ``KeyboardInterrupt`` ends the run but not the
+      process (checkpoint writes are atomic, so neither leaves a half-written file).
     - a non-finite training loss: the run stops, before any checkpoint holds the broken weights, and
       names the step where the loss went bad and the learning rate it had. Losses are read
       ``check_every`` steps at a time (default 32: on a GPU each read makes the host wait for the
@@ -264,8 +275,9 @@ class RunGuard(L.Callback):
     Lightning orders checkpoint callbacks after this one, so its checks run before they save.
     """
 
-    def __init__(self, last_path: Path, check_every: int = 32):
+    def __init__(self, last_path: Path, check_every: int = 32, exit_at_once: bool = False):
         self.last_path = last_path
+        self.exit_at_once = exit_at_once  # a second signal ends the process (the command line's way)
         self.signal: int | None = None
         self._previous: dict[int, Any] = {}
         self.check_every = check_every
@@ -282,12 +294,17 @@ class RunGuard(L.Callback):
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         import os
-        import sys
 
-        if self.signal is not None:
-            os._exit(128 + signum)  # the second one: now
+        if self.signal is not None:  # the second one: now
+            if self.exit_at_once:
+                os._exit(128 + signum)
+            # From Python (a notebook's kernel above all) the process is the user's, with everything it
+            # holds: never end it. An interrupt now stops wherever the run is; Lightning tears the run
+            # down, and zoo.fit answers with Stopped naming the run directory and its checkpoints.
+            raise KeyboardInterrupt
         self.signal = signum
-        print("\nstopping after this step (again to quit at once)", file=sys.stderr, flush=True)
+        again = "again to quit at once" if self.exit_at_once else "again to stop at once"
+        note(f"stopping after this step ({again})")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = step_loss(trainer, pl_module, outputs)
@@ -328,8 +345,10 @@ class RunGuard(L.Callback):
         )
         raise Stopped(
             f"the training loss became {loss.item()} at step {step} (epoch {epoch}); "
-            f"the learning rate{lr_text} is probably too high for this model: lower --optimizer.lr "
-            f"or clip gradients (--trainer.gradient_clip_val 1.0); {kept}"
+            f"the learning rate{lr_text} is probably too high for this model: lower {option('optimizer.lr')} "
+            f"or clip gradients ({option('trainer.gradient_clip_val', 1.0)}); {kept}",
+            run_dir=self.last_path.parent.parent,
+            checkpoint=self.last_path if self.last_path.is_file() else None,
         )
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
@@ -353,6 +372,8 @@ class RunGuard(L.Callback):
         raise Stopped(
             f"interrupted by {signal.Signals(self.signal).name} at step {trainer.global_step}; saved {self.last_path}",
             exit_code=128 + self.signal,
+            run_dir=self.last_path.parent.parent,
+            checkpoint=self.last_path,
         )
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
@@ -391,7 +412,7 @@ class PeriodicCheckpoint(L.Callback):
 
 class DeviceLine(L.Callback):
     """Says where the run trains, once, as training starts: ``zoo: training on cpu (2 threads)``,
-    ``cuda:0 (NVIDIA H200)``, ``2 processes, each on cpu (1 threads)``."""
+    ``cuda:0 (NVIDIA H200)``, ``2 processes, each on cpu (1 thread)``."""
 
     def on_train_start(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
@@ -399,29 +420,38 @@ class DeviceLine(L.Callback):
         device = trainer.strategy.root_device
         where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
         if device.type == "cpu":
-            where += f" ({torch.get_num_threads()} threads)"
+            threads = torch.get_num_threads()
+            where += f" ({threads} thread{'s' if threads != 1 else ''})"
         if trainer.world_size > 1:
             where = f"{trainer.world_size} processes, each on {where}"
-        print(f"zoo: training on {where}", file=sys.stderr, flush=True)
+        note(f"zoo: training on {where}")
 
 
 class LayerSummary(L.Callback):
-    """At the start of fitting, the model's layers: their types, parameters, input and output sizes and
-    FLOPs (Lightning's summary, computed from an example input the task takes from the data: what
-    torch's FLOP counter counts; an LSTM layer's own are not among them). Only the model, not the
-    task's metric objects around it."""
+    """At the start of fitting, the model's size: as a table of its layers (``style="table"``: their
+    types, parameters, input and output sizes and FLOPs: Lightning's summary, computed from an example
+    input the task takes from the data, what torch's FLOP counter counts; an LSTM layer's own are not
+    among them), or as one line (``style="line"``: parameters and FLOPs, a notebook's default). Only
+    the model, not the task's metric objects around it."""
 
-    def __init__(self, max_depth: int = 3):
-        self.max_depth = max_depth
+    def __init__(self, max_depth: int = 3, style: str = "table"):
+        self.max_depth, self.style = max_depth, style
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        from lightning.pytorch.utilities.model_summary import ModelSummary
+        from lightning.pytorch.utilities.model_summary import ModelSummary, get_human_readable_count
 
         if not trainer.is_global_zero:
             return
         bare = _ModelOnly(pl_module.model, pl_module.example_input(trainer.datamodule))
         bare.to(pl_module.device)  # (the model is there already: this tells the summary where to send the example)
-        print(ModelSummary(bare, max_depth=self.max_depth), flush=True)
+        summary = ModelSummary(bare, max_depth=self.max_depth if self.style == "table" else 1)
+        if self.style == "table":
+            print(summary, flush=True)
+            return
+        trainable, total = summary.trainable_parameters, summary.total_parameters
+        frozen = f" ({get_human_readable_count(total - trainable)} frozen)" if trainable != total else ""
+        flops = f", {get_human_readable_count(summary.total_flops)}FLOPs a sample" if summary.total_flops else ""
+        note(f"zoo: {type(pl_module.model).__name__}: {get_human_readable_count(total)} parameters{frozen}{flops}")
 
 
 class _ModelOnly(L.LightningModule):

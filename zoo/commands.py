@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from zoo.errors import Stopped, UsageError, ZooError
+from zoo.errors import Stopped, UsageError, ZooError, speaking
 from zoo.rundir import launched_rank
 
 
@@ -28,7 +28,8 @@ def command_main(prog: str, argv: list[str] | None, body: Callable[[list[str]], 
     """Run a command's ``body(argv)``; a ZooError becomes ``PROG: error: MESSAGE`` and its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return body(argv)
+        with speaking("cli"):  # messages name options as this command line takes them
+            return body(argv)
     except ZooError as err:
         if debugging(argv):
             raise

@@ -15,13 +15,13 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
 
-from zoo.errors import UsageError
+from zoo.errors import UsageError, option
 
 # --- YAML ----------------------------------------------------------------------------------------
 
@@ -147,14 +147,14 @@ def parse_scalar(raw: str) -> Any:
         return raw
 
 
-def coerce_text(raw: str, annotation: Any, option: str) -> Any:
-    """Read a command-line string as the type the option wants, or say what it wanted."""
+def coerce_text(raw: str, annotation: Any, name: str) -> Any:
+    """Read a command-line string as the type the option ``name`` wants, or say what it wanted."""
     parsed = parse_scalar(raw)
     if matches(parsed, annotation):
         return parsed
     if matches(raw, annotation):  # e.g. a column named "1" for a str option
         return raw
-    raise UsageError(f"{option} expects {describe(annotation)}, got {raw!r}")
+    raise UsageError(f"{name} expects {describe(annotation)}, got {raw!r}")
 
 
 # --- signatures ---------------------------------------------------------------------------------
@@ -225,12 +225,21 @@ def check_values(
 # --- layering ----------------------------------------------------------------------------------
 
 
-def parse_overrides(args: list[str]) -> list[tuple[str, str, str]]:
-    """``["--data.batch_size", "64", "--trainer.max_epochs=3"]`` -> [(section, key, raw text), ...]."""
+def parse_overrides(args: list[str], scalars: Collection[str] = ()) -> list[tuple[str, str, str]]:
+    """``["--data.batch_size", "64", "--trainer.max_epochs=3"]`` -> [(section, key, raw text), ...]; a
+    top-level option named in ``scalars`` (``--seed_everything 1``) -> ``(name, "", raw text)``."""
     out = []
     i = 0
     while i < len(args):
         arg = args[i]
+        name = arg[2:].split("=", 1)[0]
+        if arg.startswith("--") and name in scalars:
+            value = arg.partition("=")[2] if "=" in arg else (args[i + 1] if i + 1 < len(args) else None)
+            if value is None:
+                raise UsageError(f"option --{name} needs a value")
+            out.append((name, "", value))
+            i += 1 if "=" in arg else 2
+            continue
         if not arg.startswith("--") or "." not in arg.split("=", 1)[0]:
             raise UsageError(f"unexpected argument {arg!r}: options look like --section.key VALUE")
         name, eq, value = arg[2:].partition("=")
@@ -309,12 +318,16 @@ def resolve(
 
     # Names first, so that every other override is read with the type its chosen constructor wants.
     for section, key, raw in sorted(overrides, key=lambda o: o[1] != "name"):
-        option = f"--{section}.{key}"
+        if not key and section in scalars:  # a top-level option (seed_everything)
+            name = option(section)
+            cfg[section] = coerce_text(raw, scalars[section], name) if isinstance(raw, str) else raw
+            continue
+        name = option(f"{section}.{key}")
         if section not in sections:
             close = difflib.get_close_matches(section, list(sections), n=1)
-            hint = f"; did you mean --{close[0]}.{key}?" if close else ""
-            valid = ", ".join(f"--{s}.*" for s in sections)
-            raise UsageError(f"unknown option {option}{hint} (valid sections: {valid})")
+            hint = f"; did you mean {option(f'{close[0]}.{key}')}?" if close else ""
+            valid = ", ".join(option(f"{s}.*") for s in sections)
+            raise UsageError(f"unknown option {name}{hint} (valid sections: {valid})")
         spec = sections[section]
         current = cfg.setdefault(section, {})
         if key == "name" and spec.named:
@@ -323,14 +336,14 @@ def resolve(
         params = spec.params(current.get("name"))
         if key not in params:
             where = f"{section} {current['name']!r}" if spec.named else section
-            raise UsageError(unknown_key_message(where, key, list(params), prefix=f"--{section}."))
+            raise UsageError(unknown_key_message(where, key, list(params), prefix=option(section) + "."))
         annotation = params[key].annotation
         if isinstance(raw, str):  # the command line's text, read as the option's type
-            current[key] = coerce_text(raw, annotation, option)
+            current[key] = coerce_text(raw, annotation, name)
         elif matches(raw, annotation):
             current[key] = raw
         else:
-            raise UsageError(f"{option} expects {describe(annotation)}, got {raw!r}")
+            raise UsageError(f"{name} expects {describe(annotation)}, got {raw!r}")
 
     for section, spec in sections.items():
         values = dict(cfg.setdefault(section, {}))

@@ -28,6 +28,8 @@ from zoo.config import load_yaml_file, parse_overrides, resolve
 from zoo.errors import UsageError
 
 SCALARS = {"seed_everything": int, "imports": list[str]}
+# (imports are not an override: they must be imported before the recipe is read; give ``imports=``)
+OVERRIDABLE_SCALARS = ("seed_everything",)
 
 # Where a model without a shipped recipe starts (its task and data set come from its registration).
 BASE: dict[str, Any] = {
@@ -109,21 +111,28 @@ def config_layers(config: Config | Sequence[Config] | None) -> list[tuple[str, d
 
 
 def override_triples(overrides: Mapping[str, Any] | Sequence[str] | None) -> list[tuple[str, str, Any]]:
-    """``["--data.batch_size", "64"]`` or ``{"data.batch_size": 64}`` -> ``[("data", "batch_size", value)]``.
-    Strings are read as the command line reads them; other values must already have the option's type."""
+    """``["--data.batch_size", "64"]`` or ``{"data.batch_size": 64}`` -> ``[("data", "batch_size", value)]``;
+    a top-level option (``{"seed_everything": 1}``) -> ``("seed_everything", "", 1)``. Strings are read
+    as the command line reads them; other values must already have the option's type."""
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
         out = []
         for dotted, value in overrides.items():
             section, _, key = str(dotted).removeprefix("--").partition(".")
+            if section in OVERRIDABLE_SCALARS and not key:
+                out.append((section, "", value))
+                continue
             if not key or "." in key:
-                raise UsageError(f"override {dotted!r} should be 'section.key' (e.g. 'data.batch_size')")
+                raise UsageError(
+                    f"override {dotted!r} should be 'section.key' (e.g. 'data.batch_size') or one of: "
+                    + ", ".join(OVERRIDABLE_SCALARS)
+                )
             out.append((section, key, value))
         return out
     if isinstance(overrides, str):
         raise UsageError("overrides: give a list of '--section.key VALUE' strings or a dict, not one string")
-    return parse_overrides(list(overrides))
+    return parse_overrides(list(overrides), scalars=OVERRIDABLE_SCALARS)
 
 
 def resolve_recipe(

@@ -21,38 +21,16 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+from zoo import console
 from zoo.config import accepted_params, check_kwargs, plain
-from zoo.errors import DataError, Stopped, UsageError, ZooError
+from zoo.errors import DataError, Stopped, UsageError, ZooError, at_command_line, option, resume_hint, trimmed
 from zoo.recipes import Config, resolve_recipe
 from zoo.registry import MODELS
+from zoo.results import Result, headline
 from zoo.rundir import RUN_DIR_ENV, launched_rank, make_run_dir
-
-
-@dataclass
-class Result:
-    """What a finished run gives back.
-
-    - ``summary``: the same fields as ``python -m zoo.train``'s JSON line and ``summary.json``;
-    - ``run_dir``: the run's directory (config.yaml, metrics.csv, checkpoints, pictures);
-    - ``task``: the trained task (a LightningModule wrapping ``task.model``), in eval mode, holding the
-      weights that were tested: the best checkpoint's, or the last ones where there is no "best";
-    - ``metrics``: the rows of ``metrics.csv``, one per epoch (and per validation inside one);
-    - ``config``: the resolved recipe, as saved in ``config.yaml``.
-    """
-
-    summary: dict[str, Any]
-    run_dir: Path
-    task: Any
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def checkpoint(self) -> Path | None:
-        return Path(self.summary["checkpoint"]) if self.summary.get("checkpoint") else None
 
 
 def fit(
@@ -66,25 +44,80 @@ def fit(
     quiet: bool = False,
     imports: Sequence[str] = (),
     test: bool = True,
+    live_plot: bool = False,
+    model_summary: Literal["line", "table"] | None = None,
 ) -> Result:
     """Train ``model`` with its recipe, test the best weights, and return a ``Result``.
 
     ``config``: YAML files, shipped recipe names or dicts, applied after the model's own recipe;
-    ``overrides``: ``{"optimizer.lr": 0.01}`` or ``["--optimizer.lr", "0.01"]``, applied last;
+    ``overrides``: ``{"optimizer.lr": 0.01, "seed_everything": 1}`` or ``["--optimizer.lr", "0.01"]``,
+    applied last;
     ``callbacks``: Lightning callbacks attached to the Trainer after zoo's own;
     ``run_dir``: the directory to write into (default: a new ``runs/MODEL-DATA-TIMESTAMP``);
     ``resume``: a run directory or checkpoint to continue, started with the same options;
-    ``quiet``: no progress bar, model summary, ``run_dir:`` line or text samples on the terminal;
+    ``quiet``: no progress, model summary, ``run_dir:`` line or text samples shown;
     ``imports``: modules or ``.py`` files to import first (they register your own models);
     ``test``: False leaves the test split alone (no ``test`` figures, no confusion matrix or other
     picture of test predictions; the decision boundary shows validation points): a search's trials are
-    compared on validation, and the test split is for the options chosen in the end.
+    compared on validation, and the test split is for the options chosen in the end;
+    ``live_plot``: the learning curves drawn again at every epoch's end (in a notebook, under the
+    progress table; elsewhere into the run's ``learning_curves.png``);
+    ``model_summary``: "table" (every layer) or "line" (parameters and FLOPs); by default a table on a
+    terminal and a line in a notebook.
+
+    The run is seeded with ``seed_everything`` (an option like any other), and the caller's random
+    streams (Python's, NumPy's, torch's) are as they were when it returns. A mistake raises one of
+    zoo's exceptions (``zoo.UsageError``, ``zoo.DataError``, ``zoo.Stopped``, whose ``run_dir`` a
+    ``resume=`` takes), with a short traceback; ``fit`` never ends the process, not even on a second
+    interrupt.
     """
-    cfg = resolve_recipe(model, config, overrides, imports)
-    datamodule, task = prepare(model, cfg)
-    return train_and_test(
-        model, cfg, datamodule, task, callbacks=callbacks, run_dir=run_dir, resume=resume, quiet=quiet, test=test
-    )
+    try:
+        with _caller_random_state_kept():
+            cfg = resolve_recipe(model, config, overrides, imports)
+            datamodule, task = prepare(model, cfg)
+            return train_and_test(
+                model,
+                cfg,
+                datamodule,
+                task,
+                callbacks=callbacks,
+                run_dir=run_dir,
+                resume=resume,
+                quiet=quiet,
+                test=test,
+                live_plot=live_plot,
+                model_summary=model_summary,
+            )
+    except ZooError as err:
+        # (the user's mistake, under the user's own frames; ZOO_DEBUG=1 shows zoo's)
+        raise trimmed(err) from err.__cause__
+
+
+@contextlib.contextmanager
+def _caller_random_state_kept():
+    """Seeding a run (``seed_everything``) resets the process's random streams; the caller's code goes on
+    from where its streams were, as if no run had drawn from them."""
+    import random
+
+    import numpy as np
+    import torch
+
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    env = {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def build(
@@ -95,8 +128,12 @@ def build(
     imports: Sequence[str] = (),
 ):
     """``(datamodule, task)`` exactly as ``fit`` builds them (the data set up, the task sized by it,
-    untrained), for code that trains or inspects them its own way."""
-    return prepare(model, resolve_recipe(model, config, overrides, imports))
+    untrained), for code that trains or inspects them its own way. (The process's random streams are
+    left seeded with the run's seed, as training it would need.)"""
+    try:
+        return prepare(model, resolve_recipe(model, config, overrides, imports))
+    except ZooError as err:
+        raise trimmed(err) from err.__cause__
 
 
 # --- building the pieces ----------------------------------------------------------------------------
@@ -230,19 +267,19 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
         run_dir = given.resolve()
         candidates = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda f: f.stat().st_mtime, reverse=True)
         if not candidates:
-            raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
+            raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
     else:
-        raise UsageError(f"--resume: no such run directory or checkpoint file: {path}")
+        raise UsageError(f"{option('resume')}: no such run directory or checkpoint file: {path}")
     for newer, candidate in enumerate(candidates):
         try:
             checkpoint = safe_load(candidate)
         except DataError as err:
             if len(candidates) == 1:
                 raise
-            print(f"zoo: {err}; trying an older checkpoint", file=sys.stderr)
+            console.note(f"zoo: {err}; trying an older checkpoint")
             continue
         if newer:
-            print(f"zoo: resuming from {candidate.name}, the newest checkpoint that loads", file=sys.stderr)
+            console.note(f"zoo: resuming from {candidate.name}, the newest checkpoint that loads")
         saved, now = checkpoint.get("hyper_parameters", {}), dict(task.hparams)
         differ = differences(
             {k: v for k, v in saved.items() if k not in task.runtime_options},
@@ -253,11 +290,11 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
             shown = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differ[:3])
             more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
             raise UsageError(
-                f"--resume: {candidate} was trained with other options ({shown}{more}); "
+                f"{option('resume')}: {candidate} was trained with other options ({shown}{more}); "
                 "give the options it was started with"
             )
         return run_dir, candidate
-    raise DataError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} loads")
+    raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
 
 
 def option_defaults(task: Any) -> dict[str, Any]:
@@ -298,11 +335,14 @@ def build_trainer(
     callbacks: Sequence[Any] = (),
     validating: bool = True,
     title: str = "",
+    live_plot: bool = False,
+    model_summary: str | None = None,
 ) -> Built:
     """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints (also every
     N steps or M minutes if asked), clean stops on signals and non-finite losses, optional early
-    stopping, a progress bar on a terminal; then ``callbacks``. Without validation data, "best" and
-    early stopping follow the training loss."""
+    stopping, progress (a bar on a terminal, a table in a notebook, nothing in a log) and the model's
+    summary; then ``callbacks``. Without validation data, "best" and early stopping follow the
+    training loss."""
     import lightning as L
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -365,25 +405,40 @@ def build_trainer(
     # (Lightning calls every hook of every callback at every step, whether it does anything or not:
     # a periodic saver nobody asked for is left out.)
     zoo_callbacks = [
-        RunGuard(run_dir / "checkpoints" / "last.ckpt"),
+        RunGuard(run_dir / "checkpoints" / "last.ckpt", exit_at_once=at_command_line()),
         throughput,
         StepLog(run_dir),
         *([periodic] if periodic.enabled else []),
         *dict.fromkeys([best, last]),
         *early_stop,
     ]
+    notebook = console.in_notebook()
     if trainer_cfg.get("enable_progress_bar") is None:
-        trainer_cfg["enable_progress_bar"] = sys.stdout.isatty()  # a bar on a terminal, none in logs
+        # a bar on a terminal, a display in a notebook, none in logs
+        trainer_cfg["enable_progress_bar"] = sys.stdout.isatty() or notebook
+    progress = None
     if trainer_cfg["enable_progress_bar"]:
-        zoo_callbacks.append(ThrottledProgressBar())
+        if notebook:
+            from zoo.notebook import NotebookProgress
+
+            progress = NotebookProgress(title, run_dir, live_plot=live_plot, monitor=monitor, mode=mode)
+        else:
+            progress = ThrottledProgressBar()
+        zoo_callbacks.append(progress)
     if trainer_cfg.get("enable_model_summary", True) is not False:  # (quiet runs say nothing)
         # zoo's summary instead of Lightning's: the model's layers with sizes and FLOPs, not the task's
-        # metric objects around them
-        zoo_callbacks += [DeviceLine(), LayerSummary()]
+        # metric objects around them; in a notebook one line of it, unless a table is asked for
+        style = model_summary or ("line" if notebook else "table")
+        if style not in ("line", "table"):
+            raise UsageError(f"model_summary must be 'line' or 'table', got {model_summary!r}")
+        zoo_callbacks += [DeviceLine(), LayerSummary(style=style)]
         trainer_cfg["enable_model_summary"] = False
     if trainer_cfg.get("profiler") is None:
         trainer_cfg["profiler"] = NoProfiler()
-    logger = EpochCSVLogger(run_dir, title=title or task.hparams.model, monitor=monitor, mode=mode)
+    # (in a notebook the display draws the live curves; elsewhere the run's picture is redrawn each epoch)
+    logger = EpochCSVLogger(
+        run_dir, title=title or task.hparams.model, monitor=monitor, mode=mode, live_plot=live_plot and not notebook
+    )
     loggers = [logger, *([tensorboard_logger(run_dir)] if trainer_cfg.pop("logger", "csv") == "tensorboard" else [])]
     try:
         trainer = L.Trainer(
@@ -396,7 +451,7 @@ def build_trainer(
         )
     except (ValueError, TypeError, MisconfigurationException) as err:
         raise UsageError(f"trainer: {err}") from None
-    return Built(trainer, best, last, throughput, logger, early_stop[0] if early_stop else None, monitor)
+    return Built(trainer, best, last, throughput, logger, early_stop[0] if early_stop else None, monitor, progress)
 
 
 def tensorboard_logger(run_dir: Path):
@@ -404,7 +459,7 @@ def tensorboard_logger(run_dir: Path):
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        raise UsageError("--trainer.logger tensorboard needs TensorBoard: pip install 'zoo[tensorboard]'")
+        raise UsageError(f"{option('trainer.logger', 'tensorboard')} needs TensorBoard: pip install 'zoo[tensorboard]'")
     from lightning.pytorch.loggers import TensorBoardLogger
 
     return TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
@@ -445,6 +500,7 @@ class Built(NamedTuple):
     logger: Any  # EpochCSVLogger: metrics.csv and the learning curves
     early_stop: Any  # EarlyStopping, or None
     monitor: str | None  # what decided "best": val_loss, train_loss without validation data, None for word2vec
+    progress: Any  # the progress bar or notebook display, or None
 
 
 # --- one run ------------------------------------------------------------------------------------
@@ -461,12 +517,11 @@ def train_and_test(
     resume: str | Path | None = None,
     quiet: bool = False,
     test: bool = True,
+    live_plot: bool = False,
+    model_summary: str | None = None,
 ) -> Result:
     """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
     validation and (unless ``test`` is False) test, summarise."""
-    from zoo.checkpoint import atomic_write_text
-    from zoo.config import dump_yaml
-
     data_name = cfg["data"]["name"]
     trainer_cfg = dict(cfg["trainer"])
     root = trainer_cfg.pop("default_root_dir", None) or "runs"
@@ -505,13 +560,37 @@ def train_and_test(
             callbacks,
             validating=validating,
             title=f"{model_name} on {data_name} ({run_dir.name})",
+            live_plot=live_plot,
+            model_summary=model_summary,
         )
     except BaseException:
         if made:
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
         raise
+    display = built.progress if hasattr(built.progress, "finish") else None  # a notebook's
+    if display is None:
+        return run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test)
+    # In a notebook, what zoo has to say goes into the fit's display, which ends saying how the run did.
+    with console.notes_to(display.note):
+        try:
+            result = run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test)
+        except ZooError as err:
+            display.finish(f"stopped: {err}")
+            raise
+    figures = "; ".join(f"{split} {headline(values)}" for split, values in result.figures().items())
+    epochs = result.summary["epochs"]
+    display.finish(f"done: {epochs} epoch{'s' if epochs != 1 else ''}; {figures}")
+    return result
+
+
+def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test) -> Result:
+    """Fit with the trainer built, evaluate, write the summary (``train_and_test``'s second half)."""
+    from zoo.checkpoint import atomic_write_text
+    from zoo.config import dump_yaml
+
+    data_name = cfg["data"]["name"]
     if launched_rank() == 0:
-        if not quiet:
+        if not quiet and not hasattr(built.progress, "finish"):  # (a notebook's display shows it)
             print(f"run_dir: {run_dir}", flush=True)
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
 
@@ -532,24 +611,22 @@ def train_and_test(
         else:
             os.environ[RUN_DIR_ENV] = shared
     if trainer.interrupted:
-        raise ZooError(f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}")
+        raise Stopped(
+            f"training interrupted; checkpoints so far are in {run_dir / 'checkpoints'}", 130, run_dir=run_dir
+        )
     if trainer.num_training_batches == 0 and not trainer.global_step:
         if made and trainer.is_global_zero:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: nothing to keep
         raise DataError(
             f"no training batches: the training split is smaller than one batch per process "
-            f"({trainer.world_size} processes), or --trainer.limit_train_batches is 0"
+            f"({trainer.world_size} processes), or {option('trainer.limit_train_batches')} is 0"
         )
     # Read these now: evaluating a checkpoint below restores the callbacks' state saved with it.
     throughput, early_stop = built.throughput, built.early_stop
     epochs, train_time_s, samples_per_s = trainer.current_epoch, throughput.seconds, throughput.samples_per_s()
     stopped_at = early_stop.stopped_epoch if early_stop is not None and early_stop.stopped_epoch else None
     if stopped_at is not None and not quiet and trainer.is_global_zero:
-        print(
-            f"zoo: early stopping after epoch {stopped_at}: {early_stop.stopping_reason_message}",
-            file=sys.stderr,
-            flush=True,
-        )
+        console.note(f"zoo: early stopping after epoch {stopped_at}: {early_stop.stopping_reason_message}")
     history = built.logger.sorted_rows()
     loggers, trainer.loggers = trainer.loggers, []  # the history is written; the evaluations below go to the summary
     last = built.last.best_model_path or None  # with no monitor, its "best" is the latest
@@ -561,7 +638,10 @@ def train_and_test(
         tested = trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False) if test else None
     except SystemExit as exit_:
         raise Stopped(
-            f"interrupted during the evaluation; the trained checkpoints are in {run_dir / 'checkpoints'}", 130
+            f"interrupted during the evaluation; the trained checkpoints are in {run_dir / 'checkpoints'}",
+            130,
+            run_dir=run_dir,
+            checkpoint=best,
         ) from exit_
     summary = {
         "model": model_name,
@@ -600,31 +680,37 @@ def fit_explained(trainer, task, datamodule, checkpoint, cfg, model_name, run_di
             "early_stopping.monitor": cfg["early_stopping"]["monitor"],
             "scheduler.monitor": cfg["scheduler"].get("monitor"),
         }
-        for option, watched in watchers.items():
+        for name, watched in watchers.items():
             if watched and watched not in trainer.callback_metrics and watched in str(err):
                 logged = ", ".join(
                     sorted(
                         k for k in trainer.callback_metrics if k.startswith(("train_", "val_")) and k != "train_time_s"
                     )
                 )
-                raise UsageError(f"{option} {watched!r} is not a metric this run logs; it logs: {logged}") from None
+                raise UsageError(f"{name} {watched!r} is not a metric this run logs; it logs: {logged}") from None
         raise
     except ValueError as err:
         if "Expected more than 1 value per channel when training" in str(err):  # (BatchNorm1d)
             raise UsageError(
                 "batch normalisation needs at least 2 samples in a training batch: "
-                "raise --data.batch_size or set --model.batch_norm false"
+                f"raise {option('data.batch_size')} or set {option('model.batch_norm', False)}"
             ) from None
         raise
     except Stopped as stop:
         if stop.exit_code > 128:  # a signal: say how to go on
             raise Stopped(
-                f"{stop}; to continue: python -m zoo.train {model_name} [the same options] --resume {run_dir}",
-                stop.exit_code,
+                f"{stop}; to continue: {resume_hint(model_name, run_dir)}", stop.exit_code, run_dir, stop.checkpoint
             ) from None
         raise
     except SystemExit as exit_:  # Lightning's answer to a KeyboardInterrupt outside zoo's signal handling
-        raise Stopped(f"interrupted; checkpoints so far are in {run_dir / 'checkpoints'}", 130) from exit_
+        saved = run_dir / "checkpoints" / "last.ckpt"
+        raise Stopped(
+            f"interrupted; checkpoints so far are in {run_dir / 'checkpoints'}; to continue: "
+            f"{resume_hint(model_name, run_dir)}",
+            130,
+            run_dir=run_dir,
+            checkpoint=saved if saved.is_file() else None,
+        ) from exit_
 
 
 def _strip_prefix(metrics: dict[str, Any], prefix: str) -> dict[str, float | None]:

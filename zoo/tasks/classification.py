@@ -177,11 +177,12 @@ class ClassificationTask(FeaturesTask):
             written.append(folder / "filters.png")
             if images is not None:
                 batch = self.inputs(images)[:3]
+                shown = f"{len(batch)} image{'s' if len(batch) != 1 else ''}"
                 plots.plot_feature_maps(
                     batch.float() / (255 if batch.dtype == torch.uint8 else 1),
                     self.feature_stages(batch),
                     folder / "feature_maps.png",
-                    f"{title}: what each convolution and pooling makes of {len(batch)} images".strip(": "),
+                    f"{title}: what each convolution and pooling makes of {shown}".strip(": "),
                 )
                 written.append(folder / "feature_maps.png")
         elif self.takes_images and self.input_width():

@@ -25,7 +25,6 @@ the run's summary and, when training starts, one line on stderr.
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
+from zoo.console import note
 from zoo.data.text import EOS, UNK, attaches, detokenize, tokenize
 from zoo.errors import UsageError
 from zoo.registry import register_task
@@ -180,7 +180,7 @@ class LanguageModelTask(SupervisedTask):
             self._named.update(new)
             more = f" and {len(new) - 10} more" if len(new) > 10 else ""
             shown = ", ".join(repr(t) for t in new[:10])
-            print(f"zoo: not in the model's vocabulary, read as {UNK}: {shown}{more}", file=sys.stderr, flush=True)
+            note(f"zoo: not in the model's vocabulary, read as {UNK}: {shown}{more}")
         unk = self.index.get(UNK)
         return torch.tensor([self.index.get(t, unk) for t in tokens], dtype=torch.long)
 
@@ -242,7 +242,7 @@ class LanguageModelTask(SupervisedTask):
         if self.echo and self.vocab_report and self.trainer.is_global_zero:
             report = self.vocab_report
             if self.level == "word" or any(report["unk"].values()):
-                print(vocabulary_line(report, self.level), file=sys.stderr, flush=True)
+                note(vocabulary_line(report, self.level))
 
     def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
         return {"vocabulary": self.vocab_report} if self.vocab_report else {}
@@ -251,7 +251,8 @@ class LanguageModelTask(SupervisedTask):
         super().on_train_epoch_end()
         if self.sample_temperatures and self.trainer.is_global_zero:
             # As Keras' lstm_text_generation example does: watch the model learn to write.
-            # On stderr to watch it live, and into samples.txt in the run directory to read later.
+            # Shown as it comes to watch it live (stderr on a terminal, the fit's display in a notebook),
+            # and into samples.txt in the run directory to read later.
             log_dir = self.trainer.log_dir
             for temperature in self.sample_temperatures:
                 # A stream of its own: sampling must not move the one dropout draws from, or a
@@ -260,7 +261,7 @@ class LanguageModelTask(SupervisedTask):
                 text = self.generate(self.sample_prompt, self.sample_length, temperature, generator=generator)
                 block = f"--- epoch {self.current_epoch}, temperature {temperature} ---\n{text}\n"
                 if self.echo:
-                    print(block, file=sys.stderr, flush=True)
+                    note(block)
                 if log_dir is not None:
                     with open(Path(log_dir) / "samples.txt", "a", encoding="utf-8") as f:
                         f.write(block + "\n")

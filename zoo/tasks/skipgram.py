@@ -16,7 +16,6 @@ The model's contract: two ``nn.Embedding`` tables of the same shape, ``input`` (
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from torchmetrics import SumMetric
 
+from zoo import console
 from zoo.errors import UsageError
 from zoo.nn.skipgram import keep_thresholds, negative_table, train_chunk_cpu, train_chunk_torch
 from zoo.records import exact
@@ -290,7 +290,7 @@ class SkipGramTask(Task):
         if note:
             out["vectors_note"] = note
             if self.echo:
-                print(f"zoo: {note}", file=sys.stderr, flush=True)
+                console.note(f"zoo: {note}")
         return out
 
     #: below this many training words (corpus words x epochs), word2vec's vectors have not yet spread

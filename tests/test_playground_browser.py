@@ -23,6 +23,7 @@ from conftest import ROOT, checkout_env, require, require_module, run_python, su
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("ZOO_TEST_ARTIFACTS", ROOT / "runs" / "test-artifacts"))
+REBOUND = "rebound.example"
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,10 @@ def browser():
     require(CHROMIUM, "Debian's chromium: apt-get install chromium")
     playwright = require_module("playwright.sync_api", "pip install '.[test]'")
     with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM))
+        # rebound.example resolves to this machine, as an attacker's name does after DNS rebinding
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=[f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1"]
+        )
         yield chromium
         chromium.close()
 
@@ -63,6 +67,65 @@ def test_a_wrong_or_missing_token_gets_no_page(url, browser):
         response = page.goto(wrong)
         assert response.status == 403, wrong
         assert page.locator("#play").count() == 0 and "playground.js" not in page.content()
+    page.close()
+
+
+def test_a_rebound_name_gets_no_page_even_with_the_token(url, browser):
+    """DNS rebinding: an attacker's name that resolves to 127.0.0.1 reaches the server, and the browser
+    treats the page as the attacker's site; the server refuses a Host that is not its own."""
+    page = browser.new_page()
+    port = url.split(":")[2].split("/")[0]
+    response = page.goto(url.replace("127.0.0.1", REBOUND))
+    assert response.status == 403 and "open it as localhost or 127.0.0.1" in page.content()
+    assert page.locator("#play").count() == 0
+    assert page.goto(url.replace("127.0.0.1", "localhost")).status == 200  # its own names still work
+    page.wait_for_function("() => pg.connected && pg.states >= 1")
+    assert f"localhost:{port}" in page.url
+    page.close()
+
+
+@pytest.fixture
+def other_site():
+    """Another site's page: a blank one served from another port of this machine, another origin. (From a
+    public address Chromium itself would block the connection to loopback; other browsers do not.)"""
+    import http.server
+    import threading
+
+    class Blank(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>another site</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Blank)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_another_sites_page_cannot_open_the_websocket_even_with_the_token(url, browser, other_site):
+    """Cross-site WebSocket hijacking: a page of another site opens the server's WebSocket with the right
+    token; the browser sends that page's Origin, and the server closes the connection before it opens."""
+    page = browser.new_page()
+    page.goto(other_site)
+    socket_url = url.replace("http://", "ws://").replace("/?token=", "/ws?token=")
+    outcome = page.evaluate(
+        """(address) => new Promise((resolve) => {
+            const ws = new WebSocket(address);
+            const seen = [];
+            ws.onmessage = (event) => { seen.push(String(event.data).slice(0, 20)); ws.close(); };
+            ws.onopen = () => seen.push("open");
+            ws.onclose = () => resolve(seen);
+        })""",
+        socket_url,
+    )
+    assert outcome == []  # never opened, no hello
     page.close()
 
 

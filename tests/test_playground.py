@@ -795,6 +795,7 @@ def test_slow_clients_are_closed_and_others_served(real_server):
         ("::ffff:127.0.0.1", "http://127.0.0.1:8800/", None),  # IPv4-mapped loopback is loopback
         ("0.0.0.0", "http://127.0.0.1:8800/", "listens on every network interface"),
         ("::", "http://127.0.0.1:8800/", "listens on every network interface"),
+        ("::ffff:0.0.0.0", "http://127.0.0.1:8800/", "listens on every network interface"),  # every IPv4 one
         ("192.168.1.5", "http://192.168.1.5:8800/", "listens on a network interface (192.168.1.5)"),
     ],
 )

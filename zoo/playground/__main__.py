@@ -75,17 +75,15 @@ def listen(host: str, port: int) -> socket.socket:
 
 def where(host: str, bound: str, port: int, token: str) -> tuple[str, str | None]:
     """The URL to print for a server bound to ``bound`` (``--host host``), and the warning to print
-    with it when other machines can reach it (None on loopback, IPv4-mapped loopback included)."""
-    from zoo.playground.server import loopback
-
-    if loopback(bound):
-        mapped = ipaddress.ip_address(bound.split("%")[0])
-        local = str(getattr(mapped, "ipv4_mapped", None) or mapped)  # ::ffff:127.0.0.1 is 127.0.0.1 to a browser
-        warning = None
+    with it when other machines can reach it (None on loopback). An IPv4-mapped address (``::ffff:127.0.0.1``,
+    ``::ffff:0.0.0.0``) is its IPv4 address, which is also how a browser reaches it."""
+    ip = ipaddress.ip_address(bound.split("%")[0])
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    if ip.is_loopback:
+        local, warning = str(ip), None
     else:
-        everywhere = ipaddress.ip_address(bound.split("%")[0]).is_unspecified
-        local = "127.0.0.1" if everywhere else bound  # (0.0.0.0 and :: take loopback too)
-        reach = "every network interface" if everywhere else f"a network interface ({bound})"
+        local = "127.0.0.1" if ip.is_unspecified else str(ip)  # (0.0.0.0 and :: take loopback too)
+        reach = "every network interface" if ip.is_unspecified else f"a network interface ({ip})"
         warning = (
             f"{PROG}: warning: --host {host} listens on {reach}: anyone who can reach this machine on port {port} "
             "and learns the token can train here; keep the URL to yourself"

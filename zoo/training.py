@@ -46,8 +46,20 @@ def fit(
     test: bool = True,
     live_plot: bool = False,
     model_summary: Literal["line", "table"] | None = None,
+    data: Any = None,
+    validation_split: float | None = None,
+    validation_data: Any = None,
+    test_data: Any = None,
+    target: str | Sequence[str] | None = None,
 ) -> Result:
     """Train ``model`` with its recipe, test the best weights, and return a ``Result``.
+
+    ``data``: what to train on, as you hold it, instead of the recipe's data set (``zoo/data/memory.py``):
+    ``(x, y)`` arrays or tensors (feature rows, or images (N, H, W[, C]) for a model that takes them;
+    labels for a classifier, numbers for a regression), a pandas DataFrame with ``target="column"``, a
+    torch Dataset or DataLoader of ``(x, y)``, or text (a string, lines, token lists) for ``lstm`` and
+    ``word2vec``; ``validation_split`` holds out its last fraction (Keras' meaning), ``validation_data``
+    and ``test_data`` are more of the same kind (without ``test_data`` the run is not tested).
 
     ``config``: YAML files, shipped recipe names or dicts, applied after the model's own recipe;
     ``overrides``: ``{"optimizer.lr": 0.01, "seed_everything": 1}`` or ``["--optimizer.lr", "0.01"]``,
@@ -73,8 +85,9 @@ def fit(
     """
     try:
         with _caller_random_state_kept():
-            cfg = resolve_recipe(model, config, overrides, imports)
-            datamodule, task = prepare(model, cfg)
+            given = dict(validation_split=validation_split, validation_data=validation_data, test_data=test_data)
+            cfg, held = recipe_and_data(model, config, overrides, imports, data, target=target, **given)
+            datamodule, task = prepare(model, cfg, held)
             return train_and_test(
                 model,
                 cfg,
@@ -126,12 +139,18 @@ def build(
     config: Config | Sequence[Config] | None = None,
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
     imports: Sequence[str] = (),
+    data: Any = None,
+    validation_split: float | None = None,
+    validation_data: Any = None,
+    test_data: Any = None,
+    target: str | Sequence[str] | None = None,
 ):
     """``(datamodule, task)`` exactly as ``fit`` builds them (the data set up, the task sized by it,
-    untrained), for code that trains or inspects them its own way. (The process's random streams are
-    left seeded with the run's seed, as training it would need.)"""
+    untrained), for code that trains or inspects them its own way; ``data`` and the rest as ``fit``
+    takes them. (The process's random streams are left seeded with the run's seed, as training needs.)"""
     try:
-        return prepare(model, resolve_recipe(model, config, overrides, imports))
+        given = dict(validation_split=validation_split, validation_data=validation_data, test_data=test_data)
+        return prepare(model, *recipe_and_data(model, config, overrides, imports, data, target=target, **given))
     except ZooError as err:
         raise trimmed(err) from err.__cause__
 
@@ -197,12 +216,17 @@ def keeping_data():
         _kept_data = before
 
 
-def set_up_data(data_name: str, data_class: type, data_cfg: dict[str, Any], targets: str | None, seed: Any):
-    """The data module, set up for fitting (or the copy of the last one, in ``keeping_data()``)."""
+def set_up_data(
+    data_name: str, data_class: type, data_cfg: dict[str, Any], targets: str | None, seed: Any, held: Any = None
+):
+    """The data module, set up for fitting (or the copy of the last one, in ``keeping_data()``); ``held``:
+    the data ``zoo.fit`` was given in memory (its hash is in ``data_cfg``)."""
     key = json.dumps([data_name, data_cfg, targets, seed], sort_keys=True, default=repr)
     if _kept_data is not None and key in _kept_data:
         return copy.copy(_kept_data[key])
     datamodule = construct(f"data {data_name!r}", data_class, data_cfg)
+    if held is not None:
+        datamodule.hold(held)
     if targets and hasattr(datamodule, "choose_targets"):
         datamodule.choose_targets(targets)  # a table's column can be classes or numbers: the task says
     datamodule.prepare_data()
@@ -213,8 +237,32 @@ def set_up_data(data_name: str, data_class: type, data_cfg: dict[str, Any], targ
     return datamodule
 
 
-def prepare(model_name: str, cfg: dict[str, Any]):
-    """Seed, check the optimizer settings, load the data and build the task sized by it."""
+def recipe_and_data(model, config, overrides, imports, data, **given) -> tuple[dict[str, Any], Any]:
+    """The checked recipe, and the data ``zoo.fit`` was given in memory, read (None without ``data``): a
+    recipe layer after the configs names the data module that holds it (the model and the task, from
+    the recipe as it stands, say what the data must be)."""
+    if data is None:
+        if any(value is not None for value in given.values()):
+            raise UsageError(f"{', '.join(k for k, v in given.items() if v is not None)}: these go with data=")
+        return resolve_recipe(model, config, overrides, imports), None
+    from zoo.data.memory import from_memory
+    from zoo.registry import TASKS
+
+    base = resolve_recipe(model, config, overrides, imports)
+    takes_images = "in_channels" in accepted_params(MODELS.get(model))
+    section, held = from_memory(takes_images, TASKS.get(base["task"]["name"]).learns_from, data, **given)
+    return resolve_recipe(model, [*config_list(config), {"data": section}], overrides, imports), held
+
+
+def config_list(config: Config | Sequence[Config] | None) -> list[Config]:
+    if config is None:
+        return []
+    return [config] if isinstance(config, (str, Path, Mapping)) else list(config)
+
+
+def prepare(model_name: str, cfg: dict[str, Any], held: Any = None):
+    """Seed, check the optimizer settings, load the data (``held``: data given in memory) and build the
+    task sized by it."""
     import lightning as L
 
     from zoo._lightning import cheap_gpu_probe, quiet_lightning
@@ -232,10 +280,17 @@ def prepare(model_name: str, cfg: dict[str, Any]):
     link_image_size(model_class, model_cfg, data_class, data_cfg)
 
     task_class = TASKS.get(task_name)
-    datamodule = set_up_data(data_name, data_class, data_cfg, task_class.targets, cfg.get("seed_everything", 0))
+    datamodule = set_up_data(data_name, data_class, data_cfg, task_class.targets, cfg.get("seed_everything", 0), held)
     described = datamodule.describe()
     if task_class.targets and described.get("targets", task_class.targets) != task_class.targets:
-        raise UsageError(task_class.wrong_data.format(data=data_name))
+        raise UsageError(
+            task_class.wrong_data.format(
+                data=data_name,
+                task_regression=option("task.name", "regression"),
+                task_classification=option("task.name", "classification"),
+                data_target=option("data.target", "COLUMN", raw=True),
+            )
+        )
     model_kwargs = fill_from_data(model_class, model_cfg, described, "model")
     task_kwargs = {k: v for k, v in described.items() if k in task_class.filled_by_data}
     task = construct(
@@ -253,7 +308,7 @@ def prepare(model_name: str, cfg: dict[str, Any]):
     return datamodule, task
 
 
-def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
+def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """``(run directory, checkpoint)`` for ``resume=PATH``: a checkpoint file, or a run directory
     whose newest checkpoint that loads is taken (saying so when a newer one does not load). The
     checkpoint must come from a run with the same options as this one."""
@@ -270,6 +325,8 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
             raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
     else:
         raise UsageError(f"{option('resume')}: no such run directory or checkpoint file: {path}")
+    if cfg is not None:
+        same_data_in_memory(run_dir, cfg)
     for newer, candidate in enumerate(candidates):
         try:
             checkpoint = safe_load(candidate)
@@ -287,7 +344,7 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
             option_defaults(task),
         )
         if differ:
-            shown = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differ[:3])
+            shown = "; ".join(f"{k}: {short(a)} then, {short(b)} now" for k, a, b in differ[:3])
             more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
             raise UsageError(
                 f"{option('resume')}: {candidate} was trained with other options ({shown}{more}); "
@@ -295,6 +352,30 @@ def resume_point(path: str | Path, task: Any) -> tuple[Path, Path]:
             )
         return run_dir, candidate
     raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
+
+
+def short(value: Any, most: int = 60) -> str:
+    """A value's repr, cut to ``most`` characters (a table's 30 column means would fill the screen)."""
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 5] + " ...]" if text.startswith("[") else text[:most] + " ..."
+
+
+def same_data_in_memory(run_dir: Path, cfg: dict[str, Any]) -> None:
+    """A run trained on data given in memory resumes only with the same data (its hash in config.yaml)."""
+    from zoo.config import load_yaml_file
+
+    now = (cfg["data"].get("memory") or {}).get("sha256")
+    saved = run_dir / "config.yaml"
+    then = ((load_yaml_file(saved).get("data") or {}).get("memory") or {}).get("sha256") if saved.is_file() else None
+    if now != then and (now or then):
+        shown = {
+            None: "data from a file or a data set",
+            **{h: f"data in memory, sha256 {h[:12]}" for h in (now, then) if h},
+        }
+        raise UsageError(
+            f"{option('resume')}: {run_dir} was trained on {shown[then]}, this call gives {shown[now]}: "
+            "give the data it was started with"
+        )
 
 
 def option_defaults(task: Any) -> dict[str, Any]:
@@ -529,11 +610,12 @@ def train_and_test(
         trainer_cfg["enable_progress_bar"] = trainer_cfg["enable_model_summary"] = False
         task.echo = False
     validating = getattr(datamodule, "has_validation", True)
+    test = test and getattr(datamodule, "has_test", True)  # (data in memory without test_data: no test)
     if not validating:  # (val_split 0: Keras' default, no validation at all)
         trainer_cfg["limit_val_batches"], trainer_cfg["num_sanity_val_steps"] = 0, 0
     made = False  # whether this call made the run directory (then a run that never starts removes it)
     if resume:
-        run_dir, checkpoint = resume_point(resume, task)
+        run_dir, checkpoint = resume_point(resume, task, cfg)
     elif run_dir is not None:
         run_dir, checkpoint = Path(run_dir).expanduser().resolve(), None
         if run_dir.exists() and any(run_dir.iterdir()):

@@ -154,7 +154,9 @@ def count_tokens(parts: dict[str, list[str]], min_count: int, max_vocab: int | N
     if max_vocab is not None and len(kept) > max_vocab:
         kept = kept[: max_vocab - 1]  # room for <unk>
     known = set(kept)
-    needs_unk = len(known) < len(counts) or any(t not in known for split in ("val", "test") for t in parts[split])
+    needs_unk = len(known) < len(counts) or any(
+        t not in known for split in ("val", "test") for t in parts.get(split, ())
+    )
     if needs_unk and max_vocab is not None and len(kept) >= max_vocab:
         known.discard(kept.pop())  # (the validation or test text needs <unk> and the vocabulary is full)
     token_counts = {t: counts[t] for t in kept}
@@ -310,16 +312,22 @@ class TextDataModule(ZooDataModule):
         if self.path is not None and not self.path.exists():
             raise DataError(f"text file not found: {self.path}")
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.split_ids:
-            return
-        self.prepare_data()
+    def split_tokens(self) -> dict[str, list[str]]:
+        """The text's tokens by split: the training part first, then validation, then test, each the
+        share ``val_split`` and ``test_split`` say, in the text's order."""
         tokens = tokenize(read_text(self.path or default_corpus()), self.level, self.tokenizer, self.lowercase)
         n = len(tokens)
         n_test = int(n * self.test_split)
         n_val = int(n * self.val_split)
         bounds = {"train": (0, n - n_val - n_test), "val": (n - n_val - n_test, n - n_test), "test": (n - n_test, n)}
-        parts = {split: tokens[a:b] for split, (a, b) in bounds.items()}
+        return {split: tokens[a:b] for split, (a, b) in bounds.items()}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.split_ids:
+            return
+        self.prepare_data()
+        parts = self.split_tokens()
+        n = sum(len(part) for part in parts.values())
         for split, part in parts.items():
             if split == "val" and not self.has_validation:
                 continue

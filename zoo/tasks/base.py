@@ -46,9 +46,13 @@ class Task(PlainFxName, L.LightningModule):
     #: whether the task may print while it trains (a language model's samples); quiet runs turn it off
     echo = True
     #: what the data's targets must be ("classes" or "numbers", as its ``describe()`` says), None when
-    #: the task learns from something else; ``wrong_data`` is the line a mismatch gets ({data}: its name)
+    #: the task learns from something else; ``wrong_data`` is the line a mismatch gets ({data}: its name;
+    #: {task_regression}, {task_classification}, {data_target}: those options as the reader writes them)
     targets: str | None = None
     wrong_data = ""
+    #: what ``zoo.fit(model, data=...)`` gives this task (``zoo/data/memory.py``): "pairs" (x, y), "text"
+    #: (a language model's), or "sentences" (word vectors')
+    learns_from: Literal["pairs", "text", "sentences"] = "pairs"
 
     def __init__(
         self,

@@ -50,11 +50,11 @@ LOSSES = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _binary_cross_ent
 class ClassificationTask(FeaturesTask):
     higher_is_better = ("acc",)
     sample_unit = "samples"
-    filled_by_data = ("num_classes", "class_names", *FeaturesTask.filled_by_data, "input_size")
+    filled_by_data = ("num_classes", "class_names", *FeaturesTask.filled_by_data, "input_size", "labels_are_ints")
     # (input_size describes the images; checkpoints from before it was kept resume without it)
     runtime_options = (*FeaturesTask.runtime_options, "input_size")
     targets = "classes"
-    wrong_data = "data {data!r} holds numbers to predict, not classes: train on it with --task.name regression"
+    wrong_data = "data {data!r} holds numbers to predict, not classes: train on it with {task_regression}"
 
     def __init__(
         self,
@@ -62,6 +62,7 @@ class ClassificationTask(FeaturesTask):
         num_classes: int,
         class_names: list[str] | None = None,
         input_size: int | None = None,
+        labels_are_ints: bool = False,
         loss: Literal["cross_entropy", "mse", "bce"] = "cross_entropy",
         label_smoothing: float = 0.0,
         **kwargs: Any,
@@ -72,6 +73,8 @@ class ClassificationTask(FeaturesTask):
             raise UsageError(f"task.label_smoothing must be in [0, 1), got {label_smoothing}")
         self.loss_fn, self.label_smoothing = LOSSES[loss], label_smoothing
         self.class_names = class_names or [str(i) for i in range(num_classes)]
+        # Labels given as ints (zoo.fit(data=(x, y)) with int y) come back as ints: pred == y_test compares.
+        self.labels_are_ints = labels_are_ints
         self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
         self.confusion: torch.Tensor | None = None  # filled by the test run
 
@@ -86,17 +89,23 @@ class ClassificationTask(FeaturesTask):
         return self.loss_fn(logits, y, self.label_smoothing), logits, y
 
     @torch.no_grad()
-    def predict(self, rows: Any) -> list[str]:
+    def predict(self, rows: Any) -> list[str] | list[int]:
         """Class names for raw inputs: images, feature vectors, or table rows (a DataFrame, a list of
-        dicts, a CSV/Parquet path) as ``zoo/tasks/features.py`` says."""
-        return [self.class_names[i] for i in self.predict_proba(rows).argmax(dim=1).tolist()]
+        dicts, a CSV/Parquet path) as ``zoo/tasks/features.py`` says; ints for a model trained on int
+        labels (``zoo.fit(data=(x, y))``), as they were given."""
+        return self.labels_of(self.predict_proba(rows).argmax(dim=1).tolist())
+
+    def labels_of(self, indices: list[int]) -> list[str] | list[int]:
+        """Class indices as the labels the model was trained with."""
+        names = [self.class_names[i] for i in indices]
+        return [int(name) for name in names] if self.labels_are_ints else names
 
     @torch.no_grad()
     def predict_topk(self, rows: Any, k: int = 3) -> list[list[tuple[str, float]]]:
         """The ``k`` likeliest classes of each input with their probabilities."""
         probs = self.predict_proba(rows)
         top = probs.topk(min(k, probs.shape[1]), dim=1)
-        return [[(self.class_names[i], p) for i, p in zip(idx.tolist(), val.tolist())] for val, idx in zip(*top)]
+        return [list(zip(self.labels_of(idx.tolist()), val.tolist())) for val, idx in zip(*top)]
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         _, logits, y = self.step(batch, "test")

@@ -90,6 +90,7 @@ def vocabulary_line(report: dict[str, Any], level: str) -> str:
 class LanguageModelTask(SupervisedTask):
     higher_is_better = ("acc",)
     sample_unit = "tokens"
+    learns_from = "text"
     filled_by_data = ("vocab", "level", "tokenizer", "lowercase", "vocab_report")
     # (what the data held: a run may resume without it, from a checkpoint written before it was kept)
     runtime_options = (*SupervisedTask.runtime_options, "vocab_report")

@@ -47,8 +47,8 @@ class RegressionTask(FeaturesTask):
     filled_by_data = ("target_names", "target_mean", "target_std", *FeaturesTask.filled_by_data)
     targets = "numbers"
     wrong_data = (
-        "data {data!r} holds classes, not numbers to predict: train on it with --task.name classification "
-        "(numbers: diabetes, linnerud, plane, multi_gaussian, or csv with --data.target COLUMN)"
+        "data {data!r} holds classes, not numbers to predict: train on it with {task_classification} "
+        "(numbers: diabetes, linnerud, plane, multi_gaussian, or csv with {data_target})"
     )
 
     def __init__(

@@ -57,6 +57,7 @@ class SkipGramTask(Task):
     monitor = None  # the last epoch is the result: the learning rate has decayed to its floor there
     higher_is_better = ("wordsim353", "simlex999", "analogy")
     sample_unit = "words"
+    learns_from = "sentences"
     filled_by_data = ("vocab", "counts", "corpus_words")
 
     def __init__(

@@ -12,6 +12,7 @@ from test_tabular import write_csv
 import zoo
 from zoo import resolve_recipe
 from zoo.data import DATASETS
+from zoo.data.tables import describe_columns
 from zoo.errors import DataError, UsageError
 
 
@@ -88,8 +89,13 @@ def test_unknown_input_is_set_only_when_training_had_rare_values():
     untrained = {"columns": [{**trained["columns"][0], "unknown_trained": False}]}
     for spec in (trained, untrained):
         spec["missing"] = [""]
-    assert encode(trained, frame).tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0]]
-    assert encode(untrained, frame).tolist() == [[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]]
+    unseen = {}
+    assert encode(trained, frame, unseen=unseen).tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0]]
+    assert encode(untrained, frame, unseen=unseen).tolist() == [[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]]
+    assert unseen == {"c": {"zzz": 2}}  # counted, twice: the missing cell is not a category never seen
+    # without a place to count them, a warning says so
+    with pytest.warns(UserWarning, match=r"rows: 1 cell holds a category the model has no input for .*c 'zzz' \(1\)"):
+        encode(trained, frame)
 
 
 def test_too_many_categories_names_the_limit_and_how_to_raise_it(tmp_path):
@@ -186,14 +192,242 @@ def test_regression_targets_must_be_numbers(tmp_path):
 
 def test_a_table_that_is_not_a_table(tmp_path):
     (tmp_path / "notes.csv").write_text("Notes\njust a line of prose\nand another, with a comma, or two\n")
-    with pytest.raises(DataError, match=r"notes.csv is not a table with ',' between cells: line 3 has 3 cells"):
+    with pytest.raises(DataError, match=r"notes.csv is not a table with ',' between cells: row 3 has 3 cells, the h"):
         DATASETS.get("csv")(path=str(tmp_path / "notes.csv"), target="y").setup("fit")
+    # A delimiter given that the file does not use: one column, and a hint
     (tmp_path / "semi.csv").write_text("a;b;y\n" + "".join(f"{i};{i};{i % 2}\n" for i in range(9)))
     with pytest.raises(DataError, match=r"one column only \('a;b;y'\).*--data.delimiter ';'"):
-        DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y").setup("fit")
-    dm = DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y", delimiter=";")
+        DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y", delimiter=",").setup("fit")
+    for delimiter in ("auto", ";"):  # found from the file, or given
+        dm = DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y", delimiter=delimiter)
+        dm.setup("fit")
+        assert dm.describe()["in_features"] == 2 and dm.table["delimiter"] == ";"
+
+
+def test_a_table_without_data_rows_says_so(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], [])
+    with pytest.raises(DataError, match=r"t.csv: no data rows, only the header \(3 columns\)$"):
+        table(tmp_path, ["a", "b", "y"], [], target="y")
+    (tmp_path / "blank.csv").write_text(path.read_text() + "\n\n")  # blank lines are no rows either
+    with pytest.raises(DataError, match=r"no data rows"):
+        DATASETS.get("csv")(path=str(tmp_path / "blank.csv"), target="y").setup("fit")
+    # one row with a target is counted in words that fit one
+    with pytest.raises(DataError, match=r"1 row with a target; at least 3 are needed"):
+        table(tmp_path, ["a", "y"], [[1, 0], [2, ""], [3, ""]], target="y")
+
+
+def test_a_header_that_names_a_column_twice_is_refused(tmp_path):
+    # (pandas renames the second "a.1" without a word, which the model would then take as a column)
+    for header in (["a", "b", "a", "y"], ["a", "b", " a ", "y"]):
+        with pytest.raises(DataError, match=r"t.csv: the header names 'a' more than once"):
+            table(tmp_path, header, [[1, 2, 3, 0]] * 5, target="y")
+
+
+# --- files as spreadsheets write them -----------------------------------------------------------
+
+
+def wine():
+    import sklearn.datasets
+
+    frame = sklearn.datasets.load_wine(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "Barolo", 1: "Grignolino", 2: "Barbera"})
+    return frame
+
+
+def wine_module(path, targets="classes", **options):
+    dm = DATASETS.get("csv")(path=str(path), target=options.pop("target", "target"), **options)
+    dm.choose_targets(targets)
     dm.setup("fit")
-    assert dm.describe()["in_features"] == 2
+    return dm
+
+
+def test_a_european_csv_reads_its_decimal_commas_as_numbers(tmp_path):
+    """Excel's CSV where the comma is the decimal mark (most of Europe): semicolons between cells and
+    14,23 for 14.23. zoo reads the same numbers from it as from the file written with points."""
+    frame = wine()
+    frame.to_csv(tmp_path / "points.csv", index=False)
+    frame.to_csv(tmp_path / "european.csv", sep=";", decimal=",", index=False)
+    assert "14,23;1,71;" in (tmp_path / "european.csv").read_text()
+    points, european = wine_module(tmp_path / "points.csv"), wine_module(tmp_path / "european.csv")
+    assert {c["kind"] for c in european.table["columns"]} == {"numeric"} and len(european.table["columns"]) == 13
+    assert european.table["delimiter"] == ";" and european.table["decimal"] == ","
+    assert torch.equal(european.train_set.tensors[0], points.train_set.tensors[0])
+    assert european.class_names == points.class_names == ["Barbera", "Barolo", "Grignolino"]
+    # the summary says how the numbers were read
+    assert describe_columns(european.table)["alcohol"].startswith("numeric, written with a decimal comma")
+    assert "decimal comma" not in describe_columns(points.table)["alcohol"]
+    # a number to predict, as well
+    regression = wine_module(tmp_path / "european.csv", "numbers", target="alcohol", drop="target")
+    expected = [float(frame["alcohol"][i]) for i in regression.row_positions["train"]]
+    assert regression.train_set.tensors[1].view(-1).tolist() == pytest.approx(expected)
+    # Told the decimal mark is a point, the numbers are text: one problem that names the decimal comma
+    with pytest.raises(
+        DataError,
+        match=r"13 columns \('alcohol', .*\) hold numbers written with a decimal comma "
+        r"\(such as '14,23' in row 2\).*--data.decimal ',' reads them as numbers$",
+    ):
+        wine_module(tmp_path / "european.csv", decimal=".")
+    with pytest.raises(
+        DataError,
+        match=r"target 'alcohol' holds text where numbers belong: row 2 '14,23'.*"
+        r"\(numbers with a decimal comma: --data.decimal ',' reads them\)",
+    ):
+        wine_module(tmp_path / "european.csv", "numbers", target="alcohol", drop="target", decimal=".")
+    with pytest.raises(UsageError, match=r"a decimal comma needs another delimiter"):
+        wine_module(tmp_path / "points.csv", decimal=",", delimiter=",")
+
+
+def test_a_text_column_with_commas_stays_text_beside_decimal_commas(tmp_path):
+    rows = [[f"{i},5", ["red, dry", "white"][i % 2], i % 2] for i in range(20)]
+    path = tmp_path / "t.csv"
+    path.write_text("size;wine;y\n" + "".join(";".join(map(str, r)) + "\n" for r in rows))
+    dm = wine_module(path, target="y")
+    assert dm.table["decimal"] == "," and column(dm, "size")["kind"] == "numeric"
+    assert column(dm, "wine")["categories"] == ["red, dry", "white"]
+    # a point in one column and a comma in another: the comma is not taken for a decimal mark
+    path.write_text("size;weight;y\n" + "".join(f"{i},5;{i}.25;{i % 2}\n" for i in range(20)))
+    assert wine_module(path, target="y", max_categories=30).table["decimal"] == "."
+
+
+def test_a_byte_order_mark_and_excels_sep_line_are_not_part_of_the_header(tmp_path):
+    frame = wine()
+    frame.to_csv(tmp_path / "bom.csv", sep=";", decimal=",", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "bom.csv").read_bytes().startswith(b"\xef\xbb\xbfalcohol;")
+    dm = wine_module(tmp_path / "bom.csv")
+    assert dm.table["columns"][0]["name"] == "alcohol" and dm.describe()["in_features"] == 13
+    # Excel's "sep=;" line names the delimiter; rows are still numbered as the file's lines
+    frame["ash"] = frame["ash"].astype(object)
+    frame.loc[4, "ash"] = "n/a!"
+    with open(tmp_path / "sep.csv", "w", encoding="utf-8") as f:
+        f.write("sep=;\n")
+        frame.to_csv(f, sep=";", decimal=",", index=False)
+    assert "n/a!" in (tmp_path / "sep.csv").read_text().splitlines()[6]  # line 7: sep line, header, fifth row
+    with pytest.raises(DataError, match=r"column 'ash' is --data.numeric but holds text: row 7 'n/a!'$"):
+        wine_module(tmp_path / "sep.csv", numeric="ash")
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "|", ";"])
+def test_the_delimiter_is_found_from_the_file(tmp_path, delimiter):
+    frame = wine()
+    frame.to_csv(tmp_path / "t.csv", sep=delimiter, index=False)
+    dm = wine_module(tmp_path / "t.csv")
+    assert dm.table["delimiter"] == delimiter and dm.describe()["in_features"] == 13 and dm.table["decimal"] == "."
+
+
+def test_a_windows_file_is_refused_with_the_encoding_to_give(tmp_path):
+    frame = wine()
+    frame["target"] = frame["target"].map({"Barolo": "Barolo", "Grignolino": "Grignolino", "Barbera": "Barbéra"})
+    frame.to_csv(tmp_path / "w.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    first = 2 + next(i for i, t in enumerate(frame["target"]) if t == "Barbéra")
+    with pytest.raises(
+        DataError,
+        match=rf"w.csv is not a text table: not UTF-8 \(line {first} has the byte 0xe9 \('é' in cp1252\)\); "
+        r"Excel on Windows saves CSV as cp1252 in Western Europe: --data.encoding cp1252$",
+    ):
+        wine_module(tmp_path / "w.csv")
+    dm = wine_module(tmp_path / "w.csv", encoding="cp1252")
+    assert dm.class_names == ["Barbéra", "Barolo", "Grignolino"] and dm.table["encoding"] == "cp1252"
+    with pytest.raises(UsageError, match=r"data.encoding 'klingon' is not an encoding Python knows"):
+        wine_module(tmp_path / "w.csv", encoding="klingon")
+
+
+def test_classes_that_differ_only_in_case_are_said_with_their_counts(tmp_path, capsys):
+    rows = [[i, ["benign", "malignant"][i % 2]] for i in range(40)]
+    for i in (2, 4, 6):
+        rows[i][1] = "Benign"
+    dm = table(tmp_path, ["a", "diagnosis"], rows, target="diagnosis")
+    assert dm.class_names == ["Benign", "benign", "malignant"]  # as the file says: three classes
+    said = "'Benign' (3 rows) and 'benign' (17 rows)"
+    err = capsys.readouterr().err
+    assert f"zoo: warning: {tmp_path / 't.csv'}: target 'diagnosis' has classes that differ only in case" in err
+    assert said in err and len(err.strip().splitlines()) == 1
+    assert said in dm.table["notes"]["diagnosis"]
+
+
+# --- very wide tables ---------------------------------------------------------------------------
+
+
+def test_repeated_header_names_are_found_in_linear_time():
+    """Each name is compared with others only where their hashes meet (a Counter), not with every
+    other name: 100,000 names, a few comparisons each (every other one, the first version's way, is
+    10^10)."""
+    from zoo.data.tables import _refuse_repeated_names
+
+    compared = 0
+
+    class Name(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            nonlocal compared
+            compared += 1
+            return str.__eq__(self, other)
+
+    names = [Name(f"c{i}") for i in range(100_000)]
+    _refuse_repeated_names("t.csv", names)
+    assert compared < 3 * len(names)
+    with pytest.raises(DataError, match=r"the header names 'c7' more than once"):
+        _refuse_repeated_names("t.csv", [*names, Name("c7")])
+
+
+def test_a_table_of_100000_columns_is_read_and_checked(tmp_path):
+    """The whole of the early check (read, header, every column's kind) on a table 100,000 columns wide
+    and 4 rows long: pandas' reader alone took 6-12 s on it (an array per column); zoo reads it into one."""
+    from zoo.data.tables import check_table, read_table
+
+    n = 100_000
+    lines = [",".join(f"c{i}" for i in range(n)) + ",y"]
+    lines += [",".join(str((i * r) % 7) for i in range(n)) + f",{r % 2}" for r in range(4)]
+    lines[2] = lines[2].replace(",3,", ",three,", 1)  # a text cell: one categorical column
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n")
+    frame = read_table(path)
+    assert frame.shape == (4, n + 1) and frame.iloc[1].tolist().count("three") == 1
+    check_table({"data": {"name": "csv", "path": str(path), "target": "y"}, "task": {"name": "classification"}})
+    with pytest.raises(
+        DataError, match=r"no column 'z' for --data.target \(columns: c0, c1, .*, c49, \.\.\. \(100,001 in all\)\)$"
+    ):
+        check_table({"data": {"name": "csv", "path": str(path), "target": "z"}, "task": {"name": "classification"}})
+
+
+# --- the command checks a table before the heavy imports -------------------------------------------
+
+
+def test_the_train_command_checks_a_table_before_it_trains(tmp_path, monkeypatch, capsys):
+    import zoo.training
+    from zoo.train import main
+
+    def fit(*args, **kwargs):
+        raise AssertionError("the table's problems should come before training is set up")
+
+    monkeypatch.setattr(zoo.training, "fit", fit)
+    path = write_csv(tmp_path / "t.csv", ["a", "y"], [])
+    assert main(["mlp", "--data.name", "csv", "--data.path", str(path), "--data.target", "y"]) == 1
+    assert capsys.readouterr().err.strip() == f"zoo.train: error: {path}: no data rows, only the header (2 columns)"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="zoo/data/__init__.py imports every data module, and with them Lightning, when zoo.data.tables is "
+    "imported: notes/tables.md says the change it needs (then remove this mark)",
+)
+def test_a_tables_mistake_comes_before_torch_is_imported(tmp_path):
+    """The command with torch unimportable: a table's mistake is still its one line, so it came first."""
+    import subprocess
+    import sys
+
+    from conftest import checkout_env
+
+    path = write_csv(tmp_path / "t.csv", ["a", "y"], [])
+    code = (
+        "import sys; sys.modules['torch'] = None; from zoo.train import main; "
+        f"sys.exit(main(['mlp', '--data.name', 'csv', '--data.path', {str(path)!r}, '--data.target', 'y']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=checkout_env(), timeout=300)
+    assert done.returncode == 1 and done.stderr.strip().endswith("no data rows, only the header (2 columns)"), (
+        done.stderr
+    )
 
 
 def test_parquet_reads_as_the_same_table(tmp_path):

@@ -103,6 +103,9 @@ def train(argv: list[str], callbacks: Sequence[Any] = ()) -> int:
         print(dump_yaml(cfg), end="")
         return 0
 
+    from zoo.data.tables import check_table
+
+    check_table(cfg)  # a table's mistakes in one line before the heavy imports, as options are
     from zoo.training import fit
 
     result = fit(opts["model"], config=cfg, callbacks=callbacks, resume=opts.get("resume"))

@@ -8,7 +8,6 @@ the numbers a regression predicts (its targets, float32 (N, T)).
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,24 +19,22 @@ import torch
 from zoo.data.base import InMemoryDataModule, TensorBatches
 from zoo.data.tables import (
     MISSING,
-    cells,
+    Checked,
+    check_frame,
+    check_reading,
     column_list,
-    encode,
-    examples,
+    encode_block,
     feature_names,
     fit_columns,
     input_stats,
-    not_numbers,
     numbers,
+    raise_problems,
     read_table,
-    sort_key,
+    say_warnings,
 )
 from zoo.errors import DataError, UsageError
 from zoo.registry import register_dataset
-
-#: a classification target whose cells are all numbers, with more distinct values than this, is a
-#: quantity to predict (a price, an age), not classes: the classifier refuses it and says so
-MAX_NUMERIC_CLASSES = 20
+from zoo.rundir import launched_rank
 
 
 class TabularDataModule(InMemoryDataModule):
@@ -120,17 +117,22 @@ class LinnerudDataModule(SklearnDataModule):
 @register_dataset("csv")
 class CSVDataModule(TabularDataModule):
     """Any table with a header row, as it comes: a CSV file (or Parquet, with pyarrow) whose columns
-    may hold numbers, text and missing cells (``zoo/data/tables.py`` says how each is encoded, learned
-    from the training rows). ``target`` names the column to predict: its values are the classes of
-    the classification task, or, for the regression task, numbers (one or more columns, ``"a,b"``).
-    Rows whose target is missing are left out and counted in the run's summary."""
+    may hold numbers, text and missing cells (``zoo/data/tables.py`` says how it is read and how each
+    column is encoded, learned from the training rows). ``target`` names the column to predict: its
+    values are the classes of the classification task, or, for the regression task, numbers (one or
+    more columns, ``"a,b"``). Rows whose target is missing are left out and counted in the run's summary.
+
+    ``delimiter`` and ``decimal`` (the decimal mark) are found from the file unless given (``auto``);
+    ``encoding`` is the file's text encoding (UTF-8 by default, ``cp1252`` for Excel's CSV on Windows)."""
 
     def __init__(
         self,
         *,
         path: str | None = None,
         target: str | list[str] = "target",
-        delimiter: str = ",",
+        delimiter: str = "auto",
+        decimal: Literal["auto", ".", ","] = "auto",
+        encoding: str = "utf-8",
         categorical: str | list[str] = (),
         numeric: str | list[str] = (),
         drop: str | list[str] = (),
@@ -141,13 +143,12 @@ class CSVDataModule(TabularDataModule):
         super().__init__(**kwargs)
         if path is None:
             raise UsageError("data 'csv' needs --data.path FILE.csv (and --data.target COLUMN)")
-        if len(delimiter) != 1:
-            raise UsageError(f"data.delimiter must be one character, got {delimiter!r}")
+        check_reading(delimiter, decimal, encoding)
         if max_categories < 1:
             raise UsageError(f"data.max_categories must be at least 1, got {max_categories}")
         if not column_list(target):
             raise UsageError("data.target names no column")
-        self.path, self.delimiter = Path(path).expanduser(), delimiter
+        self.path, self.delimiter, self.decimal, self.encoding = Path(path).expanduser(), delimiter, decimal, encoding
         self.target_columns = column_list(target)
         self.categorical, self.numeric, self.drop = column_list(categorical), column_list(numeric), column_list(drop)
         self.missing, self.max_categories = [str(m).strip() for m in missing], max_categories
@@ -166,168 +167,82 @@ class CSVDataModule(TabularDataModule):
         if self.train_set is not None:  # Lightning calls setup again for every stage
             return
         self.prepare_data()
-        frame = read_table(self.path, self.delimiter)
-        problems: list[tuple[str, bool]] = []  # (sentence, whether it is a usage mistake rather than the data's)
-        columns = list(frame.columns)
-        if len(columns) == 1 and self.delimiter not in columns[0]:
-            problems.append(
-                (
-                    f"one column only ({columns[0][:40]!r}): not a table with {self.delimiter!r} between cells "
-                    "(another delimiter? --data.delimiter ';')",
-                    False,
-                )
-            )
-        for option, names in (
-            ("--data.target", self.target_columns),
-            ("--data.categorical", self.categorical),
-            ("--data.numeric", self.numeric),
-            ("--data.drop", self.drop),
-        ):
-            for name in names:
-                if name not in columns:
-                    close = difflib.get_close_matches(name, columns, n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
-                    listed = any("(columns: " in p for p, _ in problems)  # the column names, said once
-                    said = "" if listed else f" (columns: {', '.join(columns)})"
-                    problems.append((f"no column {name!r} for {option}{hint}{said}", False))
-        both = [c for c in self.categorical if c in self.numeric]
-        if both:
-            problems.append((f"{', '.join(map(repr, both))} in both --data.categorical and --data.numeric", True))
-        for name in self.target_columns:
-            if name in self.drop:
-                problems.append((f"column {name!r} is the target and in --data.drop", True))
-        if self.targets == "classes" and len(self.target_columns) > 1:
-            problems.append(
-                (
-                    f"a classifier predicts one column, --data.target names {len(self.target_columns)}; "
-                    "several numbers to predict: --task.name regression",
-                    True,
-                )
-            )
-        features = [c for c in columns if c not in self.target_columns and c not in self.drop]
-        if not features:
-            problems.append(("no feature columns besides the target", False))
-
-        # Rows whose target is missing teach nothing: they are left out (and counted).
-        targets = [t for t in self.target_columns if t in columns]
-        target_cells = {t: cells(frame[t], self.missing) for t in targets}
-        keep = np.ones(len(frame), dtype=bool)
-        for _, is_missing in target_cells.values():
-            keep &= ~is_missing.to_numpy()
-        # (The kept rows keep their positions in the file as index, so that a problem names the right row.)
-        rows = frame[keep]
-        y, notes = self._targets({t: (text[keep], m[keep]) for t, (text, m) in target_cells.items()}, problems)
-        if len(rows) < 3 and len(targets) == len(self.target_columns):
-            problems.append(
-                (f"{len(rows)} rows with a target; at least 3 are needed to train, validate and test", False)
-            )
-        if len(rows) < 3:
-            train_idx = val_idx = test_idx = torch.zeros(0, dtype=torch.long)
-        else:
-            keep_idx, test_idx = self.test_indices(len(rows))
-            train_pos, val_pos = self.val_indices(len(keep_idx))
-            train_idx, val_idx = keep_idx[train_pos], keep_idx[val_pos]
-        # (Without training rows, as when the target is missing, the columns are still checked on all rows.)
-        fitted, found = fit_columns(
-            rows,
-            (train_idx if len(train_idx) else torch.arange(len(rows))).numpy(),
-            features,
+        frame = read_table(
+            self.path, self.delimiter, decimal=self.decimal, encoding=self.encoding, missing=self.missing
+        )
+        read = frame.attrs
+        checked = check_frame(
+            frame,
+            targets=self.target_columns,
+            kind=self.targets,
             categorical=self.categorical,
             numeric=self.numeric,
+            drop=self.drop,
             missing=self.missing,
             max_categories=self.max_categories,
+            decimal=read["decimal"],
+            first_row=read["first_row"],
+            delimiter=read["delimiter"],
         )
-        problems += [(p, False) for p in found]
-        if problems:
-            said = [p for p, _ in problems]
-            text = (
-                said[0]
-                if len(said) == 1
-                else f"{len(said)} problems: " + "; ".join(f"({i}) {p}" for i, p in enumerate(said, 1))
-            )
-            error = UsageError if all(usage for _, usage in problems) else DataError
-            raise error(f"{self.path}: {text}")
+        kept = int(checked.keep.sum())
+        if kept < 3:
+            train_idx = val_idx = test_idx = torch.zeros(0, dtype=torch.long)
+            fitted, found = [], []
+        else:
+            keep_idx, test_idx = self.test_indices(kept)
+            train_pos, val_pos = self.val_indices(len(keep_idx))
+            train_idx, val_idx = keep_idx[train_pos], keep_idx[val_pos]
+            fitted, found = fit_columns(checked.block, train_idx.numpy(), checked.kinds)
+        raise_problems(self.path, checked.problems + [(p, False) for p in found])
+        if launched_rank() == 0:
+            say_warnings(self.path, checked.warnings)
 
-        notes.update({name: "left out (--data.drop)" for name in self.drop})
+        y = self._targets(checked)
         self.table = {
             "columns": fitted,
             "missing": list(self.missing),
-            "delimiter": self.delimiter,
+            # how the file was read, so that files given to the model later are read the same way
+            "delimiter": read["delimiter"] or ",",
+            "decimal": read["decimal"],
+            "encoding": read["encoding"] or "utf-8",
+            "targets": list(self.target_columns),
             "ignored": [*self.target_columns, *self.drop],
             "rows": {
                 "read": len(frame),
-                "left_out_missing_target": int((~keep).sum()),
+                "left_out_missing_target": len(frame) - kept,
                 "train": len(train_idx),
                 "val": len(val_idx),
                 "test": len(test_idx),
             },
-            "notes": notes,
+            "notes": {**checked.notes, **{name: "left out (--data.drop)" for name in self.drop}},
         }
         self.feature_names = feature_names(fitted)
         # Which rows of the file each split took (0 = the first row under the header), for a comparison
         # on the same split (scripts/bench_tables.py) or a look at the test rows.
-        positions = torch.as_tensor(np.flatnonzero(keep))
+        positions = torch.as_tensor(np.flatnonzero(checked.keep))
         self.row_positions = {
             "train": positions[train_idx].tolist(),
             "val": positions[val_idx].tolist(),
             "test": positions[test_idx].tolist(),
         }
-        x = torch.from_numpy(encode(self.table, rows, where=str(self.path)))
+        x = encode_block(self.table, checked.block, where=str(self.path), first_row=read["first_row"], unseen={})
+        x = torch.from_numpy(x)
         self.train_set = TensorBatches(x[train_idx], y[train_idx])
         self.val_set = TensorBatches(x[val_idx], y[val_idx])
         self.test_set = TensorBatches(x[test_idx], y[test_idx])
         self.fit_statistics()
         self.mean, self.std = input_stats(fitted)  # 0/1 inputs stay 0/1
 
-    def _targets(self, target_cells: dict[str, tuple[Any, Any]], problems: list[tuple[str, bool]]):
-        """``(y, notes)``: the target tensor of the kept rows, and how each target column is used."""
-        notes = {}
+    def _targets(self, checked: Checked) -> torch.Tensor:
+        """The target tensor of the kept rows: numbers (N, T), or class indices (N,)."""
         if self.targets == "numbers":
-            values = []
-            for name, (text, is_missing) in target_cells.items():
-                wrong = not_numbers(text, is_missing)
-                if bool(wrong.any()):
-                    problems.append(
-                        (f"target {name!r} holds text where numbers belong: {examples(text, wrong)}", False)
-                    )
-                elif name in self.categorical:
-                    problems.append(
-                        (f"target {name!r} is in --data.categorical, but regression predicts numbers", True)
-                    )
-                elif len(text) and numbers(text, is_missing).nunique() < 2:
-                    problems.append(
-                        (f"target {name!r} holds one value only ({text.iloc[0]}): nothing to predict", False)
-                    )
-                values.append(numbers(text, is_missing).fillna(0.0).to_numpy())
-                notes[name] = "target: a number, predicted standardised by the training rows' mean and std"
-            self.target_names = list(target_cells)
-            return torch.tensor(np.stack(values, 1) if values else np.zeros((0, 0)), dtype=torch.float32), notes
-        if len(target_cells) != 1:
-            return torch.zeros(0, dtype=torch.long), notes
-        ((name, (text, is_missing)),) = target_cells.items()
-        distinct = sorted(set(text.tolist()), key=sort_key)
-        if (
-            name not in self.categorical
-            and len(distinct) > MAX_NUMERIC_CLASSES
-            and not bool(not_numbers(text, is_missing).any())
-        ):
-            problems.append(
-                (
-                    f"target {name!r} holds {len(distinct)} distinct numbers, more than {MAX_NUMERIC_CLASSES}: "
-                    "a quantity to predict rather than classes; use --task.name regression "
-                    f"(or --data.categorical {name} to classify by its values anyway)",
-                    True,
-                )
-            )
-        elif len(distinct) == 1:
-            problems.append(
-                (f"column {name!r} holds one class only ({distinct[0]!r}); a classifier needs two or more", False)
-            )
-        self.class_names = distinct
-        index = {label: i for i, label in enumerate(distinct)}
-        shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
-        notes[name] = f"target: {len(distinct)} classes ({shown})"
-        return torch.tensor([index[v] for v in text.tolist()], dtype=torch.long), notes
+            self.target_names = list(checked.target_cells)
+            values = [numbers(text, is_missing).to_numpy() for text, is_missing in checked.target_cells.values()]
+            return torch.tensor(np.stack(values, 1), dtype=torch.float32)
+        ((text, _),) = checked.target_cells.values()
+        self.class_names = checked.classes
+        index = {label: i for i, label in enumerate(checked.classes)}
+        return torch.tensor([index[v] for v in text.tolist()], dtype=torch.long)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "table": self.table}

@@ -1,5 +1,7 @@
 """python -m zoo.predict and python -m zoo.show on shipped weights: folders of images of any mode,
-a folder laid out by class, unreadable files, prompts, words; and the bad input that gets one line."""
+a folder laid out by class, unreadable files, prompts, words; tables, their rows numbered as the file's,
+with the accuracy where the target is there; cells a spreadsheet would run as formulas; and the bad
+input that gets one line."""
 
 import csv
 
@@ -46,6 +48,35 @@ def test_a_folder_laid_out_by_class_gets_predictions_accuracy_and_a_confusion_ma
     # (T-shirts are the shipped LeNet's hardest class; 16 of 24 is far above chance, 1 in 10)
     assert f"accuracy {correct / 24:.4f} on 24 labelled images" in err and correct >= 16
     assert (tmp_path / "preds_confusion.png").is_file()
+
+
+def test_nothing_predicted_is_an_error(tmp_path, capsys):
+    (tmp_path / "broken.png").write_bytes(b"this is not an image")
+    assert predict(["lenet:fashion-mnist", str(tmp_path), "--workers", "0"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith(f"zoo.predict: skipped {tmp_path / 'broken.png'}: cannot read image")
+    assert lines[1:] == ["zoo.predict: error: nothing to predict: 1 image could not be read (named above)"]
+
+
+def test_cells_that_start_like_a_formula_are_written_as_text():
+    from zoo.records import spreadsheet_safe
+
+    # OWASP's rule: a leading =, +, -, @, tab or carriage return gets a single quote before it
+    for text in ('=HYPERLINK("http://x")', "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "-"):
+        assert spreadsheet_safe(text) == "'" + text
+    # plain text, and plain numbers (a spreadsheet reads them as the numbers they are), as they are
+    for text in ("Sneaker", "a=b", "-1", "+2.5", "-3e-05", "", "'quoted"):
+        assert spreadsheet_safe(text) == text
+
+
+def test_a_file_named_like_a_formula_is_escaped_in_the_predictions(tmp_path, capsys, monkeypatch):
+    x, _ = fashion_test_set()
+    monkeypatch.chdir(tmp_path)
+    for name in ("=1+2.png", "@cmd.png", "plain.png"):
+        Image.fromarray(x[0, 0].numpy()).save(tmp_path / name)
+    assert predict(["lenet:fashion-mnist", "=1+2.png", "@cmd.png", "plain.png", "--workers", "0"]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert [r[0] for r in rows[1:]] == ["'=1+2.png", "'@cmd.png", "plain.png"]
 
 
 def test_images_anywhere_give_one_row_each_on_stdout(tmp_path, capsys):
@@ -129,14 +160,69 @@ def test_filters_are_drawn_eight_to_a_row_each_in_its_own_place(tmp_path):
     assert patches == [8, 2]
 
 
+def test_a_table_model_names_rows_as_the_file_and_measures_itself_on_labelled_rows(tmp_path, capsys):
+    """One numbering for rows everywhere (the file's: the header is row 1): training's errors, task.predict's
+    and zoo.predict's, and zoo.predict's row column. With the target in the file, the accuracy; a category
+    never seen in training, counted; class names that start like a formula, escaped."""
+    from test_tables import fit, messy_rows, write_csv
+
+    import zoo
+
+    header, rows = ["size", "kind", "label"], [[r[0], r[1], "=dear" if r[2] > 250 else "cheap"] for r in messy_rows()]
+    labelled = write_csv(tmp_path / "labelled.csv", header, rows)
+    run = fit(tmp_path, "--data.name", "csv", "--data.path", str(labelled), "--data.target", "label").run_dir
+    new = write_csv(tmp_path / "new.csv", header, [*rows[:3], [2.0, "castle", "cheap"], [7.0, "flat", "Unheard"]])
+    with open(new, "a") as f:  # a blank line (no row, but a line) and one more row: row 8
+        f.write("\n" + ",".join(map(str, rows[5])) + "\n")
+    out = tmp_path / "preds.csv"
+    assert predict([str(run), str(new), "--out", str(out), "--topk", "2"]) == 0
+    written = list(csv.DictReader(open(out)))
+    assert [r["row"] for r in written] == ["2", "3", "4", "5", "6", "8"]
+    assert {r["class_1"] for r in written} <= {"'=dear", "cheap"} and written[0]["true_class"] == rows[0][2].replace(
+        "=", "'="
+    )
+    right = sum(r["class_1"] == r["true_class"] for r in written)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        "zoo.predict: 1 cell holds a category the model has no input for (never or too rarely seen in training; "
+        "read as (unknown)): kind 'castle' (1)"
+    )
+    assert err[1].startswith(
+        f"zoo.predict: 6 rows; accuracy {right / 5:.4f} on 5 labelled rows (1 row with a class the model does not "
+        "know left out: 'Unheard'); confusion matrix: "
+    )
+    # a cell of text among numbers at row 5 of the file is row 5 wherever it is found
+    rows[3][0] = "big"
+    wrong = write_csv(tmp_path / "wrong.csv", header, rows)
+    said = "column 'size' holds text where numbers belong: row 5 'big'"
+    assert predict([str(run), str(wrong)]) == 1 and said in capsys.readouterr().err
+    with pytest.raises(zoo.DataError, match=said):
+        zoo.load_checkpoint(run).predict(str(wrong))
+    with pytest.raises(zoo.DataError, match="column 'size' is --data.numeric but holds text: row 5 'big'"):
+        fit(
+            tmp_path,
+            "--data.name",
+            "csv",
+            "--data.path",
+            str(wrong),
+            "--data.target",
+            "label",
+            "--data.numeric",
+            "size",
+        )
+
+
 @pytest.mark.slow
 def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
     """The real command on a classifier and a regression trained on a CSV: one output row per input
     row, the classifier's probabilities summing to at most 1, the numbers near the rule that made them;
     a table without a training column is one line (exit 1)."""
+    import subprocess
+    import sys
+
     from test_tables import fit, messy_rows, write_csv
 
-    from conftest import run_command
+    from conftest import checkout_env, run_command
 
     rows = messy_rows(300)
     homes = write_csv(tmp_path / "homes.csv", ["size", "kind", "price"], rows)
@@ -166,6 +252,23 @@ def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
     wrong = write_csv(tmp_path / "wrong.csv", ["size", "colour"], [[1.0, "red"]])
     done = run_command(["zoo.predict", str(regression.run_dir), str(wrong)], tmp_path)
     assert done.returncode == 1 and "kind" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    # the prices there: how far the predictions are from them
+    done = run_command(["zoo.predict", str(regression.run_dir), str(homes)], tmp_path)
+    out = list(csv.DictReader(done.stdout.splitlines()))
+    errors = np.array([float(r["price"]) - float(r["true_price"]) for r in out])
+    rmse, mae = float(np.sqrt((errors**2).mean())), float(np.abs(errors).mean())
+    assert f"300 rows; price: rmse {rmse:.6g}, mae {mae:.6g}, r2 0.9" in done.stderr, done.stderr
+
+    # A reader that stops reading (| head): the command ends quietly, as Unix tools do
+    many = write_csv(tmp_path / "many.csv", ["size", "kind"], [[i % 10, "flat"] for i in range(5000)])
+    command = [sys.executable, "-m", "zoo.predict", str(classifier.run_dir), str(many)]
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout.readline().startswith(b"input,row,class_1")
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+    assert process.returncode == 141 and "Traceback" not in stderr and "Error" not in stderr, stderr
 
 
 def test_an_mlps_class_images_are_smooth_images_it_is_sure_of():

@@ -10,8 +10,16 @@ MODEL_OR_RUN is a weight zoo ships (``lenet:fashion-mnist``; ``--list`` lists th
   and a confusion matrix picture. Files that cannot be read are named on stderr and skipped, never the
   whole run lost.
 - a model trained on a table (``--data.name csv``): CSV or Parquet files with the training file's
-  columns (the target may be there or not); one CSV row per table row with the ``--topk`` classes and
-  their probabilities, or the predicted numbers for a regression. Missing or extra columns: one line.
+  columns, read as the training file was (its delimiter, decimal mark and encoding); one CSV row per
+  table row with the ``--topk`` classes and their probabilities, or the predicted numbers for a
+  regression, and ``row``, the row's number in its file as every table message gives it (the header
+  is row 1). With the target column there, the accuracy (and a confusion matrix picture), or a
+  regression's RMSE, MAE and R². Missing or extra columns: one line; categories the model never saw:
+  counted in one line.
+
+Text from the user's files (file names, class names) is written so that a spreadsheet shows it as
+text, never runs it as a formula (``zoo.records.spreadsheet_safe``). Nothing predicted (every image
+unreadable) exits 1; a closed pipe (``| head``) ends the command quietly, as Unix tools do.
 - a language model: prompts, continued as ``python -m zoo.generate`` does.
 - word vectors: words or analogies (``king-man+woman``), answered as ``python -m zoo.neighbors`` does.
 """
@@ -19,13 +27,17 @@ MODEL_OR_RUN is a weight zoo ships (``lenet:fashion-mnist``; ``--list`` lists th
 from __future__ import annotations
 
 import csv
+import math
 import os
+import signal
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from zoo.commands import OneLineParser, command_main
 from zoo.errors import DataError, UsageError
+from zoo.records import spreadsheet_safe
 
 PROG = "zoo.predict"
 
@@ -47,6 +59,9 @@ def parse(argv: list[str]):
     parser.add_argument("--temperature", type=float, default=0.8, help="language models: below 1 safer, above 1 wilder")
     parser.add_argument("--top_k", type=int, default=None, help="language models: sample among the k likeliest tokens")
     parser.add_argument("--seed", type=int, default=None, help="language models: make the sample repeatable")
+    parser.add_argument(
+        "--encoding", default=None, help="tables: the files' text encoding (default: the training file's, as read)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
@@ -61,7 +76,17 @@ def parse(argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return command_main(PROG, argv, predict)
+    try:
+        return command_main(PROG, argv, predict)
+    except BrokenPipeError:
+        # The reader went away (| head): stop as Unix tools do, without a traceback, with the status a
+        # shell gives a command that SIGPIPE ended; stdout goes nowhere, so that Python's own flush at
+        # exit does not fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # (a stdout without a descriptor: nothing to flush into a pipe)
+            pass
+        return 128 + signal.SIGPIPE
 
 
 def predict(argv: list[str]) -> int:
@@ -101,34 +126,97 @@ def predict(argv: list[str]) -> int:
 
 def predict_tables(task: Any, args: Any) -> int:
     """Each file's rows through the table encoding the model was trained with; one output row per input row."""
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
-    writer = csv.writer(out, lineterminator="\n")
-    classes = task.name == "classification"
-    k = min(args.topk or 3, len(task.class_names)) if classes else 0
-    header = [f"{what}_{n}" for n in range(1, k + 1) for what in ("class", "prob")] if classes else task.target_names
-    writer.writerow(["input", "row", *header])
-    rows = 0
+    import torch
+
+    from zoo.data.tables import cells, counted, encode, numbers, read_table, reading_of, unseen_sentence
+
+    table = task.table
+    reading = {**reading_of(table), **({"encoding": args.encoding} if args.encoding else {})}
+    frames = []
     for text in args.inputs:
         path = Path(text).expanduser()
         if not path.is_file():
             raise DataError(f"no such table file: {text}")
+        frames.append((text, read_table(path, **reading, encoding_option="--encoding")))
+    # (the target's columns: what the table says, or for a checkpoint from before it said, its notes)
+    targets = table.get("targets") or [n for n, note in table.get("notes", {}).items() if note.startswith("target")]
+    given = [t for t in targets if any(t in frame.columns for _, frame in frames)]
+    classes = task.name == "classification"
+    k = min(args.topk or 3, len(task.class_names)) if classes else 0
+    header = [f"{what}_{n}" for n in range(1, k + 1) for what in ("class", "prob")] if classes else task.target_names
+    truth = (["true_class"] if classes else [f"true_{t}" for t in given]) if given else []
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([spreadsheet_safe(cell) for cell in ["input", "row", *header, *truth]])
+    unseen: dict[str, Counter] = {}
+    labels, predicted, rows, true_values, predicted_values = [], {}, 0, [], []
+    for text, frame in frames:
+        x = torch.from_numpy(encode(table, frame, where=text, unseen=unseen))
+        numbered = (frame.index + frame.attrs["first_row"]).tolist()  # the rows' numbers in the file
+        true = {}
+        for name in given:
+            if name in frame.columns:
+                cell, is_missing = cells(frame[name], table["missing"], table.get("decimal", "."))
+                true[name] = cell.where(~is_missing, "").tolist() if classes else numbers(cell, is_missing).tolist()
+            else:
+                true[name] = [""] * len(frame) if classes else [math.nan] * len(frame)
         if classes:
-            probs = task.predict_proba(path)
-            top = probs.topk(k, dim=1)
+            top = task.predict_proba(x).topk(k, dim=1)
             for n, (values, idx) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
-                cells = [c for cls, p in zip(idx, values) for c in (task.class_names[cls], f"{p:.4f}")]
-                writer.writerow([text, n + 1, *cells])
-            rows += len(probs)
+                predicted[rows + n] = task.class_names[idx[0]]
+                cells_out = [
+                    c for cls, p in zip(idx, values) for c in (spreadsheet_safe(task.class_names[cls]), f"{p:.4f}")
+                ]
+                label = true[given[0]][n] if given else ""
+                labels.append(label)
+                writer.writerow(
+                    [spreadsheet_safe(text), numbered[n], *cells_out] + ([spreadsheet_safe(label)] if given else [])
+                )
         else:
-            values = task.predict(path).reshape(-1, len(task.target_names))
-            for n, numbers in enumerate(values.tolist()):
-                writer.writerow([text, n + 1, *(f"{v:.6g}" for v in numbers)])
-            rows += len(values)
+            values = task.predict(x).reshape(len(frame), len(task.target_names))
+            for n, row in enumerate(values.tolist()):
+                observed = [true[name][n] for name in given]
+                cells_out = [f"{v:.6g}" for v in row] + ["" if math.isnan(v) else f"{v:.6g}" for v in observed]
+                writer.writerow([spreadsheet_safe(text), numbered[n], *cells_out])
+            predicted_values.append(values)
+            true_values.append([true[name] for name in given])
+        rows += len(frame)
     if args.out:
         out.close()
-    said = f"{rows:,} rows" + (f"; predictions in {args.out}" if args.out else "")
-    print(f"{PROG}: {said}", file=sys.stderr)
+    if unseen:
+        print(f"{PROG}: {unseen_sentence(unseen)}", file=sys.stderr)
+    said = counted(rows, "row")
+    if given and classes:
+        said += "; " + accuracy(task, labels, predicted, args, unit="row")
+    elif given:
+        said += "; " + regression_scores(task, given, predicted_values, true_values)
+    print(f"{PROG}: {said}" + (f"; predictions in {args.out}" if args.out else ""), file=sys.stderr)
     return 0
+
+
+def regression_scores(task: Any, given: list[str], predicted: list[Any], true: list[list[list[float]]]) -> str:
+    """RMSE, MAE and R² of each target given in the files, over the rows with a number there."""
+    import torch
+
+    from zoo.data.tables import counted
+
+    said = []
+    for i, name in enumerate(given):
+        column = task.target_names.index(name)
+        guess = torch.cat([p[:, column] for p in predicted]).double()
+        value = torch.tensor([v for t in true for v in t[i]], dtype=torch.float64)
+        known = ~value.isnan()
+        guess, value = guess[known], value[known]
+        if len(value) == 0:
+            continue
+        error = guess - value
+        spread = ((value - value.mean()) ** 2).sum()
+        r2 = f"{1 - (error**2).sum().item() / spread.item():.4f}" if spread > 0 else "undefined (one value)"
+        said.append(
+            f"{name}: rmse {error.pow(2).mean().sqrt().item():.6g}, mae {error.abs().mean().item():.6g}, r2 {r2} "
+            f"on {counted(len(value), 'row')} with a value"
+        )
+    return "; ".join(said) or f"no number in {', '.join(given)} to compare with"
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -196,6 +284,8 @@ def predict_images(task: Any, args: Any) -> int:
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
+    from zoo.data.tables import counted
+
     files = image_files(args.inputs)
     labels = labels_by_folder(args.inputs, files, task.class_names)
     size = task.image_size()
@@ -227,37 +317,62 @@ def predict_images(task: Any, args: Any) -> int:
                 top = probs.topk(k, dim=1)
                 for i, values, classes in zip(index, top.values.tolist(), top.indices.tolist()):
                     predicted[i] = task.class_names[classes[0]]
-                    cells = [c for cls, p in zip(classes, values) for c in (task.class_names[cls], f"{p:.4f}")]
-                    rows[i] = [str(files[i]), *cells] + ([labels[i]] if labels else [])
+                    cells = [
+                        c
+                        for cls, p in zip(classes, values)
+                        for c in (spreadsheet_safe(task.class_names[cls]), f"{p:.4f}")
+                    ]
+                    rows[i] = [spreadsheet_safe(files[i]), *cells] + ([spreadsheet_safe(labels[i])] if labels else [])
             for i in sorted(rows):
                 writer.writerow(rows[i])
             bar.update(len(index) + len(bad))
     bar.close()
     if args.out:
         out.close()
-    said = f"{len(predicted):,} images" + (f", {unreadable} unreadable (skipped, named above)" if unreadable else "")
-    if labels and predicted:
-        said += "; " + confusion(task, files, labels, predicted, args)
+    if not predicted:
+        raise DataError(f"nothing to predict: {counted(unreadable, 'image')} could not be read (named above)")
+    said = counted(len(predicted), "image") + (
+        f", {unreadable} unreadable (skipped, named above)" if unreadable else ""
+    )
+    if labels:
+        said += "; " + accuracy(task, labels, predicted, args, unit="image")
     print(f"{PROG}: {said}" + (f"; predictions in {args.out}" if args.out else ""), file=sys.stderr)
     return 0
 
 
-def confusion(task: Any, files: list[Path], labels: list[str], predicted: dict[int, str], args: Any) -> str:
-    """Accuracy over the labelled images read, and a confusion matrix picture beside the output."""
+def accuracy(task: Any, labels: list[str], predicted: dict[int, str], args: Any, *, unit: str) -> str:
+    """Accuracy over the predicted inputs whose true class (``labels``, by the inputs' positions) the
+    model knows, and a confusion matrix picture beside the output."""
     import torch
 
+    from zoo.data.tables import counted
     from zoo.plots import plot_confusion_matrix
 
     index = {name: i for i, name in enumerate(task.class_names)}
     matrix = torch.zeros(len(index), len(index), dtype=torch.long)
+    strangers: Counter = Counter()
     for i, name in predicted.items():
-        matrix[index[labels[i]], index[name]] += 1
-    accuracy = matrix.diagonal().sum().item() / max(1, matrix.sum().item())
+        if labels[i] in index:
+            matrix[index[labels[i]], index[name]] += 1
+        elif labels[i]:
+            strangers[labels[i]] += 1
+    said = ""
+    if strangers:
+        shown = ", ".join(f"{label!r}" for label, _ in strangers.most_common(3))
+        said = (
+            f" ({counted(sum(strangers.values()), unit)} with a class the model does not know left out: {shown}"
+            + (", ..." if len(strangers) > 3 else "")
+            + ")"
+        )
+    labelled = int(matrix.sum())
+    if not labelled:
+        return f"no {unit} with a class the model knows to measure the accuracy on{said}"
     picture = args.out.with_name(f"{args.out.stem}_confusion.png") if args.out else Path("confusion_matrix.png")
     plot_confusion_matrix(
         matrix, task.class_names, picture, title=f"{args.model} on {args.inputs[0]}:", measured="accuracy"
     )
-    return f"accuracy {accuracy:.4f} on {int(matrix.sum())} labelled images; confusion matrix: {picture}"
+    right = matrix.diagonal().sum().item() / labelled
+    return f"accuracy {right:.4f} on {counted(labelled, f'labelled {unit}')}{said}; confusion matrix: {picture}"
 
 
 if __name__ == "__main__":

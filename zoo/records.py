@@ -2,12 +2,14 @@
 
 Lightning hands loggers plain floats, so what a number meant (float32 or float64) is gone by the time
 a row is written; ``exact`` keeps it. Rows are written atomically and read back with their types.
+A CSV cell made of a user's text goes through ``spreadsheet_safe`` first.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,22 @@ import numpy as np
 import torch
 
 from zoo.checkpoint import atomic_write_text
+
+#: the first characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(text: Any) -> str:
+    """A user's text (a file name, a class name) as a CSV cell a spreadsheet shows as text: a cell that
+    starts like a formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading single
+    quote, OWASP's rule against CSV injection (``=HYPERLINK(...)`` as a class name would otherwise
+    run when the predictions are opened in Excel). A plain number (``-1``, ``+2.5``) is left as it is:
+    a spreadsheet reads it as the number, and the quote would change it."""
+    text = str(text)
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def exact(value: Any) -> torch.Tensor:

@@ -407,11 +407,6 @@ def test_the_train_command_checks_a_table_before_it_trains(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="zoo/data/__init__.py imports every data module, and with them Lightning, when zoo.data.tables is "
-    "imported: notes/tables.md says the change it needs (then remove this mark)",
-)
 def test_a_tables_mistake_comes_before_torch_is_imported(tmp_path):
     """The command with torch unimportable: a table's mistake is still its one line, so it came first."""
     import subprocess

@@ -98,7 +98,7 @@ def unknown_name_message(kind: str, name: object, known: list[str]) -> str:
 
 
 MODELS = Registry("model", "zoo.models")
-DATASETS = Registry("data set", "zoo.data")
+DATASETS = Registry("data set", "zoo.data.registered")
 TASKS = Registry("task", "zoo.tasks")
 OPTIMIZERS = Registry("optimizer", "zoo.optim")
 SCHEDULERS = Registry("scheduler", "zoo.optim")

@@ -95,7 +95,7 @@ class FeaturesTask(SupervisedTask):
             from zoo.data.tables import encode, rows_frame
 
             from_file = isinstance(rows, (str, Path))
-            frame = rows_frame(rows, self.table.get("delimiter", ","))
+            frame = rows_frame(rows, table=self.table)
             where = str(rows) if from_file else "rows"
             x = torch.from_numpy(encode(self.table, frame, where=where, first_row=2 if from_file else 0))
         elif self.takes_images:

@@ -43,6 +43,7 @@ import signal
 import socket
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -929,12 +930,13 @@ def chance_level() -> Any:
     return ChanceLevel()
 
 
-def work(search: Search, worker: int, deadline: float | None) -> None:
+def work(search: Search, worker: int, deadline: float | None, start: Any = None) -> None:
     """One process's part of the search: a trial at a time until the study holds ``n_trials`` (trials
     of other processes and machines count) or the deadline passes. When every trial left is running
     elsewhere it waits for them: one whose process dies is failed (``fail_lost_trials``) and runs again
     here. It does not wait for a trial whose process it cannot watch (``watched``): the study stays
-    short, and ``tune`` says so."""
+    short, and ``tune`` says so. ``start``: a barrier the workers of one command pass together, so
+    that each starts a trial (one that is up first does not take the cheap first trials alone)."""
     import logging
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # the progress line says it all
@@ -943,6 +945,9 @@ def work(search: Search, worker: int, deadline: float | None) -> None:
     progress = Progress(search, worker)
     url = storage_url(search)
     awaited: list[int] = []
+    if start is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # (broken: a worker died before it)
+            start.wait()
     with keeping_data():  # every trial reads the same data: once per process
         while deadline is None or time.time() <= deadline:
             try:
@@ -1096,13 +1101,12 @@ def say(search: Search, line: str) -> None:
         print(line, flush=True)
 
 
-def worker_main(search: Search, worker: int, deadline: float | None, threads: int) -> None:
+def worker_main(search: Search, worker: int, deadline: float | None, threads: int, start: Any) -> None:
     """A worker process (``--workers K``): in a session of its own, so that a Ctrl-C reaches it once,
     through the parent, and its exit status says how it ended. It stops when the parent is gone,
     however that ended (a kill -9 too), as on SIGTERM: its trial stops after the step, failed and
     queued to run again."""
     import multiprocessing
-    import threading
     from multiprocessing.connection import wait
 
     import torch
@@ -1124,7 +1128,7 @@ def worker_main(search: Search, worker: int, deadline: float | None, threads: in
     torch.set_num_threads(threads)
     code = 0
     try:
-        work(search, worker, deadline)
+        work(search, worker, deadline, start)
     except Stopped as stop:
         code = stop.exit_code
         if code <= 128:
@@ -1151,9 +1155,10 @@ def run_workers(search: Search, count: int, deadline: float | None, study: Any) 
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch or database state
     previous_omp = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    start = context.Barrier(count)
     try:
         processes = [
-            context.Process(target=worker_main, args=(search, k, deadline, threads), name=f"zoo.tune worker {k}")
+            context.Process(target=worker_main, args=(search, k, deadline, threads, start), name=f"zoo.tune worker {k}")
             for k in range(count)
         ]
         for process in processes:
@@ -1181,6 +1186,7 @@ def run_workers(search: Search, count: int, deadline: float | None, study: Any) 
             for sentinel in wait(list(waiting)):
                 process = waiting.pop(sentinel)
                 process.join()
+                start.abort()  # (one that ended before the others passed it: they go on without it)
                 code = process.exitcode or 0
                 if code < 0 or (code > 128 and not received):  # killed (SIGKILL), or stopped by a signal of its own
                     with StartLock(search):

@@ -639,7 +639,7 @@ class StartLock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "a")  # noqa: SIM115 (closed by release)
+        self.file = open(self.path, "a")  # (closed by release: the lock goes with it)
         fcntl.flock(self.file, fcntl.LOCK_EX)
         return self
 
@@ -802,12 +802,12 @@ class Trials:
 
         from zoo.callbacks import OptunaPruning
 
+        # Set first: who runs this trial, so that its death on this machine is noticed (fail_dead_trials).
+        trial.set_user_attr("worker", f"{HOST}:{os.getpid()}:{trial.number}")
         if self.starting is not None:  # the trial is in the storage, running: the others count it now
             self.starting.release()
             self.starting = None
         search = self.search
-        # Set first: who runs this trial, so that its death on this machine is noticed (fail_dead_trials).
-        trial.set_user_attr("worker", f"{HOST}:{os.getpid()}:{trial.number}")
         for stale in ("note", "curves", "final", "size", "epochs", "verdict"):  # (a retry inherits its predecessor's)
             if stale in trial.user_attrs:
                 trial.set_user_attr(stale, None)

@@ -1,8 +1,9 @@
 """How checkpoints and a run's other files reach the disk, and how a checkpoint is read back safely.
 (Rebuilding a trained task from one is ``zoo/loading.py``'s job.)
 
-- Writes are atomic: a temporary file in the same folder, fsync, then rename over the old file, so a
-  kill in the middle of a save leaves the previous file whole.
+- Writes are atomic: a temporary file in the same folder (``.NAME.tmp-PID``), fsync, then rename over
+  the old file, so a kill in the middle of a save leaves the previous file whole. The kill leaves the
+  temporary too: ``remove_stale_temporaries`` removes those whose process is gone.
 - Loads are weights-only (``torch.load(weights_only=True)``): zoo's checkpoints hold only tensors,
   numbers, strings, lists and dicts, and a file that carries pickled code is refused before any of
   that code can run.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +48,49 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+TEMPORARY = re.compile(r"\..+\.tmp-(\d+)")  # (atomic_write's name for the file it is writing)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporaries ``atomic_write`` left in ``folder`` (``.NAME.tmp-PID``, not in subfolders)
+    when its process was killed mid-write, and return them: only those whose process is gone, since a
+    live process's temporary may be being written now (another run's, or this one's). Tidying up never
+    stops a run: a folder or file it may not touch is left as it is."""
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:  # (no such folder, or not ours to read)
+        return []
+    removed = []
+    for path in entries:
+        match = TEMPORARY.fullmatch(path.name)
+        if match and path.is_file() and not process_alive(int(match.group(1))):
+            try:
+                path.unlink()
+            except OSError:  # (gone meanwhile, or another user's)
+                continue
+            removed.append(path)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (another user's counts; a zombie, killed and not yet
+    reaped by its parent, does not)."""
+    if os.name == "nt":
+        return True  # (os.kill(pid, 0) sends Ctrl-C on Windows: leave every temporary)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:  # (a number no PID can be)
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # (no /proc: macOS)
+
+
 def check_device(device: Any) -> None:
     """A device this machine does not have is the user's error, not a corrupt checkpoint's."""
     if not isinstance(device, (str, torch.device)):
@@ -69,28 +113,43 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             head = f.read(4)
-        # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is some other
-        # file of a run directory (config.yaml, metrics.csv), which the unpickler would call "code".
-        if not (head.startswith(b"PK") or head.startswith(b"\x80")):
-            raise DataError(
-                f"{path} is not a checkpoint file (zoo's are the .ckpt files in a run's checkpoints/ folder)"
-            )
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise DataError(f"checkpoint not found: {path}") from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+    # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is some other
+    # file of a run directory (config.yaml, metrics.csv), which the unpickler would call "code".
+    if not (head.startswith(b"PK") or head.startswith(b"\x80")):
+        raise DataError(f"{path} is not a checkpoint file (zoo's are the .ckpt files in a run's checkpoints/ folder)")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         # torch names the offending global, e.g. "Unsupported global: GLOBAL posix.system".
         detail = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line), "")
+        if not detail:
+            raise DataError(f"{path} is not a readable checkpoint (truncated or corrupt?): {first_line(err)}") from None
         raise DataError(
-            f"refusing to load {path}: it carries pickled code ({detail or 'not plain data'}); "
+            f"refusing to load {path}: it carries pickled code ({detail}); "
             "zoo checkpoints hold only tensors and plain data"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"{path} is not a readable checkpoint (truncated or corrupt?): {reason}") from None
+    except Exception as err:
+        # A garbled file fails anywhere in the unpickler and the zip reader (a KeyError for a memo entry,
+        # a TypeError for an unhashable key, a MemoryError for a huge claimed size): all the file's fault.
+        raise DataError(f"{path} is not a readable checkpoint (truncated or corrupt?): {first_line(err)}") from None
     if not isinstance(checkpoint, dict):
         raise DataError(f"{path} is not a zoo checkpoint (it holds a {type(checkpoint).__name__})")
     return checkpoint
+
+
+def first_line(err: BaseException) -> str:
+    """What went wrong, in one line: torch's own line where it wrote several (its weights-only unpickler
+    leads with a paragraph about torch.load's defaults), the exception's name where the text alone says
+    little (a KeyError's is the key)."""
+    text = str(err).split("WeightsUnpickler error:", 1)[-1]
+    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    if isinstance(err, (RuntimeError, OSError, DataError)) and line:
+        return line
+    return f"{type(err).__name__}: {line}" if line else type(err).__name__
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +93,18 @@ def get_model(name: str, *, weights: str | None = None, **kwargs: Any):
     return load_pretrained(name, weights).model
 
 
-def load_trained(spec: str | Path, map_location: Any = "cpu"):
+def load_trained(spec: str | Path, map_location: Any = "cpu", imports: str | Sequence[str] = ()):
     """The trained task behind whatever names one: a shipped weight (``lenet:fashion-mnist``), a run
     directory (its best checkpoint) or a checkpoint file. What every tool that uses a trained model
-    (predict, export, the hub) loads through."""
+    (predict, export, the hub) loads through. ``imports``: as ``zoo.load_checkpoint`` takes them, the
+    modules or ``.py`` files that register a model of your own."""
     from zoo.loading import load_checkpoint
 
     text = str(spec)
     if text in cards():
         return load_pretrained(text, map_location=map_location)
     if Path(text).expanduser().exists():
-        return load_checkpoint(Path(text).expanduser(), map_location=map_location)
+        return load_checkpoint(Path(text).expanduser(), map_location=map_location, imports=imports)
     if ":" in text and not Path(text).suffix:
         weight_card(text)  # an unknown weight: one line listing the model's (or every) weight
     raise UsageError(

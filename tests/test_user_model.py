@@ -4,12 +4,15 @@ written."""
 
 import json
 import re
+import shlex
+import subprocess
+import sys
 
 import pytest
 import torch
 
 import zoo
-from conftest import ROOT, run_command, run_python, summary_of
+from conftest import ROOT, checkout_env, run_command, run_python, summary_of
 from zoo.errors import UsageError
 
 TINY = {"trainer.max_epochs": 1, "trainer.limit_train_batches": 3, "trainer.enable_model_summary": False}
@@ -116,3 +119,92 @@ def test_the_readmes_own_model_example_runs_from_python_and_from_the_command(tmp
     saved = (tmp_path / "runs" / summary["run_dir"].rsplit("/", 1)[-1] / "config.yaml").read_text()
     assert "imports:\n- tiny_cnn.py\n" in saved  # the saved recipe imports the file again when replayed
     assert json.loads(json.dumps(summary)) == summary
+
+
+# --- a run of the user's own model, in every command that loads one ------------------------------
+USER_MODELS = """
+import torch
+
+import zoo
+from zoo.models.lstm import LSTMLanguageModel
+
+
+@zoo.register_model("my_cnn", task="classification", data="digits")
+class MyCNN(torch.nn.Module):
+    def __init__(self, *, in_channels: int = 1, num_classes: int = 10, width: int = 4):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(in_channels, width, 3, padding=1)
+        self.head = torch.nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+zoo.register_model("my_lstm", task="language_model", data="text")(LSTMLanguageModel)
+"""
+
+
+@pytest.fixture(scope="module")
+def user_runs(tmp_path_factory):
+    """A CNN and a language model of the user's own, registered in a .py file in a folder whose name a
+    shell would run (``$(touch x)``), each trained for one short epoch: (folder, file, CNN run, LM run)."""
+    root = tmp_path_factory.mktemp("user")
+    module = root / "my models $(touch x)" / "user_models.py"
+    module.parent.mkdir()
+    module.write_text(USER_MODELS)
+    small = {**TINY, "trainer.limit_val_batches": 2, "trainer.limit_test_batches": 2}
+    small["trainer.default_root_dir"] = str(root / "runs")
+    cnn = zoo.fit("my_cnn", overrides=small, imports=[str(module)], quiet=True)
+    lm = zoo.fit(
+        "my_lstm", overrides={**small, "model.hidden_size": 16, "model.embed_dim": 8}, imports=[str(module)], quiet=True
+    )
+    yield root, module, cnn.run_dir, lm.run_dir
+    for name in ("my_cnn", "my_lstm"):
+        if name in zoo.registry.MODELS:
+            zoo.registry.MODELS.unregister(name)
+    sys.modules.pop("zoo_user_user_models", None)
+
+
+COMMANDS = {  # (the command's options, the run it loads, what it leaves when it works)
+    "zoo.show": (["--out", "shown"], "cnn", "shown/filters.png"),
+    "zoo.export": (["--format", "pt2", "--out", "lm.pt2"], "lm", "lm.pt2"),
+    "zoo.generate": (["--length", "20", "--seed", "0"], "lm", None),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_that_loads_a_run_takes_the_import_its_message_prints(user_runs, command):
+    """Without --import: one line that says which --import to add, quoted for a shell (the folder's name
+    holds a space and ``$(touch x)``); that line's --import, pasted into a shell, loads the run and runs
+    nothing the name holds."""
+    root, module, cnn, lm = user_runs
+    options, which, written = COMMANDS[command]
+    run, model = (cnn, "my_cnn") if which == "cnn" else (lm, "my_lstm")
+    without = run_command([command, str(run), *options], cwd=root)
+    assert without.returncode == 2, without.stderr
+    hint = f"add --import {shlex.quote(str(module))}, as the run was trained"
+    assert f"holds a '{model}' model, which is not registered here: {hint}" in without.stderr
+    assert len(without.stderr.strip().splitlines()) == 1  # one line, no traceback
+    suggested = re.search(r": add (--import .*), as the run was trained", without.stderr).group(1)
+    line = shlex.join([sys.executable, "-m", command, str(run), *options]) + " " + suggested
+    pasted = subprocess.run(["bash", "-c", line], cwd=root, env=checkout_env(), capture_output=True, text=True)
+    assert pasted.returncode == 0, pasted.stderr[-3000:]
+    if written:
+        assert (root / written).is_file() and written in pasted.stdout
+    else:
+        assert len(pasted.stdout.removesuffix("\n")) == 20  # twenty characters from a char-level model
+    assert not (root / "x").exists()
+
+
+@pytest.mark.slow
+def test_load_trained_and_load_checkpoint_take_imports_from_python(user_runs):
+    root, module, _, lm = user_runs
+    zoo.registry.MODELS.unregister("my_lstm")  # (as in a fresh process that has not imported the file)
+    sys.modules.pop("zoo_user_user_models", None)
+    with pytest.raises(UsageError, match=re.escape(f"or pass imports=[{str(module)!r}], as the run was trained")):
+        zoo.load_trained(lm)
+    assert zoo.load_trained(lm, imports=[str(module)]).hparams.model == "my_lstm"
+    zoo.registry.MODELS.unregister("my_lstm")
+    sys.modules.pop("zoo_user_user_models", None)
+    assert zoo.load_checkpoint(lm / "checkpoints" / "best.ckpt", imports=[str(module)]).hparams.model == "my_lstm"

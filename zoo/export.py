@@ -1,4 +1,4 @@
-"""``python -m zoo.export MODEL_OR_RUN --format onnx|pt2 [--out FILE]``
+"""``python -m zoo.export MODEL_OR_RUN --format onnx|pt2 [--out FILE] [--import MODULE_OR_FILE]``
 
 Write a trained classifier (lenet, mlp) or language model (lstm) as an ONNX file (``--format onnx``,
 for onnxruntime and other ONNX runtimes; needs ``pip install 'zoo[export]'``) or a ``torch.export``
@@ -6,6 +6,7 @@ program (``--format pt2``, for PyTorch without zoo). MODEL_OR_RUN is a shipped w
 (``lenet:fashion-mnist``; ``python -m zoo.predict --list`` lists them), a run directory or a checkpoint
 file. The graph takes raw inputs (uint8 pixels, unscaled features, token ids) with any batch size;
 class names or the vocabulary go inside the file. See ``zoo/exporting.py`` for what each graph takes.
+A run of a model of your own needs the module or ``.py`` file that registers it: ``--import my_models.py``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,21 @@ def export(argv: list[str]) -> int:
         "--out",
         help="the file to write (default: MODEL-WEIGHTS.onnx here, RUN_DIR/MODEL.onnx, or beside the checkpoint)",
     )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
 
     from zoo.exporting import export_model
+    from zoo.recipes import import_user_code
 
+    import_user_code(args.imports)  # (a run of a model of the user's own: its registration first)
     done = export_model(args.source, args.format, args.out)
     size = done.path.stat().st_size
     runtime = "onnxruntime" if done.format == "onnx" else "the reloaded program"

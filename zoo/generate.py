@@ -3,7 +3,8 @@
 Continue a prompt with a trained language model. CHECKPOINT is a ``.ckpt`` file, a run directory
 (its best checkpoint) or a shipped language model (``lstm:tinyshakespeare``). The text goes to
 stdout; with ``--seed`` the same command prints the same text. A prompt word outside the model's
-vocabulary is named in one line on stderr and read as ``<unk>`` (when the vocabulary has one).
+vocabulary is named in one line on stderr and read as ``<unk>`` (when the vocabulary has one). A run
+of a model of your own needs the module or ``.py`` file that registers it: ``--import my_models.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--top_k", type=int, default=None, help="sample only among the k likeliest tokens")
     parser.add_argument("--seed", type=int, default=None, help="make the output repeatable")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     if args.length < 0:
@@ -42,7 +51,9 @@ def generate(argv: list[str]) -> int:
     import torch
 
     from zoo.pretrained import load_trained
+    from zoo.recipes import import_user_code
 
+    import_user_code(args.imports)  # (a run of a model of the user's own: its registration first)
     task = load_trained(args.checkpoint, map_location=args.device)
     if not hasattr(task, "generate"):
         raise UsageError(f"{args.checkpoint} holds a {task.name} model, which does not generate text")

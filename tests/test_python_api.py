@@ -163,3 +163,18 @@ def test_compare_takes_results_and_run_directories_and_labels_them_by_what_diffe
         zoo.compare(a)
     with pytest.raises(zoo.DataError, match="not a finished run"):
         zoo.compare(a, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_removes_what_a_killed_write_left(tmp_path):
+    import subprocess
+    import sys
+
+    first = zoo.fit("mlp", overrides=tiny(tmp_path), quiet=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = first.run_dir / "checkpoints" / f".last.ckpt.tmp-{int(dead.stdout)}"  # (its writer is gone)
+    left.write_bytes(b"half a checkpoint")
+    mine = first.run_dir / f".summary.json.tmp-{os.getpid()}"  # (a live process's: it may be writing it)
+    mine.write_bytes(b"{")
+    zoo.fit("mlp", overrides=tiny(tmp_path, **{"trainer.max_epochs": 3}), resume=first.run_dir, quiet=True)
+    assert not left.exists() and mine.exists()

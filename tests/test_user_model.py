@@ -165,10 +165,11 @@ def user_runs(tmp_path_factory):
     sys.modules.pop("zoo_user_user_models", None)
 
 
-COMMANDS = {  # (the command's options, the run it loads, what it leaves when it works)
+COMMANDS = {  # (the command's options, the run it loads, what it leaves when it works: a file, or characters)
     "zoo.show": (["--out", "shown"], "cnn", "shown/filters.png"),
     "zoo.export": (["--format", "pt2", "--out", "lm.pt2"], "lm", "lm.pt2"),
-    "zoo.generate": (["--length", "20", "--seed", "0"], "lm", None),
+    "zoo.generate": (["--length", "20", "--seed", "0"], "lm", 20),  # twenty characters from a char-level model
+    "zoo.predict": (["ab", "--length", "20", "--seed", "0"], "lm", 22),  # the prompt and twenty more
 }
 
 
@@ -190,10 +191,10 @@ def test_every_command_that_loads_a_run_takes_the_import_its_message_prints(user
     line = shlex.join([sys.executable, "-m", command, str(run), *options]) + " " + suggested
     pasted = subprocess.run(["bash", "-c", line], cwd=root, env=checkout_env(), capture_output=True, text=True)
     assert pasted.returncode == 0, pasted.stderr[-3000:]
-    if written:
+    if isinstance(written, str):
         assert (root / written).is_file() and written in pasted.stdout
     else:
-        assert len(pasted.stdout.removesuffix("\n")) == 20  # twenty characters from a char-level model
+        assert len(pasted.stdout.removesuffix("\n")) == written, pasted.stdout
     assert not (root / "x").exists()
 
 

@@ -63,6 +63,14 @@ def parse(argv: list[str]):
         "--encoding", default=None, help="tables: the files' text encoding (default: the training file's, as read)"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     if args.list:
@@ -99,6 +107,9 @@ def predict(argv: list[str]) -> int:
             figures = ", ".join(f"{k} {v}" for k, v in card["metrics"].items())
             print(f"{name:28s} {card['data']['name'].split(':')[0]} ({figures})")
         return 0
+    from zoo.recipes import import_user_code
+
+    import_user_code(args.imports)
     task = load_trained(args.model, map_location=args.device)
     if task.name in ("classification", "regression") and task.table is not None:
         return predict_tables(task, args)

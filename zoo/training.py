@@ -46,6 +46,7 @@ def fit(
     test: bool = True,
     live_plot: bool = False,
     model_summary: Literal["line", "table"] | None = None,
+    save: bool = True,
     data: Any = None,
     validation_split: float | None = None,
     validation_data: Any = None,
@@ -75,7 +76,10 @@ def fit(
     ``live_plot``: the learning curves drawn again at every epoch's end (in a notebook, under the
     progress table; elsewhere into the run's ``learning_curves.png``);
     ``model_summary``: "table" (every layer) or "line" (parameters and FLOPs); by default a table on a
-    terminal and a line in a notebook.
+    terminal and a line in a notebook;
+    ``save``: False writes nothing: no run directory, checkpoints (the best weights are kept in memory),
+    pictures or CSV files; the ``Result`` holds the trained task and the figures (what a grid search's
+    hundreds of fits want: ``zoo.sklearn``'s estimators).
 
     The run is seeded with ``seed_everything`` (an option like any other), and the caller's random
     streams (Python's, NumPy's, torch's) are as they were when it returns. A mistake raises one of
@@ -100,6 +104,7 @@ def fit(
                 test=test,
                 live_plot=live_plot,
                 model_summary=model_summary,
+                save=save,
             )
     except ZooError as err:
         # (the user's mistake, under the user's own frames; ZOO_DEBUG=1 shows zoo's)
@@ -418,6 +423,7 @@ def build_trainer(
     title: str = "",
     live_plot: bool = False,
     model_summary: str | None = None,
+    save: bool = True,
 ) -> Built:
     """The Trainer with zoo's callbacks: metrics CSVs, throughput, best/last checkpoints (also every
     N steps or M minutes if asked), clean stops on signals and non-finite losses, optional early
@@ -429,6 +435,7 @@ def build_trainer(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from zoo.callbacks import (
+        CheckpointsInMemory,
         DeviceLine,
         EpochCSVLogger,
         LayerSummary,
@@ -488,7 +495,7 @@ def build_trainer(
     zoo_callbacks = [
         RunGuard(run_dir / "checkpoints" / "last.ckpt", exit_at_once=at_command_line()),
         throughput,
-        StepLog(run_dir),
+        *([StepLog(run_dir)] if save else []),
         *([periodic] if periodic.enabled else []),
         *dict.fromkeys([best, last]),
         *early_stop,
@@ -518,7 +525,12 @@ def build_trainer(
         trainer_cfg["profiler"] = NoProfiler()
     # (in a notebook the display draws the live curves; elsewhere the run's picture is redrawn each epoch)
     logger = EpochCSVLogger(
-        run_dir, title=title or task.hparams.model, monitor=monitor, mode=mode, live_plot=live_plot and not notebook
+        run_dir,
+        title=title or task.hparams.model,
+        monitor=monitor,
+        mode=mode,
+        live_plot=live_plot and not notebook,
+        write=save,
     )
     loggers = [logger, *([tensorboard_logger(run_dir)] if trainer_cfg.pop("logger", "csv") == "tensorboard" else [])]
     try:
@@ -527,7 +539,7 @@ def build_trainer(
             default_root_dir=run_dir,
             logger=loggers,
             callbacks=[*zoo_callbacks, *callbacks],
-            plugins=[AtomicCheckpointIO()],
+            plugins=[AtomicCheckpointIO() if save else CheckpointsInMemory()],
             use_distributed_sampler=False,
         )
     except (ValueError, TypeError, MisconfigurationException) as err:
@@ -600,9 +612,11 @@ def train_and_test(
     test: bool = True,
     live_plot: bool = False,
     model_summary: str | None = None,
+    save: bool = True,
 ) -> Result:
     """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
-    validation and (unless ``test`` is False) test, summarise."""
+    validation and (unless ``test`` is False) test, summarise. ``save`` False: nothing is kept (a
+    temporary directory stands in for the run's, and checkpoints stay in memory)."""
     data_name = cfg["data"]["name"]
     trainer_cfg = dict(cfg["trainer"])
     root = trainer_cfg.pop("default_root_dir", None) or "runs"
@@ -614,7 +628,14 @@ def train_and_test(
     if not validating:  # (val_split 0: Keras' default, no validation at all)
         trainer_cfg["limit_val_batches"], trainer_cfg["num_sanity_val_steps"] = 0, 0
     made = False  # whether this call made the run directory (then a run that never starts removes it)
-    if resume:
+    if not save:
+        if resume or run_dir is not None:
+            raise UsageError("save=False keeps nothing: it takes no run_dir and cannot resume")
+        import tempfile
+
+        # (Lightning wants a folder; nothing of the run's is written into it, and it goes at the end)
+        run_dir, checkpoint, made = Path(tempfile.mkdtemp(prefix="zoo-unsaved-")), None, True
+    elif resume:
         run_dir, checkpoint = resume_point(resume, task, cfg)
     elif run_dir is not None:
         run_dir, checkpoint = Path(run_dir).expanduser().resolve(), None
@@ -632,6 +653,11 @@ def train_and_test(
         )
     else:
         run_dir, checkpoint, made = make_run_dir(root, model_name, data_name), None, True
+    if launched_rank() == 0 and save:  # (a write a kill cut short leaves a temporary: gone once its writer is)
+        from zoo.checkpoint import remove_stale_temporaries
+
+        for folder in (run_dir, run_dir / "checkpoints"):
+            remove_stale_temporaries(folder)
     try:
         built = build_trainer(
             trainer_cfg,
@@ -644,34 +670,52 @@ def train_and_test(
             title=f"{model_name} on {data_name} ({run_dir.name})",
             live_plot=live_plot,
             model_summary=model_summary,
+            save=save,
         )
     except BaseException:
         if made:
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that never started leaves nothing behind
         raise
-    display = built.progress if hasattr(built.progress, "finish") else None  # a notebook's
-    if display is None:
-        return run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test)
-    # In a notebook, what zoo has to say goes into the fit's display, which ends saying how the run did.
-    with console.notes_to(display.note):
+    try:
+        return shown_in_display(
+            built.progress,
+            lambda: run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test, save),
+        )
+    except Stopped as stop:
+        if save:
+            raise
+        # (nothing to resume from: say what stopped, not where it was saved)
+        raise Stopped(f"{str(stop).split('; ')[0]}; nothing was kept (save=False)", stop.exit_code) from None
+    finally:
+        if not save:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def shown_in_display(progress: Any, run: Any) -> Result:
+    """``run()``; in a notebook, with what zoo has to say going into the fit's display, which ends saying
+    how the run did."""
+    if not hasattr(progress, "finish"):  # (not a notebook's display)
+        return run()
+    with console.notes_to(progress.note):
         try:
-            result = run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test)
+            result = run()
         except ZooError as err:
-            display.finish(f"stopped: {err}")
+            progress.finish(f"stopped: {err}")
             raise
     figures = "; ".join(f"{split} {headline(values)}" for split, values in result.figures().items())
     epochs = result.summary["epochs"]
-    display.finish(f"done: {epochs} epoch{'s' if epochs != 1 else ''}; {figures}")
+    progress.finish(f"done: {epochs} epoch{'s' if epochs != 1 else ''}; {figures}")
     return result
 
 
-def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test) -> Result:
-    """Fit with the trainer built, evaluate, write the summary (``train_and_test``'s second half)."""
+def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test, saved) -> Result:
+    """Fit with the trainer built, evaluate, write the summary (``train_and_test``'s second half);
+    ``saved`` False: write nothing (``run_dir`` is a temporary folder)."""
     from zoo.checkpoint import atomic_write_text
     from zoo.config import dump_yaml
 
     data_name = cfg["data"]["name"]
-    if launched_rank() == 0:
+    if launched_rank() == 0 and saved:
         if not quiet and not hasattr(built.progress, "finish"):  # (a notebook's display shows it)
             print(f"run_dir: {run_dir}", flush=True)
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
@@ -734,9 +778,9 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
         "sample_unit": task.sample_unit,
         "val": _strip_prefix(val[0] if val else {}, "val_"),
         **({"test": _strip_prefix(tested[0] if tested else {}, "test_")} if test else {}),
-        **task.write_artifacts(run_dir, held_out="test" if test else "val"),
-        "run_dir": str(run_dir),
-        "checkpoint": str(best) if best else None,
+        **(task.write_artifacts(run_dir, held_out="test" if test else "val") if saved else {}),
+        "run_dir": str(run_dir) if saved else None,
+        "checkpoint": str(best) if best and saved else None,
         # the metric that chose the tested checkpoint (train_loss without validation data); None: the last
         "best_by": built.monitor
         if best and best == built.best.best_model_path and built.best is not built.last
@@ -744,10 +788,10 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
     }
     if stopped_at is not None:
         summary["stopped_early_at_epoch"] = stopped_at
-    if trainer.is_global_zero:
+    if trainer.is_global_zero and saved:
         finish_tensorboard(loggers, run_dir, cfg, summary)
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return Result(summary=summary, run_dir=run_dir, task=task.eval(), metrics=history, config=cfg)
+    return Result(summary=summary, run_dir=run_dir if saved else None, task=task.eval(), metrics=history, config=cfg)
 
 
 def fit_explained(trainer, task, datamodule, checkpoint, cfg, model_name, run_dir) -> None:

@@ -174,7 +174,7 @@ def test_a_resumed_run_removes_what_a_killed_write_left(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     left = first.run_dir / "checkpoints" / f".last.ckpt.tmp-{int(dead.stdout)}"  # (its writer is gone)
     left.write_bytes(b"half a checkpoint")
-    mine = first.run_dir / f".summary.json.tmp-{os.getpid()}"  # (a live process's: it may be writing it)
+    mine = first.run_dir / f".notes.txt.tmp-{os.getpid()}"  # (a live process's: it may be writing it)
     mine.write_bytes(b"{")
     zoo.fit("mlp", overrides=tiny(tmp_path, **{"trainer.max_epochs": 3}), resume=first.run_dir, quiet=True)
     assert not left.exists() and mine.exists()

@@ -152,3 +152,13 @@ def test_contradicting_image_and_input_sizes_are_refused():
 
     with pytest.raises(UsageError, match="data.image_size 28 differs from model.input_size 32"):
         prepare("lenet", resolve_recipe("lenet", overrides=["--model.input_size", "32", "--data.image_size", "28"]))
+
+
+def test_recipes_and_summaries_write_text_as_text(tmp_path):
+    from zoo.config import dump_yaml, load_yaml_file
+
+    text = dump_yaml({"data": {"name": "csv", "drop": ["Länge µm"]}})
+    assert "Länge µm" in text and "\\u" not in text
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_yaml_file(path)["data"]["drop"] == ["Länge µm"]

@@ -209,3 +209,11 @@ def test_load_trained_and_load_checkpoint_take_imports_from_python(user_runs):
     zoo.registry.MODELS.unregister("my_lstm")
     sys.modules.pop("zoo_user_user_models", None)
     assert zoo.load_checkpoint(lm / "checkpoints" / "best.ckpt", imports=[str(module)]).hparams.model == "my_lstm"
+
+
+@pytest.mark.slow
+def test_a_runs_recipe_says_which_code_reading_it_runs(user_runs):
+    root, module, cnn, _ = user_runs
+    first, second = (cnn / "config.yaml").read_text(encoding="utf-8").splitlines()[:2]
+    assert first == f"# Reading this recipe (--config, --resume, --print_config, zoo.fit) imports and runs: {module}"
+    assert second == "# Only use it if you trust that code."

@@ -75,7 +75,8 @@ def _parse_recipe(text: str, source: str) -> dict[str, Any]:
 
 
 def dump_yaml(cfg: dict[str, Any]) -> str:
-    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=100)
+    """A recipe as YAML, keys in their order, text as text (``µm``, not ``\\u00b5m``)."""
+    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
 
 
 # --- types -------------------------------------------------------------------------------------

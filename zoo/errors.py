@@ -46,6 +46,11 @@ def option(dotted: str, value: Any = ..., *, raw: bool = False) -> str:
     return f"{dotted}={value if raw else repr(value)}"
 
 
+def argument(name: str) -> str:
+    """A command's option that is a keyword argument in Python: ``--study`` / ``study=``."""
+    return f"--{name}" if at_command_line() else f"{name}="
+
+
 def _cli_value(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]

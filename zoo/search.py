@@ -54,7 +54,7 @@ from typing import Any
 import yaml
 
 from zoo.config import load_yaml_file, plain
-from zoo.errors import Stopped, UsageError, ZooError
+from zoo.errors import Stopped, UsageError, ZooError, argument, at_command_line
 from zoo.recipes import Config, recipe_dir, resolve_recipe
 from zoo.training import differences, fit, keeping_data
 
@@ -355,7 +355,8 @@ def prepare(
     corners: list[tuple[str, Any, dict[str, Any]]] = []  # (key, value, the recipe with it)
     for key, option in space.options.items():
         if key in given:
-            raise UsageError(f"{key} is searched ({space.source}) and also set on the command line; give one")
+            where = "on the command line" if at_command_line() else "in overrides"
+            raise UsageError(f"{key} is searched ({space.source}) and also set {where}; give one")
         for value in option.corners():
             try:
                 corners.append((key, value, resolve_recipe(model, [recipe, nested({key: value})])))
@@ -372,14 +373,14 @@ def prepare(
     if name_of(sampler) == "grid":
         n_trials = min(n_trials, grid_size(space))
     if not isinstance(n_trials, int) or n_trials < 1:
-        raise UsageError(f"--n_trials must be at least 1, got {n_trials!r}")
+        raise UsageError(f"{argument('n_trials')} must be at least 1, got {n_trials!r}")
     if not isinstance(workers, int) or workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {workers!r}")
+        raise UsageError(f"{argument('workers')} must be at least 1, got {workers!r}")
     if retries < 0:
-        raise UsageError(f"--retries must be 0 or more, got {retries}")
+        raise UsageError(f"{argument('retries')} must be 0 or more, got {retries}")
     name = study or f"{model}-{space.name}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise UsageError(f"--study {name!r}: use letters, digits, '.', '_' and '-'")
+        raise UsageError(f"{argument('study')} {name!r}: use letters, digits, '.', '_' and '-'")
 
     try:
         import optuna  # noqa: F401
@@ -773,7 +774,7 @@ def check_same_study(study: Any, search: Search, url: str) -> None:
         raise UsageError(
             f"study {search.study} in {shown(url)} was started with other settings "
             f"({key.removeprefix('zoo_')}: {then!r} then, {now!r} now{more}); "
-            "run it with those to continue it, or give --study another name"
+            f"run it with those to continue it, or give {argument('study')} another name"
         )
 
 

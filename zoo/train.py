@@ -110,7 +110,7 @@ def train(argv: list[str], callbacks: Sequence[Any] = ()) -> int:
 
     result = fit(opts["model"], config=cfg, callbacks=callbacks, resume=opts.get("resume"))
     if launched_rank() == 0:  # one summary per run, not one per process
-        print(json.dumps(result.summary), flush=True)
+        print(json.dumps(result.summary, ensure_ascii=False), flush=True)
     return 0
 
 

@@ -26,7 +26,17 @@ from typing import Any, Literal, NamedTuple
 
 from zoo import console
 from zoo.config import accepted_params, check_kwargs, plain
-from zoo.errors import DataError, Stopped, UsageError, ZooError, at_command_line, option, resume_hint, trimmed
+from zoo.errors import (
+    DataError,
+    Stopped,
+    UsageError,
+    ZooError,
+    argument,
+    at_command_line,
+    option,
+    resume_hint,
+    trimmed,
+)
 from zoo.recipes import Config, resolve_recipe
 from zoo.registry import MODELS
 from zoo.results import Result, headline
@@ -327,9 +337,9 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
         run_dir = given.resolve()
         candidates = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda f: f.stat().st_mtime, reverse=True)
         if not candidates:
-            raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
+            raise DataError(f"{argument('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
     else:
-        raise UsageError(f"{option('resume')}: no such run directory or checkpoint file: {path}")
+        raise UsageError(f"{argument('resume')}: no such run directory or checkpoint file: {path}")
     if cfg is not None:
         same_data_in_memory(run_dir, cfg)
     for newer, candidate in enumerate(candidates):
@@ -352,11 +362,11 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
             shown = "; ".join(f"{k}: {short(a)} then, {short(b)} now" for k, a, b in differ[:3])
             more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
             raise UsageError(
-                f"{option('resume')}: {candidate} was trained with other options ({shown}{more}); "
+                f"{argument('resume')}: {candidate} was trained with other options ({shown}{more}); "
                 "give the options it was started with"
             )
         return run_dir, candidate
-    raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
+    raise DataError(f"{argument('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
 
 
 def short(value: Any, most: int = 60) -> str:
@@ -378,7 +388,7 @@ def same_data_in_memory(run_dir: Path, cfg: dict[str, Any]) -> None:
             **{h: f"data in memory, sha256 {h[:12]}" for h in (now, then) if h},
         }
         raise UsageError(
-            f"{option('resume')}: {run_dir} was trained on {shown[then]}, this call gives {shown[now]}: "
+            f"{argument('resume')}: {run_dir} was trained on {shown[then]}, this call gives {shown[now]}: "
             "give the data it was started with"
         )
 
@@ -691,6 +701,18 @@ def train_and_test(
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def imports_warning(cfg: dict[str, Any]) -> str:
+    """A recipe's header when it names code to import: reading it (``--config``, ``resume``, even
+    ``--print_config``) runs that code, which whoever shares or receives the file should know."""
+    if not cfg.get("imports"):
+        return ""
+    return (
+        "# Reading this recipe (--config, --resume, --print_config, zoo.fit) imports and runs: "
+        + ", ".join(cfg["imports"])
+        + "\n# Only use it if you trust that code.\n"
+    )
+
+
 def shown_in_display(progress: Any, run: Any) -> Result:
     """``run()``; in a notebook, with what zoo has to say going into the fit's display, which ends saying
     how the run did."""
@@ -718,7 +740,7 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
     if launched_rank() == 0 and saved:
         if not quiet and not hasattr(built.progress, "finish"):  # (a notebook's display shows it)
             print(f"run_dir: {run_dir}", flush=True)
-        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        atomic_write_text(run_dir / "config.yaml", imports_warning(cfg) + dump_yaml(cfg))
 
     trainer = built.trainer
     # Lightning's own launcher (--trainer.devices N) starts the other processes inside fit(), by
@@ -790,7 +812,7 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
         summary["stopped_early_at_epoch"] = stopped_at
     if trainer.is_global_zero and saved:
         finish_tensorboard(loggers, run_dir, cfg, summary)
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return Result(summary=summary, run_dir=run_dir if saved else None, task=task.eval(), metrics=history, config=cfg)
 
 

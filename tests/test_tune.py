@@ -110,7 +110,7 @@ def test_every_searched_key_is_checked_against_the_recipe(tmp_path):
     )
     with pytest.raises(UsageError, match=r"model\.activation = 'tahn'"):
         prepare("mlp", choices)
-    with pytest.raises(UsageError, match="searched .* and also set on the command line"):
+    with pytest.raises(UsageError, match="searched .* and also set in overrides"):
         prepare("mlp", write(tmp_path), overrides=["--optimizer.lr", "0.1"])
     with pytest.raises(UsageError, match="continuous range"):
         prepare("mlp", write(tmp_path), sampler="grid")

@@ -181,3 +181,39 @@ def test_text_trains_the_lstm_and_word2vec_from_memory(tmp_path):
     assert "the" in keyed.key_to_index and keyed.vector_size == vectors.task.hparams.model_kwargs["dim"]
     words = zoo.fit("lstm", data=lines[:300], overrides={**tiny, "data.level": "word"}, quiet=True)
     assert "<eos>" in words.task.vocab
+
+
+@pytest.mark.slow
+def test_a_dataframe_with_text_and_missing_cells_trains_as_its_csv_file_does(tmp_path):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    frame["colour"] = np.where(frame["alcohol"] > 13, "dark", "light")  # a text column: categories
+    frame.loc[::7, "magnesium"] = np.nan  # missing cells
+    frame.loc[::11, "colour"] = None
+    frame["target"] = frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    options = {"trainer.max_epochs": 3, "model.hidden": [16], "trainer.default_root_dir": str(tmp_path)}
+    from_file, _ = zoo.build(
+        "mlp", overrides={**options, "data.name": "csv", "data.path": str(path), "data.target": "target"}
+    )
+    rows = from_file.row_positions  # the file's rows each split took: the frame's run is given the same
+    part = {split: frame.iloc[rows[split]] for split in ("train", "val", "test")}
+    by_csv = zoo.fit(
+        "mlp", overrides={**options, "data.name": "csv", "data.path": str(path), "data.target": "target"}, quiet=True
+    )
+    by_frame = zoo.fit(
+        "mlp",
+        data=part["train"],
+        validation_data=part["val"],
+        test_data=part["test"],
+        target="target",
+        overrides=options,
+        quiet=True,
+    )
+    assert by_frame.task.table["columns"] == by_csv.task.table["columns"]  # the same encoding
+    assert by_frame.summary["val"] == by_csv.summary["val"] and by_frame.summary["test"] == by_csv.summary["test"]
+    assert by_frame.task.predict(frame.head(5)) == by_csv.task.predict(frame.head(5))
+    with pytest.raises(zoo.UsageError, match="a DataFrame needs target='column'"):
+        zoo.fit("mlp", data=frame, overrides=options)

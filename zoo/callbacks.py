@@ -5,6 +5,7 @@ each of its trials (``OptunaPruning``)."""
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import time
 from pathlib import Path
@@ -14,13 +15,14 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
 
 from zoo._lightning import attached_trainer, batches_done_total, batches_started_total, ends_epoch
 from zoo.checkpoint import atomic_write_text
 from zoo.console import note
-from zoo.errors import Stopped, UsageError, option
+from zoo.errors import DataError, Stopped, UsageError, option
 from zoo.records import exact, read_csv, write_csv
 
 
@@ -38,10 +40,12 @@ class EpochCSVLogger(Logger):
         monitor: str | None = None,
         mode: str | None = None,
         live_plot: bool = False,
+        write: bool = True,
     ):
         super().__init__()
         self.run_dir, self.title, self.monitor, self.mode = run_dir, title, monitor, mode
         self.live_plot = live_plot  # the learning curves redrawn at every epoch's end, not only the run's
+        self.write = write  # False: the rows are kept in memory only (a run that saves nothing)
         self.rows: dict[tuple[int, int], dict[str, Any]] = {}
         if (run_dir / "metrics.csv").exists():  # a resumed run: its history goes on (re-run steps are replaced)
             for row in read_csv(run_dir / "metrics.csv"):
@@ -71,6 +75,8 @@ class EpochCSVLogger(Logger):
         # The training epoch's end and the validation at the epoch's end share a step, and a row.
         row = self.rows.setdefault((epoch, step), {"epoch": epoch, "step": step})
         row.update({k: float(v) for k, v in metrics.items() if k != "epoch"})
+        if not self.write:
+            return
         write_csv(self.run_dir / "metrics.csv", self.sorted_rows())
         if self.live_plot and "train_loss" in metrics:  # (the training epoch's end: its row is whole)
             self.finalize("live")
@@ -87,7 +93,7 @@ class EpochCSVLogger(Logger):
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
-        if self.rows:
+        if self.rows and self.write:
             from zoo.plots import plot_learning_curves
 
             plot_learning_curves(
@@ -203,6 +209,28 @@ class TrainThroughput(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.seconds, self.samples = state_dict["seconds"], state_dict["samples"]
+
+
+class CheckpointsInMemory(CheckpointIO):
+    """Checkpoints kept in memory, by path, for a run that writes nothing (``fit(save=False)``): the best
+    epoch's weights are restored for the evaluation as from a file, without a file (or an fsync) per
+    epoch. Each is serialised as a file would be, so later training cannot change what it holds."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        self.kept[str(path)] = buffer.getvalue()
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        if str(path) not in self.kept:
+            raise DataError(f"no checkpoint {path} in this run's memory")
+        return torch.load(io.BytesIO(self.kept[str(path)]), map_location=map_location or "cpu", weights_only=True)
+
+    def remove_checkpoint(self, path: Any) -> None:
+        self.kept.pop(str(path), None)
 
 
 class NoProfiler(PassThroughProfiler):

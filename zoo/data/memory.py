@@ -42,6 +42,7 @@ import torch
 from zoo.data.base import InMemoryDataModule, TensorBatches, seeded_split
 from zoo.data.corpus import CorpusDataModule
 from zoo.data.images import ImageDataModule, image_batch
+from zoo.data.tabular import CSVDataModule
 from zoo.data.text import EOS, TextDataModule, tokenize
 from zoo.errors import DataError, UsageError
 from zoo.registry import register_dataset
@@ -383,6 +384,52 @@ class SentencesDataModule(FromMemory, CorpusDataModule):
         self.folder = folder
 
 
+@register_dataset("frame")
+class FrameDataModule(FromMemory, CSVDataModule):
+    """A pandas DataFrame given to ``zoo.fit`` with ``target="column"``: checked and encoded as a CSV file
+    is (numbers, text categories, missing cells; ``zoo/data/tables.py``), its cells as pandas holds them
+    (as a Parquet file's are). ``validation_data`` and ``test_data`` are DataFrames with the same columns."""
+
+    reads_a_file = False
+
+    def __init__(self, *, memory: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.memory = memory or {}
+
+    @property
+    def source(self) -> str:
+        return "the DataFrame"
+
+    @property
+    def has_validation(self) -> bool:
+        return self.given().val is not None or self.val_split > 0
+
+    def prepare_data(self) -> None:
+        self.given()
+
+    def read(self) -> Any:
+        import pandas as pd
+
+        held = self.given()
+        parts = [part for part in (held.train, held.val, held.test) if part is not None]
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else held.train.reset_index(drop=True)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        # which part each row came from: 0 training, 1 validation, 2 test
+        self.parts = np.concatenate(
+            [np.full(len(p), i) for i, p in enumerate((held.train, held.val, held.test)) if p is not None]
+        )
+        frame.attrs.update(delimiter=None, decimal=".", encoding=None, first_row=2)
+        return frame
+
+    def split_rows(self, keep: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        parts = torch.as_tensor(self.parts[keep])
+        train, val, test = ((parts == i).nonzero().flatten() for i in range(3))
+        if self.given().val is None:  # validation_split: the last fraction of the training rows
+            train_pos, val_pos = self.val_indices(len(train))
+            train, val = train[train_pos], train[val_pos]
+        return train, val, test
+
+
 def sentences(text: Any, tokenizer: str) -> list[list[str]]:
     """Token lists from a string (a sentence a line), lines, or token lists (kept as they are)."""
     from zoo.data.corpus import tokenize_block
@@ -469,6 +516,8 @@ def from_memory(
         if val is not None:
             section["val_split"] = 0.0
         return {"name": "texts", "memory": record, **section}, Held("text", train, val, test)
+    if is_frame(data):
+        return frame_section(data, validation_split, validation_data, test_data, target, section)
     if target is not None:
         raise UsageError("target= names a DataFrame's column to predict; with arrays, give data=(x, y)")
     parts = {"train": data, "val": validation_data, "test": test_data}
@@ -495,6 +544,10 @@ def from_memory(
             x, y = array(x_value, f"x{named}"), array(y_value, f"y{named}")
         if len(x) != len(y):
             raise UsageError(f"{what}: x has {len(x)} samples but y has {len(y)}; give one label per sample")
+        if name == "train" and len(x) < 2:
+            raise UsageError(
+                f"{what} holds 1 sample: training needs at least 2 (one to learn from, one more to scale by)"
+            )
         if y.ndim > 2:
             raise UsageError(f"{what}: y has shape {y.shape}: give labels (N,) or numbers (N,) or (N, k)")
         read[name] = (x, y)
@@ -516,6 +569,45 @@ def from_memory(
         section["val_split"] = 0.0
     held = Held("images" if images else "features", read["train"], read["val"], read["test"])
     return {"name": "image_arrays" if images else "arrays", "memory": record, **section}, held
+
+
+def is_frame(value: Any) -> bool:
+    import sys
+
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def frame_section(data, validation_split, validation_data, test_data, target, section) -> tuple[dict[str, Any], Held]:
+    """A DataFrame with ``target``: the recipe's data section for ``FrameDataModule``, and the frames."""
+    if target is None:
+        raise UsageError(
+            "a DataFrame needs target='column' naming what to predict "
+            f"(columns: {', '.join(map(str, data.columns[:20]))})"
+        )
+    for value, what in ((validation_data, "validation_data"), (test_data, "test_data")):
+        if value is not None and not is_frame(value):
+            raise UsageError(f"{what} should be a DataFrame with the same columns as data, got {type(value).__name__}")
+        if value is not None and list(value.columns) != list(data.columns):
+            raise UsageError(f"{what} has other columns than data: {', '.join(map(str, value.columns[:20]))}")
+    if len(data) == 0:
+        raise UsageError("the DataFrame has no rows")
+    import pandas as pd
+
+    parts = [data, validation_data, test_data]
+    rows = [pd.util.hash_pandas_object(p, index=False).to_numpy() if p is not None else None for p in parts]
+    record = {
+        "from": f"a pandas DataFrame ({len(data):,} rows, {data.shape[1]} columns)",
+        "columns": [str(c) for c in data.columns],
+        "validation": f"a DataFrame of {len(validation_data):,} rows" if validation_data is not None else None,
+        "test": f"a DataFrame of {len(test_data):,} rows" if test_data is not None else None,
+        "sha256": digest(*rows, [str(c) for c in data.columns], [str(t) for t in data.dtypes]),
+    }
+    if validation_data is not None:
+        section["val_split"] = 0.0
+    return {"name": "frame", "target": target, "memory": record, **section}, Held(
+        "frame", data, validation_data, test_data
+    )
 
 
 def text_value(value: Any, what: str) -> Any:

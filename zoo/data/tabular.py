@@ -141,14 +141,15 @@ class CSVDataModule(TabularDataModule):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        if path is None:
+        if path is None and self.reads_a_file:
             raise UsageError("data 'csv' needs --data.path FILE.csv (and --data.target COLUMN)")
         check_reading(delimiter, decimal, encoding)
         if max_categories < 1:
             raise UsageError(f"data.max_categories must be at least 1, got {max_categories}")
         if not column_list(target):
             raise UsageError("data.target names no column")
-        self.path, self.delimiter, self.decimal, self.encoding = Path(path).expanduser(), delimiter, decimal, encoding
+        self.path = Path(path).expanduser() if path is not None else None
+        self.delimiter, self.decimal, self.encoding = delimiter, decimal, encoding
         self.target_columns = column_list(target)
         self.categorical, self.numeric, self.drop = column_list(categorical), column_list(numeric), column_list(drop)
         self.missing, self.max_categories = [str(m).strip() for m in missing], max_categories
@@ -159,17 +160,27 @@ class CSVDataModule(TabularDataModule):
         this with the task's ``targets`` before ``setup``)."""
         self.targets = kind
 
+    #: whether the table comes from a file (``path``); a DataFrame given to ``zoo.fit`` does not
+    reads_a_file = True
+
+    @property
+    def source(self) -> Any:
+        """What messages name as the table: its file."""
+        return self.path
+
     def prepare_data(self) -> None:
         if not self.path.is_file():
             raise DataError(f"table file not found: {self.path}")
 
+    def read(self) -> Any:
+        """The table as a DataFrame of its cells (``read_table``: ``frame.attrs`` say how it was read)."""
+        self.prepare_data()
+        return read_table(self.path, self.delimiter, decimal=self.decimal, encoding=self.encoding, missing=self.missing)
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:  # Lightning calls setup again for every stage
             return
-        self.prepare_data()
-        frame = read_table(
-            self.path, self.delimiter, decimal=self.decimal, encoding=self.encoding, missing=self.missing
-        )
+        frame = self.read()
         read = frame.attrs
         checked = check_frame(
             frame,
@@ -189,13 +200,11 @@ class CSVDataModule(TabularDataModule):
             train_idx = val_idx = test_idx = torch.zeros(0, dtype=torch.long)
             fitted, found = [], []
         else:
-            keep_idx, test_idx = self.test_indices(kept)
-            train_pos, val_pos = self.val_indices(len(keep_idx))
-            train_idx, val_idx = keep_idx[train_pos], keep_idx[val_pos]
+            train_idx, val_idx, test_idx = self.split_rows(checked.keep)
             fitted, found = fit_columns(checked.block, train_idx.numpy(), checked.kinds)
-        raise_problems(self.path, checked.problems + [(p, False) for p in found])
+        raise_problems(self.source, checked.problems + [(p, False) for p in found])
         if launched_rank() == 0:
-            say_warnings(self.path, checked.warnings)
+            say_warnings(self.source, checked.warnings)
 
         y = self._targets(checked)
         self.table = {
@@ -225,13 +234,20 @@ class CSVDataModule(TabularDataModule):
             "val": positions[val_idx].tolist(),
             "test": positions[test_idx].tolist(),
         }
-        x = encode_block(self.table, checked.block, where=str(self.path), first_row=read["first_row"], unseen={})
+        x = encode_block(self.table, checked.block, where=str(self.source), first_row=read["first_row"], unseen={})
         x = torch.from_numpy(x)
         self.train_set = TensorBatches(x[train_idx], y[train_idx])
         self.val_set = TensorBatches(x[val_idx], y[val_idx])
         self.test_set = TensorBatches(x[test_idx], y[test_idx])
         self.fit_statistics()
         self.mean, self.std = input_stats(fitted)  # 0/1 inputs stay 0/1
+
+    def split_rows(self, keep: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(train, val, test)`` positions among the rows ``keep`` marks (those with a target): a seeded
+        ``test_split`` of them, then ``val_split`` of the rest."""
+        keep_idx, test_idx = self.test_indices(int(keep.sum()))
+        train_pos, val_pos = self.val_indices(len(keep_idx))
+        return keep_idx[train_pos], keep_idx[val_pos], test_idx
 
     def _targets(self, checked: Checked) -> torch.Tensor:
         """The target tensor of the kept rows: numbers (N, T), or class indices (N,)."""

@@ -507,7 +507,9 @@ def build_trainer(
         throughput,
         *([StepLog(run_dir)] if save else []),
         *([periodic] if periodic.enabled else []),
-        *dict.fromkeys([best, last]),
+        # (A run that keeps nothing and validates nothing has no epoch to choose: its result is the last
+        # weights, as in memory, without a checkpoint serialised at every epoch's end.)
+        *(dict.fromkeys([best, last]) if save or validating else []),
         *early_stop,
     ]
     notebook = console.in_notebook()
@@ -549,6 +551,8 @@ def build_trainer(
             default_root_dir=run_dir,
             logger=loggers,
             callbacks=[*zoo_callbacks, *callbacks],
+            # (else Lightning adds a checkpoint callback of its own where zoo left them out)
+            enable_checkpointing=any(c is last for c in zoo_callbacks),
             plugins=[AtomicCheckpointIO() if save else CheckpointsInMemory()],
             use_distributed_sampler=False,
         )
@@ -777,8 +781,9 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
         console.note(f"zoo: early stopping after epoch {stopped_at}: {early_stop.stopping_reason_message}")
     history = built.logger.sorted_rows()
     loggers, trainer.loggers = trainer.loggers, []  # the history is written; the evaluations below go to the summary
-    last = built.last.best_model_path or None  # with no monitor, its "best" is the latest
-    best = built.best.best_model_path or last
+    checkpointed = any(callback is built.last for callback in trainer.checkpoint_callbacks)
+    last = built.last.best_model_path or None if checkpointed else None  # with no monitor, its "best" is the latest
+    best = built.best.best_model_path or last if checkpointed else None  # (None: the weights as they are)
     if cfg["early_stopping"]["enabled"] and not cfg["early_stopping"]["restore_best"]:
         best = last
     try:

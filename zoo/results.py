@@ -182,8 +182,10 @@ NOT_COMPARED = ("trainer.default_root_dir", "trainer.enable_progress_bar", "trai
 
 
 def differing(options: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The dotted options whose values are not the same in all of ``options`` (flat recipes)."""
-    keys = sorted(set().union(*options))
+    """The dotted options whose values are not the same in all of ``options`` (flat recipes). Options
+    only some runs have (Adam's ``betas`` beside SGD's ``momentum``) are left out: the choice that
+    brought them (``optimizer.name``) differs, and says it."""
+    keys = sorted(set.intersection(*(set(o) for o in options)))
     return [k for k in keys if k not in NOT_COMPARED and len({json.dumps(o.get(k), default=str) for o in options}) > 1]
 
 

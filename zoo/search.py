@@ -58,6 +58,10 @@ from zoo.errors import Stopped, UsageError, ZooError, argument, at_command_line
 from zoo.recipes import Config, recipe_dir, resolve_recipe
 from zoo.training import differences, fit, keeping_data
 
+# Optuna imports tqdm.auto, which in a notebook without ipywidgets warns (on stderr, a red box there)
+# that it cannot draw widgets; zoo draws no tqdm bar of Optuna's.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
 KINDS = ("float", "int", "choice", "layers")
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "asha", "none")
@@ -1353,12 +1357,14 @@ def write_trials_csv(rows: list[dict[str, Any]], search: Search) -> None:
     import io
 
     from zoo.checkpoint import atomic_write_text
+    from zoo.records import spreadsheet_safe
 
     columns = list(dict.fromkeys(key for row in rows for key in row))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    # (cells from the search space's choices and the user's paths: escaped against formula injection)
+    writer.writerows({k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     atomic_write_text(search.study_dir / "trials.csv", out.getvalue())
 
 

@@ -146,51 +146,67 @@ class Client:
         return (self.frames - frames) / dt, (self.epoch - epoch) / dt
 
 
+def other_page(url: str, how: str, ready, stop, results) -> None:
+    """The second page, in a process of its own (a flooding thread in the measuring process would take
+    its interpreter from the thread that counts the first page's frames): trains, or sends ``recipe`` or
+    ``settings`` messages, until ``stop``; puts what it saw in ``results``."""
+    page = Client(url, FLOOD_SETTINGS)
+    time.sleep(2)
+    if how == "training":
+        page.send("play")
+        time.sleep(1)
+    ready.set()
+    answers, frames, start = page.answers, page.frames, time.monotonic()
+    pause = 0 if how == "recipe flood" else 1 / 19
+    activations = ["relu", "tanh"]
+    try:
+        while not stop.is_set():
+            if how == "training":
+                time.sleep(0.05)
+            elif how.startswith("settings"):
+                activations.reverse()
+                page.send("settings", settings={**FLOOD_SETTINGS, "model.activation": activations[0]})
+            else:
+                page.send("recipe")
+            if pause:
+                time.sleep(pause)
+    except Exception:  # noqa: BLE001 - the server closed the flooding page
+        stop.wait()
+    seconds = time.monotonic() - start
+    results.put(
+        {
+            "other_answers_per_s": (page.answers - answers) / seconds,
+            "other_frames_per_s": (page.frames - frames) / seconds,
+            "other_closed": page.closed,
+        }
+    )
+    page.ws.close()
+
+
 def flood_round(url: str, seconds: float, how: str) -> dict:
+    import multiprocessing
+
     page = Client(url, FLOOD_SETTINGS)
     time.sleep(2)  # built and drawn
     page.send("play")
     time.sleep(2)  # warm-up
-    other, stop = None, threading.Event()
+    other = None
     if how != "alone":
-        other = Client(url, FLOOD_SETTINGS)
-        time.sleep(2)
-        if how == "training":
-            other.send("play")
-        else:
-            kind = "settings" if how.startswith("settings") else "recipe"
-            pause = 0 if how == "recipe flood" else 1 / 19
-
-            def flood() -> None:
-                activations = ["relu", "tanh"]
-                try:
-                    while not stop.is_set():
-                        if kind == "recipe":
-                            other.send("recipe")
-                        else:
-                            activations.reverse()
-                            other.send("settings", settings={**FLOOD_SETTINGS, "model.activation": activations[0]})
-                        if pause:
-                            time.sleep(pause)
-                except Exception:  # noqa: BLE001 - the server closed the flooding page
-                    pass
-
-            threading.Thread(target=flood, daemon=True).start()
+        spawn = multiprocessing.get_context("spawn")
+        ready, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
+        other = spawn.Process(target=other_page, args=(url, how, ready, stop, results))
+        other.start()
+        ready.wait(120)
         time.sleep(0.5)
-    answers = other.answers if other else 0
     frames, epochs = page.rate(seconds)
     result = {"frames_per_s": frames, "epochs_per_s": epochs}
     if other:
-        result |= {"other_answers_per_s": (other.answers - answers) / seconds, "other_closed": other.closed}
-        if how == "training":
-            result["other_frames_per_s"], _ = other.rate(seconds / 2)
-    if how == "recipe flood":
-        time.sleep(5)  # past MESSAGE_PATIENCE's 100 messages at the pace
-        result["other_closed"] = other.closed
-    stop.set()
-    for client in (page, other):
-        if client:
-            client.ws.close()
+        if how == "recipe flood":
+            time.sleep(8)  # past MESSAGE_PATIENCE (5 s at the pace, after the burst)
+        stop.set()
+        result |= results.get(timeout=60)
+        other.join(30)
+    page.ws.close()
     time.sleep(1)  # the sessions end
     return result
 

@@ -101,10 +101,10 @@ WS_PING_SECONDS = 20.0
 # (TCP holds the sender back) and cost the server nothing, so a flood does not take the others' time.
 MESSAGE_RATE = 20.0
 MESSAGE_BURST = 40
-# Messages in a row that had to wait for the pace (5 s of them) before the page is closed: what a person
-# could never send, and what a script flooding sends at once. uvicorn reads a socket's data ahead of the
-# app (up to 256 KB, thousands of small messages), so a page paced for ever would hold its place, and
-# hide its own disconnect, for minutes.
+# How far behind a page's sending the server's reading may fall, in messages (5 s at the pace), before
+# the page is closed (Pace.behind): what a person could never send, and what a script flooding sends at
+# once. uvicorn reads a socket's data ahead of the app (up to 256 KB, thousands of small messages), so a
+# page paced for ever would hold its place, and hide its own disconnect, for minutes.
 MESSAGE_PATIENCE = 100
 # Seconds without a message from a page before its session ends and its place is free for another
 # (the page says so; a reload starts it again from its URL). The Playground's sets train in seconds to a
@@ -290,7 +290,9 @@ def make_server(app: Starlette, **limits: Any) -> uvicorn.Server:
 
 class Pace:
     """A page's messages, read at most ``rate`` a second after a burst of ``burst`` (a token bucket);
-    ``behind``: how many in a row had to wait."""
+    ``behind``: how far behind the page's sending the reading is, in messages: one up for a message that
+    had to wait, one down for one that did not. (Not reset by one that did not: on a busy machine the
+    server reads a flood slower than the pace now and then, and the flood has not stopped.)"""
 
     def __init__(self, rate: float, burst: int):
         self.rate, self.burst = rate, burst
@@ -305,7 +307,7 @@ class Pace:
             self.last = now
             if self.tokens >= 1:
                 self.tokens -= 1
-                self.behind = self.behind + 1 if waited else 0
+                self.behind = self.behind + 1 if waited else max(0, self.behind - 1)
                 return waited
             waited = True
             await asyncio.sleep((1 - self.tokens) / self.rate)

@@ -1,11 +1,13 @@
 """``python -m zoo.export MODEL_OR_RUN --format onnx|pt2 [--out FILE] [--import MODULE_OR_FILE]``
 
-Write a trained classifier (lenet, mlp) or language model (lstm) as an ONNX file (``--format onnx``,
-for onnxruntime and other ONNX runtimes; needs ``pip install 'zoo[export]'``) or a ``torch.export``
-program (``--format pt2``, for PyTorch without zoo). MODEL_OR_RUN is a shipped weight
+Write a trained classifier or regression (lenet, mlp) or language model (lstm) as an ONNX file
+(``--format onnx``, for onnxruntime and other ONNX runtimes; needs ``pip install 'zoo[export]'``) or a
+``torch.export`` program (``--format pt2``, for PyTorch without zoo). MODEL_OR_RUN is a shipped weight
 (``lenet:fashion-mnist``; ``python -m zoo.predict --list`` lists them), a run directory or a checkpoint
-file. The graph takes raw inputs (uint8 pixels, unscaled features, token ids) with any batch size;
-class names or the vocabulary go inside the file. See ``zoo/exporting.py`` for what each graph takes.
+file. The graph takes raw inputs (uint8 pixels, unscaled features, token ids; a table model's ONNX file,
+the table's columns as the file holds them, missing cells included) with any batch size; class names,
+target names or the vocabulary go inside the file, and a regression's numbers come out in the targets'
+units. See ``zoo/exporting.py`` for what each graph takes.
 A run of a model of your own needs the module or ``.py`` file that registers it: ``--import my_models.py``.
 """
 

@@ -41,6 +41,15 @@ class Registry:
                 self._loaded = False
                 raise
 
+    def _is_builtin(self, builder: Any) -> bool:
+        """Whether ``builder`` is defined in the package of built-in entries (``zoo.data`` for the
+        registry that imports ``zoo.data.registered``)."""
+        if self.package is None:
+            return False
+        home = self.package.removesuffix(".registered")
+        module = getattr(builder, "__module__", "") or ""
+        return module == home or module.startswith(home + ".")
+
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
         """Decorator: ``@MODELS.register("lenet", task="classification")`` on a class or a builder
         function; ``meta`` is kept beside it (``meta(name)``)."""
@@ -48,7 +57,11 @@ class Registry:
             raise ValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
 
         def add(builder: T) -> T:
-            self._load()  # so that a user's entry named like a built-in one is found to be a duplicate
+            # A user's entry named like a built-in one must be found to be a duplicate: the built-in
+            # entries are loaded first. (Not for a built-in entry itself: its module is being imported,
+            # and loading the others now could import one that needs it, half made.)
+            if not self._is_builtin(builder):
+                self._load()
             taken = self._entries.get(name)
             # The same definition run again (a notebook cell re-run, a module reloaded) replaces itself.
             if taken is not None and _where(taken) != _where(builder):

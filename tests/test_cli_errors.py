@@ -85,6 +85,16 @@ CASES = {
         1,
         ["no column 'label' for --data.target", "(columns: a, b)"],
     ),
+    "csv without a path": (
+        ["mlp", "--data.name", "csv"],
+        2,
+        ["data 'csv' needs --data.path FILE.csv (and --data.target COLUMN)"],
+    ),
+    "a playground feature twice": (
+        ["mlp", "--data.name", "xor", "--data.features", "[x1,x1]"],
+        2,
+        ["--data.features must name each feature once"],
+    ),
     "no training batch": (
         ["mlp", "--data.batch_size", "1000", "--data.drop_last", "true"],
         1,

@@ -100,7 +100,7 @@ def test_unknown_input_is_set_only_when_training_had_rare_values():
 
 def test_too_many_categories_names_the_limit_and_how_to_raise_it(tmp_path):
     rows = [[f"name{i}", i % 2] for i in range(60)]
-    with pytest.raises(DataError, match=r"column 'who' has 60 distinct values, more than --data.max_categories 50"):
+    with pytest.raises(DataError, match=r"column 'who' has 60 distinct values, more than data.max_categories=50"):
         table(tmp_path, ["who", "y"], rows, target="y")
     dm = table(tmp_path, ["who", "y"], rows, target="y", max_categories=60)
     assert column(dm, "who")["kind"] == "categorical"
@@ -163,8 +163,8 @@ def test_every_problem_of_a_table_is_said_in_one_line(tmp_path):
     assert "\n" not in message and message.count("(") >= 4
     for part in (
         "4 problems",
-        "no column 'label' for --data.target (columns: a, empty, who, y)",
-        "no column 'nope' for --data.categorical",
+        "no column 'label' for data.target (columns: a, empty, who, y)",
+        "no column 'nope' for data.categorical",
         "column 'empty' is empty",
         "column 'who' has 60 distinct values",
     ):
@@ -174,7 +174,7 @@ def test_every_problem_of_a_table_is_said_in_one_line(tmp_path):
 def test_a_classifier_given_many_distinct_numbers_suggests_regression(tmp_path):
     rows = [[i, 1000 + 13 * i] for i in range(40)]
     with pytest.raises(
-        UsageError, match=r"target 'price' holds 40 distinct numbers, more than 20.*--task.name regression"
+        UsageError, match=r"target 'price' holds 40 distinct numbers, more than 20.*task.name='regression'"
     ):
         table(tmp_path, ["a", "price"], rows, target="price")
     # 20 distinct numbers are classes; so are more when the column is declared categorical
@@ -196,7 +196,7 @@ def test_a_table_that_is_not_a_table(tmp_path):
         DATASETS.get("csv")(path=str(tmp_path / "notes.csv"), target="y").setup("fit")
     # A delimiter given that the file does not use: one column, and a hint
     (tmp_path / "semi.csv").write_text("a;b;y\n" + "".join(f"{i};{i};{i % 2}\n" for i in range(9)))
-    with pytest.raises(DataError, match=r"one column only \('a;b;y'\).*--data.delimiter ';'"):
+    with pytest.raises(DataError, match=r"one column only \('a;b;y'\).*data.delimiter=';'"):
         DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y", delimiter=",").setup("fit")
     for delimiter in ("auto", ";"):  # found from the file, or given
         dm = DATASETS.get("csv")(path=str(tmp_path / "semi.csv"), target="y", delimiter=delimiter)
@@ -264,13 +264,13 @@ def test_a_european_csv_reads_its_decimal_commas_as_numbers(tmp_path):
     with pytest.raises(
         DataError,
         match=r"13 columns \('alcohol', .*\) hold numbers written with a decimal comma "
-        r"\(such as '14,23' in row 2\).*--data.decimal ',' reads them as numbers$",
+        r"\(such as '14,23' in row 2\).*data.decimal=',' reads them as numbers$",
     ):
         wine_module(tmp_path / "european.csv", decimal=".")
     with pytest.raises(
         DataError,
         match=r"target 'alcohol' holds text where numbers belong: row 2 '14,23'.*"
-        r"\(numbers with a decimal comma: --data.decimal ',' reads them\)",
+        r"\(numbers with a decimal comma: data.decimal=',' reads them\)",
     ):
         wine_module(tmp_path / "european.csv", "numbers", target="alcohol", drop="target", decimal=".")
     with pytest.raises(UsageError, match=r"a decimal comma needs another delimiter"):
@@ -302,7 +302,7 @@ def test_a_byte_order_mark_and_excels_sep_line_are_not_part_of_the_header(tmp_pa
         f.write("sep=;\n")
         frame.to_csv(f, sep=";", decimal=",", index=False)
     assert "n/a!" in (tmp_path / "sep.csv").read_text().splitlines()[6]  # line 7: sep line, header, fifth row
-    with pytest.raises(DataError, match=r"column 'ash' is --data.numeric but holds text: row 7 'n/a!'$"):
+    with pytest.raises(DataError, match=r"column 'ash' is data.numeric but holds text: row 7 'n/a!'$"):
         wine_module(tmp_path / "sep.csv", numeric="ash")
 
 
@@ -322,13 +322,83 @@ def test_a_windows_file_is_refused_with_the_encoding_to_give(tmp_path):
     with pytest.raises(
         DataError,
         match=rf"w.csv is not a text table: not UTF-8 \(line {first} has the byte 0xe9 \('é' in cp1252\)\); "
-        r"Excel on Windows saves CSV as cp1252 in Western Europe: --data.encoding cp1252$",
+        r"Excel on Windows saves CSV as cp1252 in Western Europe: data.encoding='cp1252'$",
     ):
         wine_module(tmp_path / "w.csv")
     dm = wine_module(tmp_path / "w.csv", encoding="cp1252")
     assert dm.class_names == ["Barbéra", "Barolo", "Grignolino"] and dm.table["encoding"] == "cp1252"
-    with pytest.raises(UsageError, match=r"data.encoding 'klingon' is not an encoding Python knows"):
+    with pytest.raises(UsageError, match=r"data.encoding='klingon' is not an encoding Python knows"):
         wine_module(tmp_path / "w.csv", encoding="klingon")
+
+
+# --- messages in the reader's words --------------------------------------------------------------
+
+
+def free_text_table(tmp_path):
+    """A table with a column of free text, named with a space: too many categories."""
+    return write_csv(tmp_path / "t.csv", ["a", "free text", "y"], [[i, f"note {i}", i % 2] for i in range(60)])
+
+
+def european_table(tmp_path):
+    wine().to_csv(tmp_path / "t.csv", sep=";", decimal=",", index=False)
+    return tmp_path / "t.csv"
+
+
+def windows_table(tmp_path):
+    frame = wine()
+    frame["target"] = frame["target"].replace("Barbera", "Barbéra")
+    frame.to_csv(tmp_path / "t.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    return tmp_path / "t.csv"
+
+
+# (the table, its options from Python, the same at the command line, how each reader's message ends)
+VOICES = {
+    "a value quoted": (
+        free_text_table,
+        {"target": "y"},
+        ["--data.target", "y"],  # (after the default: the last one given counts)
+        "leave it out with data.drop='free text', or raise data.max_categories",
+        "leave it out with --data.drop 'free text', or raise --data.max_categories",
+    ),
+    "the decimal mark": (
+        european_table,
+        {"decimal": "."},
+        ["--data.decimal", "."],
+        "the decimal mark being '.': data.decimal=',' reads them as numbers",
+        "the decimal mark being '.': --data.decimal ',' reads them as numbers",
+    ),
+    "the encoding": (
+        windows_table,
+        {},
+        [],
+        "Excel on Windows saves CSV as cp1252 in Western Europe: data.encoding='cp1252'",
+        "Excel on Windows saves CSV as cp1252 in Western Europe: --data.encoding cp1252",
+    ),
+    "a delimiter": (
+        european_table,
+        {"delimiter": ",", "decimal": ","},
+        ["--data.delimiter", ",", "--data.decimal", ","],
+        "a decimal comma needs another delimiter between cells: data.delimiter=';'",
+        "a decimal comma needs another delimiter between cells: --data.delimiter ';'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(VOICES))
+def test_a_tables_message_names_options_as_its_reader_gives_them(case, tmp_path, capsys):
+    """From Python, options as Python writes them (``data.drop='free text'``); from the command, as the
+    command line does, values quoted for a shell, so that the hint pasted into one gives the option."""
+    from zoo.train import main
+
+    make, options, args, from_python, from_the_command = VOICES[case]
+    path = make(tmp_path)
+    with pytest.raises((DataError, UsageError)) as caught:
+        wine_module(path, **{"target": "target", **options})
+    assert str(caught.value).endswith(from_python) and "--" not in str(caught.value), str(caught.value)
+    args = ["mlp", "--data.name", "csv", "--data.path", str(path), "--data.target", "target", *args]
+    assert main([*args, "--trainer.default_root_dir", str(tmp_path / "runs")]) in (1, 2)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zoo.train: error: ") and err.endswith(from_the_command), err
 
 
 def test_classes_that_differ_only_in_case_are_said_with_their_counts(tmp_path, capsys):
@@ -385,7 +455,7 @@ def test_a_table_of_100000_columns_is_read_and_checked(tmp_path):
     assert frame.shape == (4, n + 1) and frame.iloc[1].tolist().count("three") == 1
     check_table({"data": {"name": "csv", "path": str(path), "target": "y"}, "task": {"name": "classification"}})
     with pytest.raises(
-        DataError, match=r"no column 'z' for --data.target \(columns: c0, c1, .*, c49, \.\.\. \(100,001 in all\)\)$"
+        DataError, match=r"no column 'z' for data.target \(columns: c0, c1, .*, c49, \.\.\. \(100,001 in all\)\)$"
     ):
         check_table({"data": {"name": "csv", "path": str(path), "target": "z"}, "task": {"name": "classification"}})
 

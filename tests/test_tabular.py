@@ -62,13 +62,13 @@ def test_csv_numeric_labels_sort_as_numbers(tmp_path):
 
 def test_csv_without_the_target_column(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["a", "b"], [[1, 2]] * 5)
-    with pytest.raises(DataError, match=r"t.csv: no column 'label' for --data.target \(columns: a, b\)"):
+    with pytest.raises(DataError, match=r"t.csv: no column 'label' for data.target \(columns: a, b\)"):
         DATASETS.get("csv")(path=str(path), target="label").setup("fit")
 
 
 def test_csv_text_in_a_column_forced_numeric_names_row_and_column(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["a", "b", "y"], [[1, 2, 0], [3, 4, 1], [5, "five", 0], [7, 8, 1]])
-    with pytest.raises(DataError, match=r"t.csv: column 'b' is --data.numeric but holds text: row 4 'five'"):
+    with pytest.raises(DataError, match=r"t.csv: column 'b' is data.numeric but holds text: row 4 'five'"):
         DATASETS.get("csv")(path=str(path), target="y", numeric="b").setup("fit")
 
 
@@ -142,8 +142,18 @@ def test_playground_features_mistakes_are_one_line():
     expected = r"(--)?data.features expects a list of one of 'x1', 'x2', .*got \['cos_x1'\]"
     with pytest.raises(zoo.UsageError, match=expected):
         resolve_recipe("mlp", overrides={"data.features": ["cos_x1"]})
-    with pytest.raises(zoo.UsageError, match="data.features must name each feature once"):
+    with pytest.raises(zoo.UsageError, match="^data.features must name each feature once"):
         DATASETS.get("xor")(features=["x1", "x1"])
+
+
+def test_data_options_are_named_as_python_writes_them_from_python():
+    # (test_cli_errors.py has the same mistakes at the command line: --data.path FILE.csv, --data.features)
+    with pytest.raises(zoo.UsageError, match=r"^data 'csv' needs data.path=FILE.csv \(and data.target=COLUMN\)$"):
+        DATASETS.get("csv")()
+    with pytest.raises(zoo.UsageError, match=r"^data.max_categories must be at least 1, got 0$"):
+        DATASETS.get("csv")(path="t.csv", max_categories=0)
+    with pytest.raises(zoo.UsageError, match=r"^data.noise must be between 0 and 0.5"):
+        DATASETS.get("xor")(noise=0.9)
 
 
 @pytest.mark.slow

@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zoo.errors import DataError, UsageError
+from zoo.errors import DataError, UsageError, at_command_line, option
 
 #: cell texts read as missing unless the recipe says otherwise (``--data.missing``)
 MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
@@ -93,27 +93,33 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def column_list(option: str | Sequence[str] | None) -> list[str]:
+def column_list(names: str | Sequence[str] | None) -> list[str]:
     """``"a,b"`` or ``["a", "b"]`` -> ``["a", "b"]`` (a recipe list, or the command line's comma list)."""
-    if option is None:
+    if names is None:
         return []
-    items = option.split(",") if isinstance(option, str) else list(option)
+    items = names.split(",") if isinstance(names, str) else list(names)
     return [str(item).strip() for item in items if str(item).strip()]
+
+
+def decimal_comma() -> str:
+    """The option that reads decimal commas, as the reader writes it: ``--data.decimal ','`` (a shell
+    takes the comma bare, but a sentence reads it better quoted) or ``data.decimal=','``."""
+    return option("data.decimal", "','" if at_command_line() else ",", raw=at_command_line())
 
 
 def check_reading(delimiter: str, decimal: str, encoding: str) -> None:
     """How a file is to be read, checked before it is (usage errors)."""
     if delimiter != "auto" and len(delimiter) != 1:
-        raise UsageError(f"data.delimiter must be one character (or auto), got {delimiter!r}")
+        raise UsageError(f"{option('data.delimiter')} must be one character (or auto), got {delimiter!r}")
     if decimal not in ("auto", ".", ","):
-        raise UsageError(f"data.decimal must be auto, '.' or ',', got {decimal!r}")
+        raise UsageError(f"{option('data.decimal')} must be auto, '.' or ',', got {decimal!r}")
     if decimal == "," and delimiter == ",":
-        raise UsageError("a decimal comma needs another delimiter between cells: --data.delimiter ';'")
+        raise UsageError(f"a decimal comma needs another delimiter between cells: {option('data.delimiter', ';')}")
     try:
         codecs.lookup(encoding)
     except LookupError:
         raise UsageError(
-            f"data.encoding {encoding!r} is not an encoding Python knows (utf-8, cp1252, latin-1, utf-16, ...)"
+            f"{option('data.encoding', encoding)} is not an encoding Python knows (utf-8, cp1252, latin-1, utf-16, ...)"
         ) from None
 
 
@@ -133,7 +139,7 @@ def read_table(
     decimal: str = "auto",
     encoding: str = "utf-8",
     missing: Sequence[str] = MISSING,
-    encoding_option: str = "--data.encoding",
+    encoding_option: str | None = None,
 ) -> Any:
     """A CSV (any delimiter) or Parquet file as a DataFrame; a CSV's cells stay text, exactly as
     written, so that type inference, categories and missing markers all see what the file holds.
@@ -141,7 +147,8 @@ def read_table(
     How it was read is in ``frame.attrs``: ``delimiter``, ``decimal`` and ``encoding`` as used (``auto``
     resolved), and ``first_row``, the number of the first data row (2; 3 under a ``sep=`` line). The
     frame's index counts the file's records from that row (blank lines are dropped, keeping the count).
-    ``encoding_option`` is how the reader gives the encoding (in the message for a file in another)."""
+    ``encoding_option`` is the command's option that gives the encoding (``--encoding``), named in the
+    message for a file in another; by default ``data.encoding``, as the reader writes it."""
     check_reading(delimiter, decimal, encoding)
     path = Path(path).expanduser()
     if not path.is_file():
@@ -180,7 +187,7 @@ def _read_parquet(path: Path) -> Any:
 
 
 def _read_csv(
-    path: Path, delimiter: str, decimal: str, encoding: str, missing: Sequence[str], encoding_option: str
+    path: Path, delimiter: str, decimal: str, encoding: str, missing: Sequence[str], encoding_option: str | None
 ) -> Any:
     import pandas as pd
 
@@ -267,7 +274,7 @@ def _read_wide(path: Path, codec: str, delimiter: str, skip: int) -> Any:
     return pd.DataFrame(cells, columns=names, index=pd.Index(index), dtype=object)
 
 
-def _head(path: Path, codec: str, encoding: str, encoding_option: str) -> tuple[str, bool]:
+def _head(path: Path, codec: str, encoding: str, encoding_option: str | None) -> tuple[str, bool]:
     """The file's first ``SNIFF_LINES`` lines, or its first MB when that holds two lines, decoded; and
     whether that is the whole file."""
     decoder = codecs.getincrementaldecoder(codec)()
@@ -286,9 +293,15 @@ def _head(path: Path, codec: str, encoding: str, encoding_option: str) -> tuple[
     return "".join(parts), False
 
 
-def _not_decoded(path: Path, codec: str, encoding: str, option: str) -> DataError:
+def _not_decoded(path: Path, codec: str, encoding: str, encoding_option: str | None) -> DataError:
     """The message for a file that is not text in ``encoding``: the line of its first foreign byte, and
     the encoding to read it with where the file says (a UTF-16 byte-order mark, Windows' cp1252)."""
+
+    def give(value: str, raw: bool = False) -> str:
+        if encoding_option is None:
+            return option("data.encoding", value, raw=raw)
+        return f"{encoding_option} {value}"
+
     decoder = codecs.getincrementaldecoder(codec)()
     line, byte = 1, b""
     with open(path, "rb") as f:
@@ -309,10 +322,12 @@ def _not_decoded(path: Path, codec: str, encoding: str, option: str) -> DataErro
     shown = f"0x{byte.hex()}" + (f" ({as_cp1252!r} in cp1252)" if as_cp1252 else "")
     said = f"{path} is not a text table: not {name} (line {line} has the byte {shown})"
     if start in (b"\xff\xfe", b"\xfe\xff"):
-        return DataError(f"{said}; the file begins as UTF-16 text does (Excel's 'Unicode Text'): {option} utf-16")
+        return DataError(f"{said}; the file begins as UTF-16 text does (Excel's 'Unicode Text'): {give('utf-16')}")
     if name == "UTF-8" and as_cp1252:
-        return DataError(f"{said}; Excel on Windows saves CSV as cp1252 in Western Europe: {option} cp1252")
-    return DataError(f"{said}; give the encoding it was saved in: {option} ENCODING (cp1252, latin-1, utf-16, ...)")
+        return DataError(f"{said}; Excel on Windows saves CSV as cp1252 in Western Europe: {give('cp1252')}")
+    return DataError(
+        f"{said}; give the encoding it was saved in: {give('ENCODING', raw=True)} (cp1252, latin-1, utf-16, ...)"
+    )
 
 
 def _refuse_repeated_names(path: Path, names: list[str]) -> None:
@@ -540,7 +555,7 @@ def _comma_numbers(text: Sequence[str]) -> bool:
 def _decimal_hint(text: Sequence[str], decimal: str) -> str:
     """A hint when the cells that are not numbers are numbers written with a decimal comma."""
     return (
-        " (numbers with a decimal comma: --data.decimal ',' reads them)"
+        f" (numbers with a decimal comma: {decimal_comma()} reads them)"
         if decimal != "," and _comma_numbers(text)
         else ""
     )
@@ -598,7 +613,9 @@ def check_frame(
     rows: the options' columns, the target (``kind``: a classifier's classes or a regression's numbers;
     None: not checked), and each feature column (empty, too many categories, text where numbers were
     asked for). Linear in the cells; no torch."""
+    # (the problems' words depend on the voice: options as the command line or Python writes them)
     asked = (targets, kind, categorical, numeric, drop, missing, max_categories, decimal, first_row, delimiter)
+    asked += (at_command_line(),)
     remembered = (frame.attrs.get("read"), *(tuple(a) if isinstance(a, (list, tuple)) else a for a in asked))
     if remembered[0] is not None and remembered in _last_checked:
         return _last_checked[remembered]
@@ -609,16 +626,16 @@ def check_frame(
         out.problems.append(
             (
                 f"one column only ({columns[0][:40]!r}): not a table with {delimiter!r} between cells "
-                "(another delimiter? --data.delimiter ';')",
+                f"(another delimiter? {option('data.delimiter', ';')})",
                 False,
             )
         )
     listed = False  # (the file's column names, said once)
-    for option, names in (
-        ("--data.target", targets),
-        ("--data.categorical", categorical),
-        ("--data.numeric", numeric),
-        ("--data.drop", drop),
+    for asked_for, names in (
+        ("data.target", targets),
+        ("data.categorical", categorical),
+        ("data.numeric", numeric),
+        ("data.drop", drop),
     ):
         for name in names:
             if name not in present:
@@ -626,17 +643,21 @@ def check_frame(
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 shown = ", ".join(columns[:50]) + (f", ... ({len(columns):,} in all)" if len(columns) > 50 else "")
                 said = "" if listed else f" (columns: {shown})"
-                out.problems.append((f"no column {name!r} for {option}{hint}{said}", False))
+                out.problems.append((f"no column {name!r} for {option(asked_for)}{hint}{said}", False))
                 listed = True
     both = [c for c in categorical if c in set(numeric)]
     if both:
-        out.problems.append((f"{', '.join(map(repr, both))} in both --data.categorical and --data.numeric", True))
-    out.problems += [(f"column {name!r} is the target and in --data.drop", True) for name in targets if name in drop]
+        out.problems.append(
+            (f"{', '.join(map(repr, both))} in both {option('data.categorical')} and {option('data.numeric')}", True)
+        )
+    out.problems += [
+        (f"column {name!r} is the target and in {option('data.drop')}", True) for name in targets if name in drop
+    ]
     if kind == "classes" and len(targets) > 1:
         out.problems.append(
             (
-                f"a classifier predicts one column, --data.target names {len(targets)}; "
-                "several numbers to predict: --task.name regression",
+                f"a classifier predicts one column, {option('data.target')} names {len(targets)}; "
+                f"several numbers to predict: {option('task.name', 'regression')}",
                 True,
             )
         )
@@ -682,7 +703,7 @@ def _check_targets(out: Checked, kind: str, categorical: Sequence[str], decimal:
                 )
             elif name in categorical:
                 out.problems.append(
-                    (f"target {name!r} is in --data.categorical, but regression predicts numbers", True)
+                    (f"target {name!r} is in {option('data.categorical')}, but regression predicts numbers", True)
                 )
             elif len(text) and numbers(text, is_missing).nunique() < 2:
                 out.problems.append(
@@ -702,8 +723,8 @@ def _check_targets(out: Checked, kind: str, categorical: Sequence[str], decimal:
             out.problems.append(
                 (
                     f"target {name!r} holds {len(distinct)} distinct numbers, more than {MAX_NUMERIC_CLASSES}: "
-                    "a quantity to predict rather than classes; use --task.name regression "
-                    f"(or --data.categorical {name} to classify by its values anyway)",
+                    f"a quantity to predict rather than classes; use {option('task.name', 'regression')} "
+                    f"(or {option('data.categorical', name)} to classify by its values anyway)",
                     True,
                 )
             )
@@ -751,7 +772,10 @@ def _check_features(
     for j, name in enumerate(block.names):
         if empty[j]:
             out.problems.append(
-                (f"column {name!r} is empty (every cell is missing): leave it out with --data.drop {name}", False)
+                (
+                    f"column {name!r} is empty (every cell is missing): leave it out with {option('data.drop', name)}",
+                    False,
+                )
             )
         elif name in categorical or (name not in numeric and has_text[j]):
             distinct = len(set(block.text[~block.missing[:, j], j].tolist()))
@@ -762,8 +786,9 @@ def _check_features(
             elif distinct > max_categories:
                 out.problems.append(
                     (
-                        f"column {name!r} has {distinct} distinct values, more than --data.max_categories "
-                        f"{max_categories}: leave it out with --data.drop {name}, or raise --data.max_categories",
+                        f"column {name!r} has {distinct} distinct values, more than "
+                        f"{option('data.max_categories', max_categories)}: leave it out with "
+                        f"{option('data.drop', name)}, or raise {option('data.max_categories')}",
                         False,
                     )
                 )
@@ -772,7 +797,7 @@ def _check_features(
         elif has_text[j]:
             out.problems.append(
                 (
-                    f"column {name!r} is --data.numeric but holds text: "
+                    f"column {name!r} is {option('data.numeric')} but holds text: "
                     f"{examples(block.series(j), wrong[:, j], first_row)}"
                     + _decimal_hint(block.text[wrong[:, j], j].tolist(), decimal),
                     False,
@@ -788,7 +813,7 @@ def _check_features(
             f"{counted(len(commas), 'column')} ({names}) {'holds' if len(commas) == 1 else 'hold'} numbers written "
             f"with a decimal comma (such as {block.text[i, first]!r} in {row_name(block.rows[i], first_row)}), "
             "read as text, the decimal mark "
-            "being '.': --data.decimal ',' reads them as numbers"
+            f"being '.': {decimal_comma()} reads them as numbers"
         )
         if too_many:  # (as categories, some would be refused as too many: the decimal is what is wrong)
             out.problems.append((said, False))
@@ -821,7 +846,7 @@ def check_table(config: dict[str, Any]) -> None:
     kind = {"classification": "classes", "regression": "numbers"}.get((config.get("task") or {}).get("name"))
     targets = column_list(data.get("target", "target"))
     if not targets:
-        raise UsageError("data.target names no column")
+        raise UsageError(f"{option('data.target')} names no column")
     missing = [str(m).strip() for m in data.get("missing", MISSING)]
     path = Path(data["path"]).expanduser()
     frame = read_table(
@@ -878,7 +903,9 @@ def fit_columns(block: Block, train: np.ndarray, kinds: dict[str, str]) -> tuple
     for name, kind in kinds.items():
         j = block.position[name]
         if no_value[j]:
-            problems.append(f"column {name!r} has no value in the training rows: leave it out with --data.drop {name}")
+            problems.append(
+                f"column {name!r} has no value in the training rows: leave it out with {option('data.drop', name)}"
+            )
         elif kind == "categorical":
             train_text = np.where(train_missing[:, j], MISSING_CATEGORY, block.text[train, j])
             columns.append(_fit_categorical(name, Counter(train_text.tolist())))

@@ -32,7 +32,7 @@ from zoo.data.tables import (
     read_table,
     say_warnings,
 )
-from zoo.errors import DataError, UsageError
+from zoo.errors import DataError, UsageError, option
 from zoo.registry import register_dataset
 from zoo.rundir import launched_rank
 
@@ -142,12 +142,15 @@ class CSVDataModule(TabularDataModule):
     ):
         super().__init__(**kwargs)
         if path is None and self.reads_a_file:
-            raise UsageError("data 'csv' needs --data.path FILE.csv (and --data.target COLUMN)")
+            raise UsageError(
+                f"data 'csv' needs {option('data.path', 'FILE.csv', raw=True)} "
+                f"(and {option('data.target', 'COLUMN', raw=True)})"
+            )
         check_reading(delimiter, decimal, encoding)
         if max_categories < 1:
-            raise UsageError(f"data.max_categories must be at least 1, got {max_categories}")
+            raise UsageError(f"{option('data.max_categories')} must be at least 1, got {max_categories}")
         if not column_list(target):
-            raise UsageError("data.target names no column")
+            raise UsageError(f"{option('data.target')} names no column")
         self.path = Path(path).expanduser() if path is not None else None
         self.delimiter, self.decimal, self.encoding = delimiter, decimal, encoding
         self.target_columns = column_list(target)
@@ -223,7 +226,7 @@ class CSVDataModule(TabularDataModule):
                 "val": len(val_idx),
                 "test": len(test_idx),
             },
-            "notes": {**checked.notes, **{name: "left out (--data.drop)" for name in self.drop}},
+            "notes": {**checked.notes, **{name: f"left out ({option('data.drop')})" for name in self.drop}},
         }
         self.feature_names = feature_names(fitted)
         # Which rows of the file each split took (0 = the first row under the header), for a comparison
@@ -295,12 +298,12 @@ class PlaygroundDataModule(TabularDataModule):
     ):
         super().__init__(**kwargs)
         if n_samples < 10:
-            raise UsageError(f"data.n_samples must be at least 10, got {n_samples}")
+            raise UsageError(f"{option('data.n_samples')} must be at least 10, got {n_samples}")
         if not 0.0 <= noise <= 0.5:
-            raise UsageError(f"data.noise must be between 0 and 0.5 (the Playground's 0-50%), got {noise}")
+            raise UsageError(f"{option('data.noise')} must be between 0 and 0.5 (the Playground's 0-50%), got {noise}")
         features = list(features)
         if not features or len(set(features)) != len(features):
-            raise UsageError(f"data.features must name each feature once, at least one, got {features}")
+            raise UsageError(f"{option('data.features')} must name each feature once, at least one, got {features}")
         self.n_samples, self.noise, self.features = n_samples, noise, features
         self.class_names, self.feature_names = ["0", "1"], list(features)
         self.plane: dict[str, TensorBatches] = {}

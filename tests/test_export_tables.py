@@ -237,6 +237,25 @@ def test_the_export_command_says_what_a_table_models_file_takes(classifier, caps
     assert lines[3].startswith("  checked  onnxruntime matches PyTorch to") and "on raw rows" in lines[3]
 
 
+def test_a_number_in_a_text_column_reads_as_zoo_reads_it_in_a_table_with_decimal_commas(tmp_path):
+    # (zoo reads 1,5 in such a table as 1.5, in a text column as well: both cells are the category 1.5)
+    rng = np.random.default_rng(2)
+    lines = ["size;grade;y"] + [
+        f"{rng.normal():.3f};{['1,5', '2,5'][i % 2]};{'ab'[i % 3 == 0]}".replace(".", ",") for i in range(60)
+    ]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    overrides = {**TINY, "data.name": "csv", "data.path": str(tmp_path / "t.csv"), "data.target": "y"}
+    task = zoo.fit("mlp", overrides={**overrides, "data.categorical": "grade"}, run_dir=tmp_path / "run", quiet=True)
+    task = task.task
+    assert task.table["decimal"] == "," and column(task, "grade")["categories"] == ["1.5", "2.5"]
+    path = export_model(task, "onnx", tmp_path / "m.onnx").path
+    rows = pd.DataFrame({"size": [0.5, -1.25, 2.0, 0.0], "grade": ["1,5", "2.5", "2,5", "3,5"]})
+    feeds = {"size": rows["size"].to_numpy(np.float32), "grade": rows["grade"].to_numpy(dtype=object)}
+    got = encoded_by_the_graph(path, feeds)
+    np.testing.assert_array_equal(got, encode(task.table, rows, unseen={}))
+    assert got[:, 1:3].tolist() == [[1, 0], [0, 1], [0, 1], [0, 0]]  # grade=1.5, grade=2.5
+
+
 # --- .pt2: the same models, on encoded rows ----------------------------------------------------------
 
 

@@ -22,10 +22,11 @@ What an exported graph takes and returns (batch and, for a language model, seq a
   missing number gets the training median (and its was-missing input is set), text goes one-hot
   through an ``ai.onnx.ml`` LabelEncoder, a missing cell is the ``(missing)`` category, and a
   category the model has no input for (never, or too rarely, seen in training) sets the ``(unknown)``
-  input, or none where that input never trained. (Cells are matched as given: zoo strips the spaces
-  around a cell's text before, the graph does not.) In a .pt2 program, which takes tensors only, a
-  table model takes ``features``, the rows as zoo encodes them (``feature_names`` and ``table`` in the
-  metadata say how).
+  input, or none where that input never trained. (Text is matched as given: zoo strips the spaces
+  around a cell's text first, the graph does not; a number in a text column is its text as the file
+  writes it, ``3`` or, in a table read with decimal commas, ``1,5`` or ``1.5``.) In a .pt2 program,
+  which takes tensors only, a table model takes ``features``, the rows as zoo encodes them
+  (``feature_names`` and ``table`` in the metadata say how).
 - a language model (lstm): ``ids`` int64 (batch, seq), ``h`` and ``c`` float32 (layers, batch,
   hidden), zeros to start -> ``logits`` float32 (batch, seq, vocab) for the token after each position,
   and ``h_next``, ``c_next``, the state after the last position, which continues the text when fed back.
@@ -48,6 +49,7 @@ import importlib
 import json
 import logging
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,7 +427,7 @@ def with_table_encoding(model: Any, table: dict[str, Any]) -> Any:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from zoo.data.tables import MISSING_CATEGORY
+    from zoo.data.tables import MISSING_CATEGORY, POINT_NUMBER
 
     columns = table["columns"]
     names = [c["name"] for c in columns]
@@ -471,6 +473,10 @@ def with_table_encoding(model: Any, table: dict[str, Any]) -> Any:
         codes = {category: i for i, category in enumerate(categories)}
         as_missing = codes.get(MISSING_CATEGORY, unknown)  # a missing cell is the category (missing)
         codes.update({marker: as_missing for marker in [*table["missing"], MISSING_CATEGORY]})
+        if table.get("decimal") == ",":  # a number in a text cell was read with a point: 1,5 is the category 1.5
+            for category, i in list(codes.items()):
+                if re.fullmatch(POINT_NUMBER, category):
+                    codes.setdefault(category.replace(".", ","), i)
         code = node(
             "LabelEncoder",
             [name],

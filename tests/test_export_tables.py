@@ -8,6 +8,7 @@ The table is scikit-learn's wine, written to CSV here as a user's file would hol
 (one whose every category is common, one with missing cells and rare values) and missing numbers."""
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 import torch
 
 import zoo
+from conftest import ROOT
 from zoo.data.tables import encode, feature_names
 from zoo.errors import UsageError
 from zoo.export import main
@@ -333,3 +335,41 @@ def test_a_column_named_as_the_graphs_output_is_refused_in_one_line(tmp_path):
         export_model(task, "onnx", tmp_path / "m.onnx")
     assert "\n" not in str(caught.value)
     assert export_model(task, "pt2", tmp_path / "m.pt2").path.exists()  # (.pt2 takes the encoded rows)
+
+
+# --- the README's example -----------------------------------------------------------------------------
+
+# What README.md's Export section shows for a table model (the lead places it there under the marker
+# <!-- example: onnxruntime table -->; this test then reads it with test_export.readme_block).
+README_TABLE_EXAMPLE = """
+import json, numpy as np, onnxruntime as ort, pandas as pd
+
+session = ort.InferenceSession("runs/mlp-csv-20261129-063659/mlp.onnx")
+meta = session.get_modelmeta().custom_metadata_map
+class_names = json.loads(meta["zoo.class_names"])
+rows = pd.read_csv("examples/tumours.csv", dtype=str, keep_default_na=False).head(3)
+rows.loc[0, ["radius", "size", "clinic"]] = ["", "huge", "?"]  # missing cells, a size never seen in training
+feeds = {  # one array per column: numbers as float32, NaN where missing; text as it is
+    c["name"]: pd.to_numeric(rows[c["name"]], errors="coerce").to_numpy(np.float32)
+    if c["type"] == "float32"
+    else rows[c["name"]].to_numpy(dtype=object)
+    for c in json.loads(meta["zoo.columns"])
+}
+(logits,) = session.run(None, feeds)
+print([class_names[i] for i in logits.argmax(axis=1)])
+"""
+
+
+def test_the_readme_example_runs_a_table_models_onnx_file(tmp_path, monkeypatch, capsys):
+    table = ROOT / "examples" / "tumours.csv"
+    overrides = {**TINY, "data.name": "csv", "data.path": str(table), "data.target": "diagnosis"}
+    task = zoo.fit("mlp", overrides=overrides, run_dir=tmp_path / "run", quiet=True).task
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").mkdir()
+    shutil.copy(table, tmp_path / "examples")
+    export_model(task, "onnx", tmp_path / "runs" / "mlp-csv-20261129-063659" / "mlp.onnx")
+    exec(README_TABLE_EXAMPLE, {})
+    rows = pd.read_csv(table, dtype=str, keep_default_na=False).head(3)
+    rows.loc[0, ["radius", "size", "clinic"]] = ["", "huge", "?"]
+    _, want = predicted(task, rows)
+    assert capsys.readouterr().out.strip() == str(want)

@@ -317,3 +317,90 @@ def test_model_scores_candidates_and_starts_like_word2vec():
     assert torch.count_nonzero(net.output.weight) == 0
     scores = net(torch.tensor([1, 2]), torch.tensor([[3, 4, 5], [6, 7, 8]]))
     assert scores.shape == (2, 3)
+
+
+def test_analogies_are_gensims_answers_asked_all_at_once():
+    """The run's analogy score asks every question in one matrix product a block; the answers are the
+    ones gensim's evaluate_word_analogies gives one question at a time (its 3CosAdd, upper-case
+    matching where a word's most frequent spelling stands for it, the 5 nearest words)."""
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    from zoo.tasks.skipgram import analogy_answers
+
+    shipped = zoo.load_pretrained("word2vec:wikipedia-sample").keyed_vectors()
+    rng = np.random.default_rng(0)
+    cases = {}
+    for name, words, vectors in [
+        ("trained", shipped.index_to_key[:2500], shipped.vectors[:2500]),
+        ("random", shipped.index_to_key[:2000], rng.standard_normal((2000, 16))),
+        ("tiny", ["athens", "greece", "baghdad", "iraq", "paris", "france", "oslo"], rng.standard_normal((7, 4))),
+    ]:
+        words = list(words)
+        if name == "random":  # other spellings of frequent words, some before them, some after
+            for k, word in enumerate(words[:300:3]):
+                words.insert(int(rng.integers(len(words))), word.capitalize() if k % 2 else word.upper())
+            vectors = rng.standard_normal((len(words), 16))
+        kv = KeyedVectors(vectors.shape[1])
+        kv.add_vectors(words, np.asarray(vectors, dtype=np.float32))
+        cases[name] = kv
+    path = datapath("questions-words.txt")
+    questions = [line.upper().split() for line in open(path) if line.strip() and not line.startswith(":")]
+    for name, kv in cases.items():
+        total = kv.evaluate_word_analogies(path)[1][-1]
+        expected = (len(total["correct"]) + len(total["incorrect"]), len(total["correct"]))
+        assert analogy_answers(kv, questions, block_floats=50_000) == expected, name
+    assert expected[0] > 0 and analogy_answers(cases["trained"], questions)[1] > 20  # (questions asked, and answered)
+
+
+def test_a_one_word_vocabulary_trains_and_draws_no_map(tmp_path):
+    corpus = tmp_path / "one.txt"
+    corpus.write_text("hello hello hello\n" * 20 + "world\n", encoding="utf-8")
+    result = zoo.fit(
+        "word2vec",
+        overrides=[
+            "--data.path",
+            str(corpus),
+            "--data.cache_dir",
+            str(tmp_path / "cache"),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path / "runs"),
+        ],
+        quiet=True,
+    )
+    assert result.task.vocab == ["hello"]
+    assert "a vocabulary of 1 word has no map" in result.summary["map_note"]
+    assert "one word has no neighbours" in result.summary["vectors_note"]
+    assert not (result.run_dir / "embedding_map.png").exists()
+    assert (result.run_dir / "metadata.tsv").read_text(encoding="utf-8") == "hello\n"
+
+
+def test_metadata_of_words_that_start_like_formulas_opens_as_text(tmp_path):
+    """metadata.tsv holds the corpus's words: a word a spreadsheet would run as a formula gets OWASP's
+    leading quote."""
+    corpus = tmp_path / "formulas.txt"
+    words = ["=HYPERLINK(x)", "+cmd", "-sum", "@risk", "plain", "-1"]
+    corpus.write_text((" ".join(words) + "\n") * 10, encoding="utf-8")
+    result = zoo.fit(
+        "word2vec",
+        overrides=[
+            "--data.path",
+            str(corpus),
+            "--data.tokenizer",
+            "whitespace",
+            "--data.cache_dir",
+            str(tmp_path / "cache"),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path / "runs"),
+        ],
+        quiet=True,
+        test=False,
+    )
+    assert sorted(result.task.vocab) == sorted(words)
+    written = (result.run_dir / "metadata.tsv").read_text(encoding="utf-8").splitlines()
+    expected = {"=HYPERLINK(x)": "'=HYPERLINK(x)", "+cmd": "'+cmd", "-sum": "'-sum", "@risk": "'@risk"}
+    assert written == [expected.get(w, w) for w in result.task.vocab]

@@ -24,9 +24,9 @@ import torch
 from torchmetrics import SumMetric
 
 from zoo import console
-from zoo.errors import UsageError
+from zoo.errors import UsageError, option
 from zoo.nn.skipgram import keep_thresholds, negative_table, train_chunk_cpu, train_chunk_torch
-from zoo.records import exact
+from zoo.records import exact, spreadsheet_safe
 from zoo.registry import register_task
 from zoo.tasks.base import Task, require
 
@@ -37,18 +37,55 @@ def gensim_benchmark(name: str) -> str:
     return datapath(name)
 
 
+ANALOGY_VOCABULARY = 300_000  # gensim's restrict_vocab: questions with a rarer word are not asked
+
+
+def analogy_answers(vectors, questions: list[list[str]], block_floats: int = 1 << 24) -> tuple[int, int]:
+    """(asked, correct): gensim's ``evaluate_word_analogies`` (3CosAdd, case-insensitive, the first
+    300,000 words), all questions at once. gensim asks ``most_similar`` one question at a time, a pass
+    over every vector each (10 s of a run's end on a 15,000-word vocabulary); here a block of questions
+    is one matrix product. The rule is gensim's: words compare in upper case, a word's first (most
+    frequent) spelling stands for it; the answer is the first of the 5 nearest words to b - a + c, the
+    question's three word vectors left out, whose upper case is none of a, b, c (and is the last of the
+    5 if every one is)."""
+    keys = vectors.index_to_key[:ANALOGY_VOCABULARY]
+    index = {key.upper(): i for i, key in reversed(list(enumerate(keys)))}
+    asked = [[index[w] for w in q] for q in questions if all(w in index for w in q)]
+    if not asked:
+        return 0, 0
+    table = np.asarray(vectors.vectors[: len(keys)], dtype=np.float32)
+    unit = table / np.linalg.norm(table, axis=1, keepdims=True)
+    upper = [key.upper() for key in keys]
+    ids = np.array(asked, dtype=np.int64)
+    correct = 0
+    step = max(1, block_floats // len(keys))
+    for start in range(0, len(ids), step):
+        block = ids[start : start + step]
+        query = unit[block[:, 1]] + unit[block[:, 2]] - unit[block[:, 0]]
+        query /= np.linalg.norm(query, axis=1, keepdims=True)
+        scores = query @ unit.T  # (questions, words)
+        rows = np.arange(len(block))[:, None]
+        scores[rows, block[:, :3]] = -np.inf
+        best = np.argpartition(scores, -min(5, len(keys)), axis=1)[:, -5:]  # the 5 best, in no order
+        best = np.take_along_axis(best, np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1), axis=1)
+        for (a, b, c, expected), nearest in zip(block.tolist(), best.tolist()):
+            candidates = [k for k in nearest if k not in (a, b, c)]  # (a tiny vocabulary: fewer than 5)
+            ignore = {upper[a], upper[b], upper[c]}
+            predicted = next((k for k in candidates if upper[k] not in ignore), candidates[-1] if candidates else None)
+            correct += predicted is not None and upper[predicted] == upper[expected]
+    return len(asked), int(correct)
+
+
 def analogy_scores(vectors) -> dict[str, float]:
     """``analogy``: accuracy on the questions of questions-words.txt whose four words are all in the
     vocabulary (gensim skips the others), left out where none is; ``analogy_coverage``: the share of
     all questions that were asked."""
-    path = gensim_benchmark("questions-words.txt")
-    with open(path, encoding="utf-8") as f:
-        total = sum(1 for line in f if line.strip() and not line.startswith(":"))
-    _, sections = vectors.evaluate_word_analogies(path)
-    asked = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])  # (the last section: the total)
-    scores = {"analogy_coverage": asked / total}
+    with open(gensim_benchmark("questions-words.txt"), encoding="utf-8") as f:
+        questions = [line.upper().split() for line in f if line.strip() and not line.startswith(":")]
+    asked, correct = analogy_answers(vectors, [q for q in questions if len(q) == 4])
+    scores = {"analogy_coverage": asked / len(questions)}
     if asked:
-        scores["analogy"] = len(sections[-1]["correct"]) / asked
+        scores["analogy"] = correct / asked
     return scores
 
 
@@ -263,22 +300,36 @@ class SkipGramTask(Task):
         self.log_dict({f"test_{k}": exact(v) for k, v in self.similarity_scores(analogies=True).items()}, batch_size=1)
 
     def write_pictures(self, folder: Path, images: Any = None, title: str = "", words: int = 400) -> list[Path]:
-        """A 2-D map of the ``words`` most frequent words (t-SNE), and the pair of files TensorFlow's
-        Embedding Projector (projector.tensorflow.org) opens: ``vectors.tsv`` and ``metadata.tsv``."""
+        """A 2-D map of the ``words`` most frequent words (t-SNE; none for a vocabulary of one word, which
+        has no neighbours to place it among), and the pair of files TensorFlow's Embedding Projector
+        (projector.tensorflow.org) opens: ``vectors.tsv`` and ``metadata.tsv``."""
+        from threadpoolctl import threadpool_limits
+
         from zoo import plots
 
         folder.mkdir(parents=True, exist_ok=True)
         table = self.model.input.weight.detach().float().cpu().numpy()
         n = min(words, len(self.vocab))
-        plots.plot_embedding_map(
-            self.vocab[:n],
-            table[:n],
-            folder / "embedding_map.png",
-            f"{title}: the {n} most frequent words, placed by t-SNE of their vectors".strip(": "),
-        )
+        written = []
+        if n >= self.MIN_MAP_WORDS:
+            # One thread: t-SNE's 1,000 iterations are each a few short OpenMP regions, and on a busy
+            # machine every one waits for a descheduled thread (400 words, 2 cores under load: 37 s on two
+            # threads, 3 s on one).
+            with threadpool_limits(1):
+                plots.plot_embedding_map(
+                    self.vocab[:n],
+                    table[:n],
+                    folder / "embedding_map.png",
+                    f"{title}: the {n} most frequent words, placed by t-SNE of their vectors".strip(": "),
+                )
+            written.append(folder / "embedding_map.png")
         np.savetxt(folder / "vectors.tsv", table, delimiter="\t", fmt="%.5f")
-        (folder / "metadata.tsv").write_text("".join(f"{word}\n" for word in self.vocab), encoding="utf-8")
-        return [folder / "embedding_map.png", folder / "vectors.tsv", folder / "metadata.tsv"]
+        # (the corpus's words: one that starts like a formula must not run as one in a spreadsheet)
+        (folder / "metadata.tsv").write_text("".join(f"{spreadsheet_safe(w)}\n" for w in self.vocab), encoding="utf-8")
+        return [*written, folder / "vectors.tsv", folder / "metadata.tsv"]
+
+    #: t-SNE places a word among its neighbours: with fewer words there is no map to draw
+    MIN_MAP_WORDS = 2
 
     def write_artifacts(self, run_dir: Path, held_out: str = "test") -> dict[str, Any]:
         if not self.trainer.is_global_zero:
@@ -287,11 +338,17 @@ class SkipGramTask(Task):
         self.keyed_vectors().save_word2vec_format(str(path), binary=True)
         self.write_pictures(run_dir, title=run_dir.name)
         out = {"vectors": str(path)}
-        note = self.too_little_text(self.corpus_words * max(1, self.trainer.current_epoch))
-        if note:
-            out["vectors_note"] = note
-            if self.echo:
-                console.note(f"zoo: {note}")
+        notes = {"vectors_note": self.too_little_text(self.corpus_words * max(1, self.trainer.current_epoch))}
+        if len(self.vocab) < self.MIN_MAP_WORDS:
+            notes["map_note"] = (
+                f"a vocabulary of {len(self.vocab)} word has no map: embedding_map.png is not drawn (t-SNE "
+                f"places words among at least {self.MIN_MAP_WORDS}); a lower {option('data.min_count')} keeps more"
+            )
+        for key, note in notes.items():
+            if note:
+                out[key] = note
+                if self.echo:
+                    console.note(f"zoo: {note}")
         return out
 
     #: below this many training words (corpus words x epochs), word2vec's vectors have not yet spread
@@ -305,9 +362,14 @@ class SkipGramTask(Task):
         top = torch.nn.functional.normalize(self.model.input.weight[:100].detach().float(), dim=1)
         similarity = top @ top.T
         mean = (similarity.sum() - similarity.diagonal().sum()) / max(1, len(top) * (len(top) - 1))
+        alike = (
+            f"the {'100 most frequent words' if len(top) == 100 else f'{len(top)} words'} are {mean:.2f} "
+            "cosine-similar to one another on average, so nearest neighbours say little"
+            if len(top) > 1
+            else "one word has no neighbours"
+        )
         return (
             f"{training_words:,} training words (corpus words x epochs) are too few for useful vectors: "
-            f"the 100 most frequent words are {mean:.2f} cosine-similar to one another on average, so nearest "
-            f"neighbours say little; train on 1M or more (a larger corpus, or more epochs), or use the "
-            f"shipped word2vec:wikipedia-sample vectors"
+            f"{alike}; train on 1M or more (a larger corpus, or more epochs), or use the shipped "
+            f"word2vec:wikipedia-sample vectors"
         )

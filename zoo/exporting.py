@@ -381,7 +381,8 @@ def table_inputs(table: dict[str, Any]) -> str:
         shown = ", ".join(text[:5]) + (", ..." if len(text) > 5 else "")
         said.append(
             f"{counted(len(text), 'text column')} ({shown}): string (batch,) each, the cell's text as in the file "
-            f"({markers} where missing; a category the model has no input for reads as (unknown), as in zoo)"
+            f"({markers} where missing; a category the model has no input for sets the (unknown) input, or none "
+            "where that input never trained, as in zoo)"
         )
     return (
         f"{counted(len(columns), 'input')}, one per column, named as the columns (zoo.columns lists them in order): "

@@ -24,7 +24,7 @@ turned off here (``session.intra_op.allow_spinning = 0``), as it should be in an
 the cores with other work.
 
 The table (``--only table``): the MLP of the README's tumours command (32-16, ReLU, dropout; weights as
-built) on ``examples/tumours.csv`` (10 numeric columns, 2 of them with missing cells, and 3 text
+built) on ``examples/tumours.csv`` (9 numeric columns, 3 of them with missing cells, and 3 text
 columns), exported to ONNX with the table's encoding inside the graph. The rows are the file's, read as
 text (a row of 1, then the 569 rows repeated to 1,000):
 - ``task.predict`` on a DataFrame of those rows: zoo's encoding (pandas and numpy) and the task's forward,

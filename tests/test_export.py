@@ -301,20 +301,23 @@ def test_a_task_in_training_mode_exports_its_eval_graph_and_stays_in_training_mo
         np.testing.assert_allclose(program(features).numpy(), expected_logits(task, features), atol=1e-4, rtol=1e-4)
 
 
-# --- the README's examples ---------------------------------------------------------------------------
+# --- the export guide's examples (docs/howto/predict-export.md) ---------------------------------------
+
+
+GUIDE = ROOT / "docs" / "howto" / "predict-export.md"  # (the examples moved there from the README)
 
 
 def readme_block(marker: str) -> str:
-    """The fenced code block of README.md that follows the line ``marker``."""
-    match = re.search(re.escape(marker) + r"\n```\w*\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    assert match, f"README.md has no code block after {marker!r}"
+    """The fenced code block of the export guide that follows the line ``marker``."""
+    match = re.search(re.escape(marker) + r"\n```\w*\n(.*?)```", GUIDE.read_text(), re.S)
+    assert match, f"{GUIDE.relative_to(ROOT)} has no code block after {marker!r}"
     return match.group(1)
 
 
 def test_the_readme_examples_run_the_exported_files(lenet, lstm, onnx_files, pt2_files, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for name, path in [
-        ("lenet-fashion-mnist.onnx", onnx_files["lenet"]),  # (the names the README's exports of shipped weights
+        ("lenet-fashion-mnist.onnx", onnx_files["lenet"]),  # (the names the guide's exports of shipped weights
         ("lstm-tinyshakespeare.onnx", onnx_files["lstm"]),  # have; the tiny models trained here stand in)
         ("lenet-fashion-mnist.pt2", pt2_files["lenet"]),
     ]:

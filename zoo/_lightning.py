@@ -115,6 +115,7 @@ NOT_FOR_USERS = (
     "HPU available:",
     "Loading `train_dataloader` to estimate number of stepping batches",
     "Restoring states from the checkpoint path",
+    "Restored all states from the checkpoint",
     "Loaded model weights from the checkpoint",
     "`Trainer.fit` stopped:",  # (that max_epochs or max_steps was reached: the summary's epochs say it)
 )

@@ -94,11 +94,16 @@ class EpochCSVLogger(Logger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         if self.rows and self.write:
+            from zoo.checkpoint import cannot_write, is_write_error
             from zoo.plots import plot_learning_curves
 
-            plot_learning_curves(
-                self.sorted_rows(), self.run_dir / "learning_curves.png", self.title, self.monitor, self.mode
-            )
+            path = self.run_dir / "learning_curves.png"
+            try:
+                plot_learning_curves(self.sorted_rows(), path, self.title, self.monitor, self.mode)
+            except OSError as err:  # (a picture is not worth a run: say it was skipped)
+                if not is_write_error(err):
+                    raise
+                note(f"zoo: {cannot_write('the learning curves', err)}; skipped")
 
 
 def step_loss(trainer, pl_module, outputs: Any) -> torch.Tensor | None:
@@ -145,17 +150,22 @@ class StepLog(L.Callback):
         loss = step_loss(trainer, pl_module, outputs)
         if loss is None:
             return
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
-            if self._file.tell() == 0:
-                self._file.write("batch,epoch,loss,lr\n")
         lr = pl_module.current_lr()
-        self._file.write(f"{batches},{trainer.current_epoch},{exact(loss).item()!r},{'' if lr is None else repr(lr)}\n")
-        self._file.flush()  # in the OS's hands at once: a killed run loses no row before its checkpoint
+        try:
+            if self._file is None:
+                self._file = open(self.path, "a", encoding="utf-8")
+                if self._file.tell() == 0:
+                    self._file.write("batch,epoch,loss,lr\n")
+            row = f"{batches},{trainer.current_epoch},{exact(loss).item()!r},{'' if lr is None else repr(lr)}\n"
+            self._file.write(row)
+            self._file.flush()  # in the OS's hands at once: a killed run loses no row before its checkpoint
+        except OSError as err:  # (a write's own error names no file: name it)
+            raise OSError(err.errno, err.strerror, str(self.path)) from err
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # (a row the disk refused is already reported)
+                self._file.close()
             self._file = None
 
 

@@ -4,6 +4,11 @@
 - Writes are atomic: a temporary file in the same folder (``.NAME.tmp-PID``), fsync, then rename over
   the old file, so a kill in the middle of a save leaves the previous file whole. The kill leaves the
   temporary too: ``remove_stale_temporaries`` removes those whose process is gone.
+- A write the machine refuses (a full disk, a read-only folder, no permission) is an ``OSError``
+  naming the file it was writing, whatever wrote it (``cannot_write`` words it as one line); the
+  temporary is removed and the previous file stays whole.
+- A run directory is locked while a process writes it (``RunLock``): a second one is refused, naming
+  the first; the lock of a process that died is taken over.
 - Loads are weights-only (``torch.load(weights_only=True)``): zoo's checkpoints hold only tensors,
   numbers, strings, lists and dicts, and a file that carries pickled code is refused before any of
   that code can run.
@@ -11,9 +16,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
+import shutil
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -23,25 +32,60 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from zoo.errors import DataError, UsageError
 
+#: what zoo says of the errors with which a machine refuses a write
+WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on the device (the disk is full)",
+    errno.EDQUOT: "over the disk quota",
+    errno.EROFS: "a read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "not permitted",
+}
+
+
+def is_write_error(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in WRITE_ERRORS
+
+
+def cannot_write(what: str, err: OSError) -> DataError:
+    """A refused write as one line: ``cannot write the checkpoint /r/last.ckpt: no space left ...``."""
+    named = " ".join(part for part in (what, str(err.filename or "")) if part)
+    return DataError(f"cannot write {named}: {WRITE_ERRORS.get(err.errno, err.strerror or str(err))}")
+
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """``write(f)`` into a temporary beside ``path``, fsync, then rename it to ``path``. A failure leaves
+    no temporary and ``path`` as it was; a refused write is an ``OSError`` naming ``path`` (a write's own
+    error names no file; torch's writer reports a full disk as a ``RuntimeError``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno is not None:
+            raise OSError(err.errno, os.strerror(err.errno), str(path)) from err
+        if isinstance(err, RuntimeError) and "unexpected pos" in str(err) and _disk_full(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from err
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the folder of ``path`` has less than a megabyte free (torch's "unexpected pos" is a short
+    write, which a full disk makes)."""
+    try:
+        return shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -168,3 +212,62 @@ def find_checkpoint(run_dir: Path, prefer: tuple[str, ...] = ("best.ckpt", "last
             if (folder / name).is_file():
                 return folder / name
     raise DataError(f"no checkpoint in {run_dir / 'checkpoints'} (looked for {', '.join(prefer)})")
+
+
+class RunLock:
+    """``RUN_DIR/.lock``, holding the pid and host of the process writing the run directory. Taking it
+    fails, naming the holder, while that process lives; the lock of a process that died (on this
+    machine) is taken over. A lock from another machine cannot be checked, and is refused with how to
+    remove it. ``release`` removes it (only if it is still this process's)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / ".lock"
+        self.held = False
+
+    def take(self) -> RunLock:
+        mine = f"{os.getpid()} {socket.gethostname()}\n"
+        for _ in range(3):  # (a stale lock removed by another process between our looks: look again)
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                holder = self.holder()
+                if holder == (0, ""):  # (garbled: being written this instant, or its writer was killed)
+                    time.sleep(0.2)
+                    holder = self.holder()
+                if holder is None:
+                    continue
+                pid, host = holder
+                if pid == 0:  # (still garbled: its writer was killed between making it and writing it)
+                    self.path.unlink(missing_ok=True)
+                    continue
+                if host != socket.gethostname():
+                    raise DataError(
+                        f"{self.path.parent} is being written by process {pid} on {host} (its lock {self.path}); "
+                        "if no run is writing it there any more, remove the lock and start again"
+                    ) from None
+                if process_alive(pid) and pid != os.getpid():
+                    raise DataError(
+                        f"{self.path.parent} is being written by another run: process {pid} (its lock {self.path}); "
+                        "wait for it to end, or stop it"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # (its process is gone: take the lock over)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(mine)
+            self.held = True
+            return self
+        raise DataError(f"could not take the lock {self.path}: other processes keep taking it")
+
+    def holder(self) -> tuple[int, str] | None:
+        try:
+            pid, host = self.path.read_text().split()[:2]
+            return int(pid), host
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):  # (a lock not written yet, or half written by a killed process)
+            return 0, ""
+
+    def release(self) -> None:
+        if self.held and self.holder() == (os.getpid(), socket.gethostname()):
+            self.path.unlink(missing_ok=True)
+        self.held = False

@@ -30,6 +30,13 @@ def command_main(prog: str, argv: list[str] | None, body: Callable[[list[str]], 
     try:
         with speaking("cli"):  # messages name options as this command line takes them
             return body(argv)
+    except OSError as err:  # (a write the machine refused, wherever it happened: one line, exit 1)
+        from zoo.checkpoint import cannot_write, is_write_error
+
+        if not is_write_error(err) or debugging(argv):
+            raise
+        print(f"{prog}: error: {cannot_write('', err)}", file=sys.stderr)
+        return 1
     except ZooError as err:
         if debugging(argv):
             raise

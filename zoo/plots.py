@@ -32,6 +32,14 @@ class Figure(_Figure):
         return self.png()
 
 
+def save(fig: Any, path: Path, **kwargs: Any) -> None:
+    """``fig`` as an image file (its format from the suffix), written atomically: a full disk or a kill
+    leaves the previous picture, or none, never half of one."""
+    from zoo.checkpoint import atomic_write
+
+    atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", **kwargs))
+
+
 def subplots(*grid: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
     """``plt.subplots`` without pyplot: a new ``Figure`` and its axes."""
     fig = Figure(figsize=figsize)
@@ -116,7 +124,7 @@ def plot_learning_curves(
     rows: Sequence[dict[str, Any]], path: Path, title: str = "", monitor: str | None = None, mode: str | None = None
 ) -> None:
     """``learning_curves_figure`` as a PNG file: the picture every run leaves."""
-    learning_curves_figure(rows, title, monitor, mode).savefig(path, dpi=100)
+    save(learning_curves_figure(rows, title, monitor, mode), path, dpi=100)
 
 
 def comparison_figure(
@@ -173,7 +181,7 @@ def plot_confusion_matrix(
     accuracy = sum(counts[i][i] for i in range(n)) / max(1, sum(map(sum, counts)))
     ax.set_title(f"{title} {measured} {accuracy:.4f}".strip())
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def plot_decision_boundary(
@@ -216,7 +224,7 @@ def plot_decision_boundary(
     fig.colorbar(image, ax=list(axes[0]), label="P(class 1)")
     if title and len(panels) > 1:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    save(fig, path, dpi=100, bbox_inches="tight")
 
 
 def plot_curves_side_by_side(
@@ -245,7 +253,7 @@ def plot_curves_side_by_side(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def plot_capacity(
@@ -268,7 +276,7 @@ def plot_capacity(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def _mosaic(
@@ -300,7 +308,7 @@ def _mosaic(
         ax.text(c * cell_w + (w - 1) / 2, r * cell_h + above - 1, label, ha="center", va="bottom", fontsize=7)
     ax.axis("off")
     fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def _rgb(image: Any) -> Any:
@@ -375,7 +383,7 @@ def plot_feature_maps(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = "", labelled: int = 150) -> None:
@@ -398,7 +406,7 @@ def plot_embedding_map(words: list[str], vectors: Any, path: Path, title: str = 
     ax.set_yticks([])
     ax.set_title(title or f"the {len(words)} most frequent words, t-SNE of their vectors ({labelled} named)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def _regression_panels(count: int):
@@ -426,7 +434,7 @@ def plot_predictions(preds: Any, targets: Any, names: Sequence[str], path: Path,
     if title:
         fig.suptitle(f"{title}\npredicted against true, test split", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def plot_residuals(preds: Any, targets: Any, names: Sequence[str], path: Path, title: str = "") -> None:
@@ -447,7 +455,7 @@ def plot_residuals(preds: Any, targets: Any, names: Sequence[str], path: Path, t
     if title:
         fig.suptitle(f"{title}\nresiduals, test split", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def plot_learned_surface(
@@ -495,4 +503,4 @@ def plot_learned_surface(
     ax.set_ylabel("x2")
     ax.set_title(f"{title}\nlearned surface" if title else "learned surface", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)

@@ -1433,7 +1433,7 @@ def write_pictures(study: Any, search: Search, rows: list[dict[str, Any]]) -> No
         ax.set_title(f"{title}: {search.space.metric} per trial")
         ax.figure.set_size_inches(8, 4.5)
         ax.figure.tight_layout()
-        ax.figure.savefig(search.study_dir / "history.png", dpi=100)
+        plots.save(ax.figure, search.study_dir / "history.png", dpi=100)
         plt.close(ax.figure)
         if len(complete) >= 2 and any(len({str(t.params.get(p)) for t in complete}) > 1 for p in complete[0].params):
             ax = plot_param_importances(study, target_name=search.space.metric)
@@ -1441,7 +1441,7 @@ def write_pictures(study: Any, search: Search, rows: list[dict[str, Any]]) -> No
             ax.set_title(f"{title}\nwhich options mattered for {search.space.metric}")
             ax.figure.set_size_inches(8, 1.5 + 0.5 * len(complete[0].params))
             ax.figure.tight_layout()
-            ax.figure.savefig(search.study_dir / "importances.png", dpi=100)
+            plots.save(ax.figure, search.study_dir / "importances.png", dpi=100)
             plt.close(ax.figure)
     ordered = sorted(complete, key=lambda t: t.value, reverse=search.mode == "max")
     by_number = {r["number"]: r for r in rows}

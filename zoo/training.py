@@ -31,7 +31,6 @@ from zoo.errors import (
     Stopped,
     UsageError,
     ZooError,
-    argument,
     at_command_line,
     option,
     resume_hint,
@@ -337,9 +336,9 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
         run_dir = given.resolve()
         candidates = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda f: f.stat().st_mtime, reverse=True)
         if not candidates:
-            raise DataError(f"{argument('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
+            raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
     else:
-        raise UsageError(f"{argument('resume')}: no such run directory or checkpoint file: {path}")
+        raise UsageError(f"{option('resume')}: no such run directory or checkpoint file: {path}")
     if cfg is not None:
         same_data_in_memory(run_dir, cfg)
     for newer, candidate in enumerate(candidates):
@@ -362,17 +361,40 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
             shown = "; ".join(f"{k}: {short(a)} then, {short(b)} now" for k, a, b in differ[:3])
             more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
             raise UsageError(
-                f"{argument('resume')}: {candidate} was trained with other options ({shown}{more}); "
+                f"{option('resume')}: {candidate} was trained with other options ({shown}{more}); "
                 "give the options it was started with"
             )
+        if cfg is not None:
+            more_to_train(candidate, checkpoint, cfg["trainer"])
         return run_dir, candidate
-    raise DataError(f"{argument('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
+    raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
 
 
 def short(value: Any, most: int = 60) -> str:
     """A value's repr, cut to ``most`` characters (a table's 30 column means would fill the screen)."""
     text = repr(value)
     return text if len(text) <= most else text[: most - 5] + " ...]" if text.startswith("[") else text[:most] + " ..."
+
+
+def more_to_train(path: Path, checkpoint: dict[str, Any], trainer_cfg: dict[str, Any]) -> None:
+    """A resumed run must have epochs or steps left: a checkpoint that reached the run's ``max_epochs``
+    (or ``max_steps``) is refused, saying what it reached and what to give to train on."""
+    progress = ((checkpoint.get("loops") or {}).get("fit_loop") or {}).get("epoch_progress") or {}
+    epochs = (progress.get("current") or {}).get("processed", checkpoint.get("epoch", 0))
+    steps = checkpoint.get("global_step", 0)
+    max_epochs, max_steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps")
+    reached = f"{path.name} has trained {epochs} epoch{'s' if epochs != 1 else ''} ({steps} steps)"
+    if max_steps not in (None, -1) and max_steps <= steps:
+        raise UsageError(
+            f"{option('resume')}: {reached}; to train on, give {option('trainer.max_steps')} above {steps}"
+        )
+    if max_epochs not in (None, -1) and max_epochs <= epochs:
+        asked = (
+            f"{'as many as' if max_epochs == epochs else 'more than'} {option('trainer.max_epochs')} {max_epochs} asks"
+        )
+        raise UsageError(
+            f"{option('resume')}: {reached}, {asked}; to train on, give {option('trainer.max_epochs')} above {epochs}"
+        )
 
 
 def same_data_in_memory(run_dir: Path, cfg: dict[str, Any]) -> None:
@@ -388,7 +410,7 @@ def same_data_in_memory(run_dir: Path, cfg: dict[str, Any]) -> None:
             **{h: f"data in memory, sha256 {h[:12]}" for h in (now, then) if h},
         }
         raise UsageError(
-            f"{argument('resume')}: {run_dir} was trained on {shown[then]}, this call gives {shown[now]}: "
+            f"{option('resume')}: {run_dir} was trained on {shown[then]}, this call gives {shown[now]}: "
             "give the data it was started with"
         )
 
@@ -631,7 +653,6 @@ def train_and_test(
     """Make the run directory (or take the one to resume), fit, evaluate the best checkpoint on
     validation and (unless ``test`` is False) test, summarise. ``save`` False: nothing is kept (a
     temporary directory stands in for the run's, and checkpoints stay in memory)."""
-    data_name = cfg["data"]["name"]
     trainer_cfg = dict(cfg["trainer"])
     root = trainer_cfg.pop("default_root_dir", None) or "runs"
     if quiet:
@@ -641,37 +662,104 @@ def train_and_test(
     test = test and getattr(datamodule, "has_test", True)  # (data in memory without test_data: no test)
     if not validating:  # (val_split 0: Keras' default, no validation at all)
         trainer_cfg["limit_val_batches"], trainer_cfg["num_sanity_val_steps"] = 0, 0
-    made = False  # whether this call made the run directory (then a run that never starts removes it)
+    from zoo.checkpoint import RunLock, cannot_write, is_write_error, remove_stale_temporaries
+
+    try:
+        run_dir, checkpoint, made = choose_run_dir(model_name, cfg, task, root, run_dir, resume, save)
+    except OSError as err:
+        if not is_write_error(err):
+            raise
+        where = option("trainer.default_root_dir", "DIR", raw=True)
+        raise DataError(
+            f"{cannot_write('the run directory', err)}; give a folder this process may write: {where}"
+        ) from None
+    lock = RunLock(run_dir)
+    if launched_rank() == 0 and save:
+        try:
+            lock.take()  # (one process writes a run directory at a time: a second run, or a resume, is refused)
+        except BaseException:
+            if made:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        # (a write a kill cut short leaves a temporary: gone once its writer is)
+        for folder in (run_dir, run_dir / "checkpoints"):
+            remove_stale_temporaries(folder)
+    try:
+        return build_and_run(
+            model_name,
+            cfg,
+            datamodule,
+            task,
+            trainer_cfg,
+            callbacks,
+            run_dir,
+            checkpoint,
+            made,
+            quiet=quiet,
+            test=test,
+            validating=validating,
+            live_plot=live_plot,
+            model_summary=model_summary,
+            save=save,
+        )
+    finally:
+        lock.release()
+        if not save:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def choose_run_dir(model_name, cfg, task, root, run_dir, resume, save) -> tuple[Path, Path | None, bool]:
+    """``(the run directory, the checkpoint to resume from or None, whether this call made the folder)``:
+    a temporary folder for a run that keeps nothing, the resumed run's, the one given, or a new one."""
+    data_name = cfg["data"]["name"]
     if not save:
         if resume or run_dir is not None:
             raise UsageError("save=False keeps nothing: it takes no run_dir and cannot resume")
         import tempfile
 
         # (Lightning wants a folder; nothing of the run's is written into it, and it goes at the end)
-        run_dir, checkpoint, made = Path(tempfile.mkdtemp(prefix="zoo-unsaved-")), None, True
-    elif resume:
-        run_dir, checkpoint = resume_point(resume, task, cfg)
-    elif run_dir is not None:
-        run_dir, checkpoint = Path(run_dir).expanduser().resolve(), None
+        return Path(tempfile.mkdtemp(prefix="zoo-unsaved-")), None, True
+    if resume:
+        return (*resume_point(resume, task, cfg), False)
+    if run_dir is not None:
+        run_dir = Path(run_dir).expanduser().resolve()
         if run_dir.exists() and any(run_dir.iterdir()):
             raise UsageError(f"run_dir {run_dir} is not empty: give a new directory, or resume= to continue a run")
         made = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
-    elif os.environ.get(RUN_DIR_ENV):  # another process of this run made it (or the user named it)
-        run_dir, checkpoint = Path(os.environ[RUN_DIR_ENV]).resolve(), None
+        return run_dir, None, made
+    if os.environ.get(RUN_DIR_ENV):  # another process of this run made it (or the user named it)
+        run_dir = Path(os.environ[RUN_DIR_ENV]).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
-    elif launched_rank() > 0:
+        return run_dir, None, False
+    if launched_rank() > 0:
         raise UsageError(
             f"process {launched_rank()} of a multi-process run needs {RUN_DIR_ENV}=DIR: "
             "the run directory all processes share"
         )
-    else:
-        run_dir, checkpoint, made = make_run_dir(root, model_name, data_name), None, True
-    if launched_rank() == 0 and save:  # (a write a kill cut short leaves a temporary: gone once its writer is)
-        from zoo.checkpoint import remove_stale_temporaries
+    return make_run_dir(root, model_name, data_name), None, True
 
-        for folder in (run_dir, run_dir / "checkpoints"):
-            remove_stale_temporaries(folder)
+
+def build_and_run(
+    model_name,
+    cfg,
+    datamodule,
+    task,
+    trainer_cfg,
+    callbacks,
+    run_dir,
+    checkpoint,
+    made,
+    *,
+    quiet,
+    test,
+    validating,
+    live_plot,
+    model_summary,
+    save,
+) -> Result:
+    """The trainer built for the run directory chosen, the run, its evaluation and summary."""
+    data_name = cfg["data"]["name"]
     try:
         built = build_trainer(
             trainer_cfg,
@@ -700,9 +788,6 @@ def train_and_test(
             raise
         # (nothing to resume from: say what stopped, not where it was saved)
         raise Stopped(f"{str(stop).split('; ')[0]}; nothing was kept (save=False)", stop.exit_code) from None
-    finally:
-        if not save:
-            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def imports_warning(cfg: dict[str, Any]) -> str:
@@ -737,14 +822,21 @@ def shown_in_display(progress: Any, run: Any) -> Result:
 def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, made, quiet, test, saved) -> Result:
     """Fit with the trainer built, evaluate, write the summary (``train_and_test``'s second half);
     ``saved`` False: write nothing (``run_dir`` is a temporary folder)."""
-    from zoo.checkpoint import atomic_write_text
+    from zoo.checkpoint import atomic_write_text, cannot_write, is_write_error
     from zoo.config import dump_yaml
 
     data_name = cfg["data"]["name"]
     if launched_rank() == 0 and saved:
         if not quiet and not hasattr(built.progress, "finish"):  # (a notebook's display shows it)
             print(f"run_dir: {run_dir}", flush=True)
-        atomic_write_text(run_dir / "config.yaml", imports_warning(cfg) + dump_yaml(cfg))
+        try:
+            atomic_write_text(run_dir / "config.yaml", imports_warning(cfg) + dump_yaml(cfg))
+        except OSError as err:
+            if not is_write_error(err):
+                raise
+            if made:
+                shutil.rmtree(run_dir, ignore_errors=True)  # (nothing trained yet: nothing to keep)
+            raise cannot_write("the recipe", err) from None
 
     trainer = built.trainer
     # Lightning's own launcher (--trainer.devices N) starts the other processes inside fit(), by
@@ -757,6 +849,16 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
         if made and trainer.is_global_zero:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    except OSError as err:  # (a full disk, a folder made read-only: what was written before stays whole)
+        if not is_write_error(err):
+            raise
+        what = "the checkpoint" if str(err.filename or "").endswith(".ckpt") else "the run's record"
+        kept = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
+        whole = f"{', '.join(kept)} in {run_dir / 'checkpoints'} whole" if kept else "no checkpoint written yet"
+        raise DataError(
+            f"{cannot_write(what, err)}; the run stopped ({whole}); when it can write again: "
+            + resume_hint(model_name, run_dir)
+        ) from None
     finally:
         if shared is None:
             os.environ.pop(RUN_DIR_ENV, None)
@@ -796,6 +898,9 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
             run_dir=run_dir,
             checkpoint=best,
         ) from exit_
+    # What comes after a finished training (pictures, vectors, the summary's file) is skipped with a note
+    # when the machine refuses to write it: the trained checkpoints are what the run is for.
+    extras = after_training(run_dir, saved)
     summary = {
         "model": model_name,
         "data": data_name,
@@ -805,7 +910,10 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
         "sample_unit": task.sample_unit,
         "val": _strip_prefix(val[0] if val else {}, "val_"),
         **({"test": _strip_prefix(tested[0] if tested else {}, "test_")} if test else {}),
-        **(task.write_artifacts(run_dir, held_out="test" if test else "val") if saved else {}),
+        **(
+            extras("its pictures and files", lambda: task.write_artifacts(run_dir, held_out="test" if test else "val"))
+            or {}
+        ),
         "run_dir": str(run_dir) if saved else None,
         "checkpoint": str(best) if best and saved else None,
         # the metric that chose the tested checkpoint (train_loss without validation data); None: the last
@@ -816,9 +924,32 @@ def run_built(built, model_name, cfg, datamodule, task, run_dir, checkpoint, mad
     if stopped_at is not None:
         summary["stopped_early_at_epoch"] = stopped_at
     if trainer.is_global_zero and saved:
-        finish_tensorboard(loggers, run_dir, cfg, summary)
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        extras("its TensorBoard log", lambda: finish_tensorboard(loggers, run_dir, cfg, summary))
+        text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+        extras("summary.json", lambda: atomic_write_text(run_dir / "summary.json", text))
     return Result(summary=summary, run_dir=run_dir if saved else None, task=task.eval(), metrics=history, config=cfg)
+
+
+def after_training(run_dir: Path, saved: bool):
+    """A function that runs one of a finished run's extras (``what``, ``write()``) and returns its result,
+    or, when the machine refuses the write (a full disk, a read-only folder), notes what was skipped and
+    returns None. Nothing runs for a run that keeps nothing."""
+    from zoo.checkpoint import cannot_write, is_write_error
+
+    def extra(what: str, write: Any) -> Any:
+        if not saved:
+            return None
+        try:
+            return write()
+        except OSError as err:
+            if not is_write_error(err):
+                raise
+            console.note(
+                f"zoo: {cannot_write(what, err)}; skipped (the trained checkpoints are in {run_dir / 'checkpoints'})"
+            )
+            return None
+
+    return extra
 
 
 def fit_explained(trainer, task, datamodule, checkpoint, cfg, model_name, run_dir) -> None:

@@ -20,6 +20,19 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def add_import_option(parser: argparse.ArgumentParser) -> None:
+    """``--import MODULE_OR_FILE`` (repeatable, into ``args.imports``): every command that trains or loads
+    a run takes the modules that register a user's own models, as ``zoo.train`` did."""
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
+    )
+
+
 def debugging(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("ZOO_DEBUG") not in (None, "", "0")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from zoo.commands import OneLineParser, command_main
+from zoo.commands import OneLineParser, add_import_option, command_main
 
 PROG = "zoo.export"
 FORMATS = ("onnx", "pt2")  # (zoo.exporting.FORMATS, without importing it for --help and usage errors)
@@ -39,14 +39,7 @@ def export(argv: list[str]) -> int:
         "--out",
         help="the file to write (default: MODEL-WEIGHTS.onnx here, RUN_DIR/MODEL.onnx, or beside the checkpoint)",
     )
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE_OR_FILE",
-        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
-    )
+    add_import_option(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
 

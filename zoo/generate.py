@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo.commands import OneLineParser, command_main
+from zoo.commands import OneLineParser, add_import_option, command_main
 from zoo.errors import UsageError
 
 PROG = "zoo.generate"
@@ -27,14 +27,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--top_k", type=int, default=None, help="sample only among the k likeliest tokens")
     parser.add_argument("--seed", type=int, default=None, help="make the output repeatable")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE_OR_FILE",
-        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
-    )
+    add_import_option(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     if args.length < 0:

@@ -35,7 +35,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from zoo.commands import OneLineParser, command_main
+from zoo.commands import OneLineParser, add_import_option, command_main
 from zoo.errors import DataError, UsageError
 from zoo.records import spreadsheet_safe
 
@@ -63,14 +63,7 @@ def parse(argv: list[str]):
         "--encoding", default=None, help="tables: the files' text encoding (default: the training file's, as read)"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE_OR_FILE",
-        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
-    )
+    add_import_option(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     if args.list:

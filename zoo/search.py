@@ -553,16 +553,10 @@ class Retry:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie: dead all the same
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    """Whether a worker's process runs on this machine (a zombie, killed and not reaped, does not)."""
+    from zoo.checkpoint import process_alive
+
+    return process_alive(pid)
 
 
 def worker_of(trial: Any) -> tuple[str, int | None]:

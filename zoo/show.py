@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zoo.commands import OneLineParser, command_main
+from zoo.commands import OneLineParser, add_import_option, command_main
 from zoo.errors import UsageError
 
 PROG = "zoo.show"
@@ -29,14 +29,7 @@ def show(argv: list[str]) -> int:
     parser.add_argument("model", help="a shipped weight (lenet:fashion-mnist), a run directory or a checkpoint")
     parser.add_argument("images", nargs="*", help="a few images to show a CNN's feature maps of")
     parser.add_argument("--out", type=Path, default=Path("."), help="the folder to write into (default: here)")
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE_OR_FILE",
-        help="a module or .py file that registers your own model (as zoo.train took it); repeatable",
-    )
+    add_import_option(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
 

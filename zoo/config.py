@@ -27,7 +27,19 @@ from zoo.errors import UsageError, option
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``1e-3`` as a float (YAML 1.1 insists on ``1.0e-3``)."""
+    """SafeLoader that reads ``1e-3`` as a float (YAML 1.1 insists on ``1.0e-3``), and refuses aliases.
+
+    A recipe is plain data, written out: an alias (``*name``) re-uses a node, and nested aliases make a
+    few hundred bytes stand for billions of values (the "billion laughs"), which copying or checking the
+    recipe would then build. So an alias is refused where the file has it."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a recipe: write the value out", mark
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.add_implicit_resolver(
@@ -114,14 +126,39 @@ def matches(value: Any, annotation: Any) -> bool:
             return len(value) == len(args) and all(matches(v, a) for v, a in zip(value, args))
         return not args or all(matches(v, args[0]) for v in value)
     if origin in (dict, collections.abc.Mapping) or annotation is dict:
-        return isinstance(value, dict)
+        return isinstance(value, dict) and plain_data(value)
     if annotation is list:
-        return isinstance(value, (list, tuple))
+        return isinstance(value, (list, tuple)) and plain_data(value)
     if inspect.isclass(annotation):
         # A value from YAML or the command line is never an instance of a class such as torch.Tensor or
         # Lightning's Accelerator, so "float | Tensor" takes floats only (and "fast" is refused here,
         # not by torch with a traceback).
         return isinstance(value, annotation) or (annotation is Path and isinstance(value, str))
+    return True
+
+
+#: how large a dict- or list-typed option's value may be: its values' count, and its nesting
+MOST_VALUES, MOST_DEPTH = 100_000, 20
+
+
+def plain_data(value: Any) -> bool:
+    """Whether ``value`` is plain data a recipe can hold (text keys; text, numbers, booleans, None, lists
+    and dicts of them), of at most ``MOST_VALUES`` values nested at most ``MOST_DEPTH`` deep: an option
+    typed ``dict`` or ``list`` takes what its constructor can use, not any object or any size."""
+    count, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MOST_VALUES or depth > MOST_DEPTH:
+            return False
+        if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                return False
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, (list, tuple)):
+            stack += [(v, depth + 1) for v in item]
+        elif not (item is None or isinstance(item, (str, int, float, bool))):
+            return False
     return True
 
 

@@ -198,7 +198,7 @@ def test_a_table_model_names_rows_as_the_file_and_measures_itself_on_labelled_ro
     assert predict([str(run), str(wrong)]) == 1 and said in capsys.readouterr().err
     with pytest.raises(zoo.DataError, match=said):
         zoo.load_checkpoint(run).predict(str(wrong))
-    with pytest.raises(zoo.DataError, match="column 'size' is --data.numeric but holds text: row 5 'big'"):
+    with pytest.raises(zoo.DataError, match="column 'size' is data.numeric but holds text: row 5 'big'"):
         fit(
             tmp_path,
             "--data.name",

@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -152,15 +153,19 @@ def test_the_playground_command_starts_and_stops():
         cwd=ROOT,
         env=checkout_env(),
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
         lines = [server.stdout.readline() for _ in range(3)]
-        assert "http://127.0.0.1:" in lines[2] and "token=" in lines[2], lines
+        url = lines[2].strip()
+        assert url.startswith("http://127.0.0.1:") and "token=" in url, lines
+        with urllib.request.urlopen(url, timeout=60) as response:  # the page, served
+            assert response.status == 200 and b"playground" in response.read()
     finally:
         server.send_signal(signal.SIGINT)
-        server.communicate(timeout=60)
-    assert server.returncode == 0
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 0 and "Traceback" not in stderr, stderr[-2000:]
 
 
 def outputs_of(source: str) -> tuple[ast.Module, list[str]]:
@@ -191,8 +196,9 @@ def test_the_python_example_runs_as_a_notebook_would(tmp_path, monkeypatch):
     tree, shown = outputs_of(match.group(1))
     names = {"_out": []}
     exec(compile(tree, "README.md", "exec"), names)
-    values = dict(zip(shown, names["_out"]))
-    table = values["zoo.compare(small, deep)"].table  # the option that differs, the figures side by side
+    assert [s.split("(")[0] for s in shown] == ["zoo.compare", "task.predict"]
+    comparison, predicted = names["_out"]
+    table = comparison.table  # the option that differs, the figures side by side
     assert list(table["model.hidden"]) == [[8], [32, 32, 32]] and "test_acc" in table
-    assert values['task.predict(["examples/clothes/Bag/test-09992.png"])'] == ["Bag"]
+    assert predicted == ["Bag"]
     assert Path(names["small"].run_dir).parent == tmp_path / "runs"

@@ -810,3 +810,30 @@ def test_the_printed_url_and_the_warning_say_where_the_server_listens(host, url,
     else:
         assert warning in warned and "anyone who can reach this machine on port 8800" in warned
         assert not loopback(host)
+
+
+def test_a_flood_read_late_now_and_then_is_still_a_flood():
+    """Pace.behind, on a fake clock: a flood read slower than the pace now and then (a busy server) still
+    builds up past MESSAGE_PATIENCE; a person's clicks, however many over time, never do."""
+    import asyncio
+
+    from zoo.playground.server import MESSAGE_PATIENCE, Pace
+
+    def worst(gaps: list[float]) -> int:
+        now = [0.0]
+
+        async def sleep(seconds: float) -> None:
+            now[0] += seconds
+
+        async def read() -> int:
+            pace, most = Pace(20, 40, clock=lambda: now[0], sleep=sleep), 0
+            for gap in gaps:
+                now[0] += gap
+                await pace.take()
+                most = max(most, pace.behind)
+            return most
+
+        return asyncio.run(read())
+
+    assert worst([0.0] * 40 + [0.0, 0.0, 0.06] * 150) > MESSAGE_PATIENCE  # now and then reached late
+    assert worst([0.0] * 40 + [0.3] * 500 + [0.0] * 30 + [0.2] * 100) < MESSAGE_PATIENCE / 2  # bursts, clicks

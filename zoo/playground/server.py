@@ -29,7 +29,7 @@ import json
 import secrets
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -294,23 +294,29 @@ class Pace:
     had to wait, one down for one that did not. (Not reset by one that did not: on a busy machine the
     server reads a flood slower than the pace now and then, and the flood has not stopped.)"""
 
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst = rate, burst
-        self.tokens, self.last, self.behind = float(burst), time.monotonic(), 0
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.rate, self.burst, self.clock, self.sleep = rate, burst, clock, sleep
+        self.tokens, self.last, self.behind = float(burst), clock(), 0
 
     async def take(self) -> bool:
         """Wait until the next message may be read; whether it had to wait."""
         waited = False
         while True:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
             self.last = now
-            if self.tokens >= 1:
-                self.tokens -= 1
+            if self.tokens >= 1 - 1e-9:  # (a sleep of exactly the time a token takes may come back a hair short)
+                self.tokens = max(0.0, self.tokens - 1)
                 self.behind = self.behind + 1 if waited else max(0, self.behind - 1)
                 return waited
             waited = True
-            await asyncio.sleep((1 - self.tokens) / self.rate)
+            await self.sleep((1 - self.tokens) / self.rate)
 
 
 class Outbox:

@@ -56,9 +56,9 @@ MAX_NEURONS = 32
 MAX_EPOCHS_PER_FRAME = 20
 MAX_STEPS_PER_FRAME = 2000  # a frame trains whole epochs, as many as fit (at least one epoch)
 # Seconds of training a page's thread does before it lets a waiting page's thread take its turn (Turns).
-# About one frame of the Playground's start (25 steps of about 0.7 ms and a snapshot of about 10 ms): each
-# playing page still draws a frame a turn, and with the default 4 pages a change waits at most 3 turns,
-# 60 ms, for its thread, within the 150 ms a change may take to show.
+# About one frame of the Playground's start (25 steps of about 0.7 ms): a playing page still draws a frame
+# in a turn or two, and a turn ends within 20 ms of training plus a snapshot (8-15 ms), so with the
+# default 4 pages a change waits for at most 3 others' turns, about 100 ms, within the 150 ms it may take.
 TURN_SECONDS = 0.02
 GRID = 64  # the decision surface: GRID x GRID cells over the plane
 NEURON_GRID = 20  # each neuron's picture
@@ -424,9 +424,10 @@ class Turns:
     Why: Python runs one thread's Python code at a time, and a thread that spends long stretches in
     Python (one page answering a flood of ``recipe`` messages, say) leaves another that calls torch a
     hundred times a step (each call gives the interpreter up and waits to get it back) waiting each
-    time: one page flooding took another from 100 frames a second to 2 (scripts/bench_playground.py).
-    In turns each page gets its share, whatever the others ask for, and nothing runs less in all: the
-    threads could not run Python side by side anyway.
+    time: one page flooding took another from 128 frames a second to 4 on 2 cores, and from 74 to 0.3
+    on 16 (scripts/bench_playground.py --flood). In turns each page gets its share, whatever the others
+    ask for, and nothing runs less in all: the threads could not run Python side by side anyway (1, 2
+    and 4 pages training drew 69, 59 and 60 frames a second in all in turns, 63, 64 and 51 before).
     """
 
     def __init__(self, seconds: float = TURN_SECONDS):

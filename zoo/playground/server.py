@@ -75,7 +75,7 @@ DEFAULT_SESSIONS = 4
 # sends half a request, or a header a byte at a time, so the HTTP protocol below (GuardedHTTP) does.
 # Seconds for a whole HTTP request (head and body) to arrive, from its connection opening or the end of
 # the previous response; trickling bytes do not extend it. A browser sends the page's requests (under 2 KB
-# each) in one write: 10 s covers a link a thousand times slower than a slow phone's, and is the same
+# each) in one write: 10 s allows 200 bytes a second, slower than any link that works, and is the same
 # order as Apache's mod_reqtimeout (20 s for the head) while holding a stalled socket half as long.
 REQUEST_TIMEOUT = 10.0
 # Seconds an idle keep-alive connection stays open after a response (uvicorn's default): the page's three
@@ -97,8 +97,9 @@ WS_PING_SECONDS = 20.0
 
 # Messages a page may send a second, after a burst: a person clicking the page's controls sends a few a
 # second at most (its ranges send on release, not while dragged), and loading it sends two. Past that the
-# server reads that page's messages at this pace and tells it once; the rest wait in the page's own socket
-# (TCP holds the sender back) and cost the server nothing, so a flood does not take the others' time.
+# server reads that page's messages at this pace and tells it once; the rest wait (uvicorn reads up to
+# 256 KB ahead, then TCP holds the sender back) and cost the server next to nothing, so a flood does not
+# take the other pages' time.
 MESSAGE_RATE = 20.0
 MESSAGE_BURST = 40
 # How far behind a page's sending the server's reading may fall, in messages (5 s at the pace), before

@@ -319,7 +319,51 @@ def prepare(model_name: str, cfg: dict[str, Any], held: Any = None):
             **task_kwargs,
         ),
     )
+    filled = {k: v for k, v in model_kwargs.items() if k in described and k not in model_cfg}
+    check_model_takes_data(task, datamodule, model_name, filled)
     return datamodule, task
+
+
+def check_model_takes_data(task: Any, datamodule: Any, model_name: str, filled: dict[str, Any]) -> None:
+    """One sample of the data through the model, before any training: a model that does not take the
+    data's inputs (it names its input size otherwise than zoo fills it: ``n_inputs`` for ``in_features``)
+    or does not give one output per class or target is one line, not a traceback from inside Lightning.
+    (For the tasks whose model takes input rows or images and gives a row of numbers: classification
+    and regression.)"""
+    import torch
+
+    width = getattr(task, "num_classes", None) or len(getattr(task, "target_names", None) or [])
+    example = task.example_input(datamodule) if width else None
+    if example is None:
+        return
+    given = ", ".join(
+        f"{k}={v}"
+        for k, v in filled.items()
+        if k in ("in_features", "in_channels", "num_classes", "num_outputs", "input_size")
+    )
+    fills = f"zoo filled its constructor's {given} from the data" if given else "zoo filled none of its arguments"
+    if "in_features" not in filled and "in_channels" not in filled:
+        fills += "; name its input size in_features (feature rows) or in_channels (images) for zoo to fill it"
+    was_training = task.model.training
+    task.model.eval()  # (batch normalisation takes one sample only in eval mode)
+    try:
+        with torch.no_grad():
+            out = task.model(example)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(
+            f"model {model_name!r} does not take this data's inputs, {tuple(example.shape[1:])} a sample ({reason}); "
+            f"{fills}"
+        ) from None
+    finally:
+        task.model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != width:
+        shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+        one, many = ("class", "classes") if getattr(task, "num_classes", None) else ("target", "targets")
+        raise UsageError(
+            f"model {model_name!r} gives {shape} a sample, but the data has {width} {many}: its output must be "
+            f"one number per {one}, (batch, {width}); {fills}"
+        )
 
 
 def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None) -> tuple[Path, Path]:

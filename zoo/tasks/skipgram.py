@@ -32,15 +32,67 @@ from zoo.tasks.base import Task, require
 
 
 def gensim_benchmark(name: str) -> str:
-    from gensim.test.utils import datapath
+    """The path of a benchmark file that ships inside gensim, found without importing gensim (a second
+    and more of a run's start, for a file name)."""
+    import importlib.util
+    import os
 
-    return datapath(name)
+    return os.path.join(importlib.util.find_spec("gensim").submodule_search_locations[0], "test", "test_data", name)
 
 
-ANALOGY_VOCABULARY = 300_000  # gensim's restrict_vocab: questions with a rarer word are not asked
+BENCHMARK_VOCABULARY = 300_000  # gensim's restrict_vocab: pairs and questions with a rarer word are not asked
 
 
-def analogy_answers(vectors, questions: list[list[str]], block_floats: int = 1 << 24) -> tuple[int, int]:
+def upper_index(keys: list[str]) -> dict[str, int]:
+    """gensim's case-insensitive lookup: a word in upper case -> the id of its first (most frequent) spelling."""
+    return {key.upper(): i for i, key in reversed(list(enumerate(keys)))}
+
+
+def unit_rows(table: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (float32, as gensim's); a zero row stays zero."""
+    table = np.asarray(table, dtype=np.float32)
+    norms = np.linalg.norm(table, axis=1, keepdims=True)
+    return table / np.where(norms > 0, norms, 1)
+
+
+def word_pair_correlation(keys: list[str], table: np.ndarray, path: str) -> float:
+    """gensim's ``evaluate_word_pairs`` Spearman correlation (pairs of the first 300,000 words, upper
+    case, cosine similarity against the human scores), NaN where no pair is in the vocabulary."""
+    from scipy import stats
+
+    index = upper_index(keys[:BENCHMARK_VOCABULARY])
+    pairs, human = [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            try:
+                a, b, score = (word.upper() for word in line.split("\t"))
+                score = float(score)
+            except ValueError:
+                continue
+            if a in index and b in index:
+                pairs.append((index[a], index[b]))
+                human.append(score)
+    if not pairs:
+        return float("nan")
+    unit = unit_rows(table)
+    a, b = np.array(pairs).T
+    return float(stats.spearmanr(human, np.einsum("ij,ij->i", unit[a], unit[b]))[0])
+
+
+def write_word2vec_binary(path: Path, words: list[str], table: np.ndarray) -> None:
+    """word2vec's C binary format, byte for byte what gensim's ``save_word2vec_format(binary=True)``
+    writes for words numbered by frequency: "COUNT DIM\\n", then each word, a space and its float32s."""
+    with open(path, "wb") as f:
+        f.write(f"{len(words)} {table.shape[1]}\n".encode())
+        for word, row in zip(words, np.asarray(table, dtype=np.float32)):
+            f.write(f"{word} ".encode() + row.tobytes())
+
+
+def analogy_answers(
+    keys: list[str], table: np.ndarray, questions: list[list[str]], block_floats: int = 1 << 24
+) -> tuple[int, int]:
     """(asked, correct): gensim's ``evaluate_word_analogies`` (3CosAdd, case-insensitive, the first
     300,000 words), all questions at once. gensim asks ``most_similar`` one question at a time, a pass
     over every vector each (10 s of a run's end on a 15,000-word vocabulary); here a block of questions
@@ -48,13 +100,12 @@ def analogy_answers(vectors, questions: list[list[str]], block_floats: int = 1 <
     frequent) spelling stands for it; the answer is the first of the 5 nearest words to b - a + c, the
     question's three word vectors left out, whose upper case is none of a, b, c (and is the last of the
     5 if every one is)."""
-    keys = vectors.index_to_key[:ANALOGY_VOCABULARY]
-    index = {key.upper(): i for i, key in reversed(list(enumerate(keys)))}
+    keys = keys[:BENCHMARK_VOCABULARY]
+    index = upper_index(keys)
     asked = [[index[w] for w in q] for q in questions if all(w in index for w in q)]
     if not asked:
         return 0, 0
-    table = np.asarray(vectors.vectors[: len(keys)], dtype=np.float32)
-    unit = table / np.linalg.norm(table, axis=1, keepdims=True)
+    unit = unit_rows(table[: len(keys)])
     upper = [key.upper() for key in keys]
     ids = np.array(asked, dtype=np.int64)
     correct = 0
@@ -79,10 +130,10 @@ def analogy_answers(vectors, questions: list[list[str]], block_floats: int = 1 <
 def analogy_scores(vectors) -> dict[str, float]:
     """``analogy``: accuracy on the questions of questions-words.txt whose four words are all in the
     vocabulary (gensim skips the others), left out where none is; ``analogy_coverage``: the share of
-    all questions that were asked."""
+    all questions that were asked. ``vectors``: a gensim ``KeyedVectors`` (``index_to_key``, ``vectors``)."""
     with open(gensim_benchmark("questions-words.txt"), encoding="utf-8") as f:
         questions = [line.upper().split() for line in f if line.strip() and not line.startswith(":")]
-    asked, correct = analogy_answers(vectors, [q for q in questions if len(q) == 4])
+    asked, correct = analogy_answers(vectors.index_to_key, vectors.vectors, [q for q in questions if len(q) == 4])
     scores = {"analogy_coverage": asked / len(questions)}
     if asked:
         scores["analogy"] = correct / asked
@@ -270,26 +321,19 @@ class SkipGramTask(Task):
 
     def similarity_scores(self, analogies: bool) -> dict[str, float]:
         """Spearman correlation on wordsim353 and simlex999 (NaN where none of a benchmark's words are in
-        the vocabulary) and, with ``analogies``, the analogy scores (``analogy_scores``)."""
-        import logging
+        the vocabulary) and, with ``analogies``, the analogy scores (``analogy_scores``): gensim's
+        evaluation, computed here on the tables as they are (gensim is not imported for it)."""
+        import types
         import warnings
 
-        vectors = self.keyed_vectors()
-        logging.getLogger("gensim").setLevel(logging.WARNING)
-        benchmarks = {
-            "wordsim353": lambda: vectors.evaluate_word_pairs(gensim_benchmark("wordsim353.tsv"))[1][0],
-            "simlex999": lambda: vectors.evaluate_word_pairs(gensim_benchmark("simlex999.txt"))[1][0],
-        }
+        table = self.model.input.weight.detach().float().cpu().numpy()
         scores = {}
-        for name, evaluate in benchmarks.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # scipy warns on constant input (untrained vectors)
-                try:
-                    scores[name] = float(evaluate())
-                except (ValueError, ZeroDivisionError):  # no benchmark word in this vocabulary
-                    scores[name] = float("nan")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns on constant input (untrained vectors)
+            for name, file in (("wordsim353", "wordsim353.tsv"), ("simlex999", "simlex999.txt")):
+                scores[name] = word_pair_correlation(self.vocab, table, gensim_benchmark(file))
         if analogies:
-            scores.update(analogy_scores(vectors))
+            scores.update(analogy_scores(types.SimpleNamespace(index_to_key=self.vocab, vectors=table)))
         return scores
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -335,7 +379,7 @@ class SkipGramTask(Task):
         if not self.trainer.is_global_zero:
             return {}
         path = run_dir / "vectors.bin"
-        self.keyed_vectors().save_word2vec_format(str(path), binary=True)
+        write_word2vec_binary(path, self.vocab, self.model.input.weight.detach().float().cpu().numpy())
         self.write_pictures(run_dir, title=run_dir.name)
         out = {"vectors": str(path)}
         notes = {"vectors_note": self.too_little_text(self.corpus_words * max(1, self.trainer.current_epoch))}

@@ -31,7 +31,7 @@ extensions = [
     "zoo_docs",  # docs/_ext/zoo_docs.py: every command's --help, the options from zoo/schema.json, the recipes
 ]
 
-exclude_patterns = ["_build", "_ext", "images", "tune", "**/.ipynb_checkpoints", "**/runs", "**/studies"]
+exclude_patterns = ["_build", "_ext", "_static", "images", "tune", "**/.ipynb_checkpoints", "**/runs", "**/studies"]
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 # --- MyST ---------------------------------------------------------------------------------------------
@@ -40,6 +40,10 @@ myst_heading_anchors = 3  # [text](#a-heading) and [text](page.md#a-heading) lin
 
 # --- the lessons: executed at every build ----------------------------------------------------------------
 nb_execution_mode = "off" if os.environ.get("ZOO_DOCS_EXECUTE", "1") == "0" else "force"
+if nb_execution_mode == "off":
+    # Unexecuted, a lesson's cells are highlighted as plain Python (the kernel says "IPython" only when it runs),
+    # and IPython's own syntax in them (`!command`) is not a reason to fail the quick build.
+    suppress_warnings.append("misc.highlighting_failure")
 nb_execution_raise_on_error = True  # a failing cell, a lesson's assert among them, fails the build
 # Seconds a cell may take: each lesson's budget is 3 minutes on 2 cores. ZOO_DOCS_TIMEOUT=600 lets a build on
 # a machine busy with other work finish (the budget holds for an idle one).
@@ -65,7 +69,8 @@ nitpick_ignore_regex = [
 # --- the pages ----------------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = "zoo"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["zoo.css"]  # a wider article: the pages hold code 100-120 characters wide
 html_last_updated_fmt = None
 html_theme_options = {
     "navigation_with_keys": False,

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, checkout_env, require, require_module
+from conftest import ROOT, checkout_env, require, require_module, run_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,6 +30,40 @@ ARTIFACTS = Path(os.environ.get("ZOO_TEST_ARTIFACTS", ROOT / "runs" / "test-arti
 # The README's build command (tests/test_readme.py checks it is there), into a folder of this test's own.
 STRICT = ["-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", "docs"]
 LESSONS = sorted(p.stem for p in (ROOT / "docs" / "lessons").glob("[0-9]*.md"))
+
+
+def page_commands(module: str) -> list[tuple[str, list[str]]]:
+    """Each ``python -m MODULE ...`` line of the pages' bash blocks (the lessons run themselves): the page,
+    and the arguments after MODULE."""
+    found = []
+    for path in sorted((ROOT / "docs").rglob("*.md")):
+        if "lessons" in path.parts or "_build" in path.parts:
+            continue
+        for block in re.findall(r"```bash\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                words = shlex.split(line, comments=True)
+                if words[:3] == ["python", "-m", module]:
+                    found.append((str(path.relative_to(ROOT)), words[3:]))
+    return found
+
+
+# Commands on the pages that are not meant to resolve as they stand, and why.
+NOT_AS_THEY_STAND = {
+    "lenet --data.batch_sise 3": "a mistake on purpose: the page shows its one-line error",
+    "tiny_cnn --import tiny_cnn.py --trainer.max_epochs 5": "needs the page's file: test_user_model.py runs it",
+}
+
+
+def test_every_train_command_on_the_pages_resolves_its_recipe(tmp_path):
+    """What a reader copies from a page runs: each ``zoo.train`` command's options are checked as the run
+    would check them (``--print_config``; a placeholder such as ``runs/.../`` left out)."""
+    commands = page_commands("zoo.train")
+    assert len(commands) >= 30
+    for page, args in commands:
+        if " ".join(args) in NOT_AS_THEY_STAND or any("..." in a or "$(" in a for a in args):
+            continue
+        result = run_command(["zoo.train", *[a for a in args if a != "--print_config"], "--print_config"], tmp_path)
+        assert result.returncode == 0, (page, args, result.stderr[-1000:])
 
 
 @pytest.fixture(scope="module")

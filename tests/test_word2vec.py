@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 
 import zoo
-from conftest import run_command
+from conftest import run_command, run_python
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.nn.skipgram import draw_negatives, keep_thresholds, negative_table, subsample, window_pairs
@@ -270,6 +270,65 @@ def test_the_token_cache_is_the_same_from_any_number_of_workers_and_equals_gensi
         words for f in files for line in f.read_text(encoding="utf-8").split("\n") if (words := simple_preprocess(line))
     ]
     assert sentences == expected
+
+
+def test_long_lines_read_a_block_at_a_time_give_the_cache_whole_lines_give(tmp_path, monkeypatch):
+    """Lines of thousands of words read 64 bytes at a time (a megabyte in a run), by one to three
+    processes: the same token cache as whole lines read at once (its sentences cut every
+    max_sentence_length words of a line, as gensim does)."""
+    import random
+
+    from zoo.data import corpus
+
+    random.seed(0)
+    words = ["alpha", "beta", "déjà", "naïve", "x", "ΣΟΦΟΣ", "a_b", "__init__", "3rd", "zz"]
+    lines = [
+        " ".join(random.choice(words) + random.choice(["", ",", "  ", "\t", "\r"]) for _ in range(n))
+        for n in (0, 5, 3000, 1, 2500, 0, 1000, 999)
+    ]
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "a.txt").write_text("\n".join(lines) + "\nno line end " + "é" * 10, encoding="utf-8")
+    (tmp_path / "text" / "b.txt").write_text("more words\n\nend ü", encoding="utf-8")
+    files = corpus.corpus_files(tmp_path / "text")
+    for tokenizer in ("simple_preprocess", "whitespace", "lowercase"):
+        corpus.build_cache(files, tmp_path / f"{tokenizer}-whole", tokenizer, 1000, workers=1)
+        whole = [
+            (tmp_path / f"{tokenizer}-whole" / n).read_bytes() for n in ("tokens.i32", "sentences.i64", "vocab.tsv")
+        ]
+        monkeypatch.setattr(corpus, "BLOCK_BYTES", 64)
+        for workers in (1, 2, 3):
+            folder = tmp_path / f"{tokenizer}-{workers}"
+            corpus.build_cache(files, folder, tokenizer, 1000, workers=workers)
+            assert [(folder / n).read_bytes() for n in ("tokens.i32", "sentences.i64", "vocab.tsv")] == whole
+        monkeypatch.undo()
+    starts = np.frombuffer(whole[1], dtype=np.int64)
+    assert 1000 in np.diff(starts)  # (the long lines were cut into sentences)
+
+
+MEASURE_CORPUS = """
+import resource, sys
+from pathlib import Path
+from zoo.data import corpus
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+corpus.build_cache(corpus.corpus_files(Path(sys.argv[1])), Path(sys.argv[2]), "simple_preprocess", 10_000, workers=1)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_corpus_of_one_long_line_is_tokenised_in_bounded_memory(tmp_path):
+    """A corpus that is one line of 17 MB (3 million words) is read a megabyte at a time: the token cache
+    is built within 64 MB of memory, as for any corpus (whole, the line took 280 MB: a gigabyte, 5 GB)."""
+    import random
+
+    random.seed(0)
+    words = ["".join(random.choice("abcdefghij") for _ in range(random.randint(2, 8))) for _ in range(500)]
+    (tmp_path / "line.txt").write_text(" ".join(random.choice(words) for _ in range(3_000_000)), encoding="utf-8")
+    done = run_python(["-c", MEASURE_CORPUS, str(tmp_path / "line.txt"), str(tmp_path / "cache")], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 64 << 20, int(done.stdout) / 2**20
+    sentences = np.fromfile(tmp_path / "cache" / "sentences.i64", dtype=np.int64)
+    assert sentences[-1] == 3_000_000 and (np.diff(sentences) == 10_000).all()  # gensim's sentences of 10,000
 
 
 def test_two_processes_building_the_same_cache_both_succeed(tmp_path):

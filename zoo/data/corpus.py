@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from zoo import console
 from zoo.data.base import ResumableLoader, quiet_loader
 from zoo.data.text import default_corpus
 from zoo.errors import DataError, UsageError
@@ -82,6 +83,15 @@ def tokenize_block(text: str, tokenizer_name: str) -> list[list[str]]:
     return [line.split() for line in text.split("\n")[: -1 if text.endswith("\n") else None]]
 
 
+def next_line_start(f, size: int) -> int:
+    """Where the line after ``f``'s position starts (``size`` past the last one), read 64 KB at a time:
+    a corpus may be one line of a gigabyte."""
+    while block := f.read(1 << 16):
+        if (end := block.find(b"\n")) >= 0:
+            return f.tell() - len(block) + end + 1
+    return size
+
+
 def segments(files: list[Path], parts: int) -> list[list[tuple[Path, int, int]]]:
     """The corpus cut into ``parts`` runs of whole lines, in order: [(file, start byte, end byte), ...] each."""
     total = sum(f.stat().st_size for f in files)
@@ -93,8 +103,7 @@ def segments(files: list[Path], parts: int) -> list[list[tuple[Path, int, int]]]
         with open(file, "rb") as f:
             while part < parts - 1 and cuts[part] < offset + size:
                 f.seek(max(start, cuts[part] - offset))
-                f.readline()  # to the next line's start
-                end = min(f.tell(), size)
+                end = next_line_start(f, size)
                 out[part].append((file, start, end))
                 start, part = end, part + 1
         out[part].append((file, start, size))
@@ -102,9 +111,32 @@ def segments(files: list[Path], parts: int) -> list[list[tuple[Path, int, int]]]
     return out
 
 
+# Text is read this many bytes at a time: memory stays bounded whatever the length of a line.
+BLOCK_BYTES = 1 << 20
+WHITESPACE = (b" ", b"\t", b"\r", b"\x0b", b"\x0c")
+
+
+def cut_point(data: bytes) -> int:
+    """Where to end a block of text read from a file: after its last line end; in a line longer than a
+    block, after its last white space (no word spans a space); in a block without either (a megabyte
+    without a space), at a character boundary."""
+    if (end := data.rfind(b"\n")) >= 0:
+        return end + 1
+    if (space := max(data.rfind(c) for c in WHITESPACE)) >= 0:
+        return space + 1
+    end = len(data) - 1  # before the last character's first byte: it may not be whole yet (UTF-8)
+    while end > len(data) - 4 and end > 0 and data[end] & 0xC0 == 0x80:
+        end -= 1
+    return end if end > 0 else len(data)
+
+
 def tokenize_part(job: tuple[list[tuple[Path, int, int]], str, int, Path]) -> tuple[list[str], np.ndarray, int]:
     """One worker's share: its lines' words as ids of its own (first seen, first numbered) into
-    ``PREFIX.i32``, each sentence's length into ``PREFIX.len``; returns its words and their counts."""
+    ``PREFIX.i32``, each sentence's length into ``PREFIX.len``; returns its words and their counts.
+
+    The text is read ``BLOCK_BYTES`` at a time, each block ending at a line end, or, in a longer line, at
+    a space: a line's words may come from several blocks, and its sentences (``max_sentence_length``
+    words each, then the rest) are cut as they come."""
     part, tokenizer_name, max_sentence_length, prefix = job
     ids: dict[str, int] = {}
     counts = np.zeros(0, dtype=np.int64)
@@ -112,19 +144,27 @@ def tokenize_part(job: tuple[list[tuple[Path, int, int]], str, int, Path]) -> tu
         for file, start, end in part:
             with open(file, "rb") as f:
                 f.seek(start)
-                position = start
+                position, carry = start, b""  # carry: the start of a line the last block cut
+                open_sentence = 0  # words of the line's current sentence already written
                 while position < end:
-                    block = f.read(min(1 << 20, end - position))
-                    if position + len(block) < end and not block.endswith(b"\n"):
-                        block += f.readline()  # (whole lines only)
-                    text = decode_block(file, block, position)
+                    block = f.read(min(BLOCK_BYTES, end - position))
                     position += len(block)
+                    data = carry + block
+                    cut = cut_point(data) if position < end else len(data)
+                    text = decode_block(file, data[:cut], position - len(data))
+                    carry = data[cut:]
+                    lines = tokenize_block(text, tokenizer_name)
+                    continues = position < end and not text.endswith("\n")  # (its last line goes on)
                     tokens, sentence_lengths = array("i"), array("q")
-                    for words in tokenize_block(text, tokenizer_name):
-                        for begin in range(0, len(words), max_sentence_length):
-                            piece = words[begin : begin + max_sentence_length]
-                            tokens.extend([ids.setdefault(word, len(ids)) for word in piece])  # new word: next id
-                            sentence_lengths.append(len(piece))
+                    for k, words in enumerate(lines):
+                        tokens.extend([ids.setdefault(word, len(ids)) for word in words])  # new word: next id
+                        open_sentence += len(words)
+                        while open_sentence >= max_sentence_length:
+                            sentence_lengths.append(max_sentence_length)
+                            open_sentence -= max_sentence_length
+                        if open_sentence and not (continues and k == len(lines) - 1):
+                            sentence_lengths.append(open_sentence)
+                            open_sentence = 0
                     block_ids = np.frombuffer(tokens, dtype=np.int32)
                     block_ids.tofile(raw)
                     added = np.bincount(block_ids, minlength=len(ids))  # counted per block, not per word
@@ -159,9 +199,7 @@ def tokenize_parts(jobs: list, workers: int, size: int) -> list[tuple[list[str],
     try:
         return pool.map_async(tokenize_part, jobs).get(timeout=STALL_SECONDS + size / 1e6)
     except multiprocessing.TimeoutError:
-        import sys
-
-        print("zoo: the tokenising processes stalled; tokenising in this process instead", file=sys.stderr)
+        console.note("zoo: the tokenising processes stalled; tokenising in this process instead")
         return [tokenize_part(job) for job in jobs]
     finally:
         pool.terminate()
@@ -178,8 +216,10 @@ def decode_block(file: Path, block: bytes, position: int) -> str:
         except UnicodeDecodeError as err:
             bad = err.start
             reason = f"line {{line}} is not UTF-8 (byte 0x{block[bad]:02x}); re-encode the corpus as UTF-8"
+    line = block[:bad].count(b"\n") + 1
     with open(file, "rb") as f:
-        line = f.read(position).count(b"\n") + block[:bad].count(b"\n") + 1
+        for start in range(0, position, BLOCK_BYTES):  # (the lines before, a block at a time)
+            line += f.read(min(BLOCK_BYTES, position - start)).count(b"\n")
     raise DataError(f"{file} " + reason.format(line=line))
 
 
@@ -229,9 +269,11 @@ def build_cache(
                 with open(f"{prefix}.i32", "rb") as raw:
                     for block in iter(lambda: raw.read(4 << 20), b""):
                         final[np.frombuffer(block, dtype=np.int32)].tofile(out)
-                lengths = np.fromfile(f"{prefix}.len", dtype=np.int64)
-                (written + np.cumsum(lengths)).tofile(sentences)  # where each sentence ends
-                written += int(lengths.sum())
+                with open(f"{prefix}.len", "rb") as part_lengths:
+                    for block in iter(lambda: part_lengths.read(4 << 20), b""):
+                        ends = written + np.cumsum(np.frombuffer(block, dtype=np.int64))
+                        ends.tofile(sentences)  # where each sentence ends
+                        written = int(ends[-1])
                 Path(f"{prefix}.i32").unlink()
                 Path(f"{prefix}.len").unlink()
         words = list(ids)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from conftest import run_command
+from conftest import run_command, run_python
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.data.text import EOS, UNK, LaneBatches, LaneOrder, detokenize, tokenize
@@ -315,3 +315,79 @@ def test_impossible_sampling_prompt_and_splits_fail_before_training(tmp_path, cl
         "lstm", "--data.path", str(path), "--data.test_split", "0", "--trainer.default_root_dir", str(root)
     )
     assert status == 2 and "data.test_split must be between 0 and 1 (exclusive), got 0" in err
+
+
+def test_a_file_read_a_piece_at_a_time_is_the_text_read_whole(tmp_path, monkeypatch):
+    """Pieces of 50 characters (a megabyte in a run) cut at line ends, or at a space in a longer line:
+    the same tokens, vocabulary and splits as the whole text tokenised at once, at both levels, with
+    CRLF line ends, a byte-order mark, a line separator, Greek capitals lowercased, a .gz file and
+    a folder of files."""
+    import gzip
+
+    from zoo.data import text as text_module
+
+    long_line = " ".join(f"w{k % 37}" for k in range(400))  # (no line end for 1,600 characters)
+    first = 'ΟΔΟΣ ΣΟΦΟΣ said: "Don\'t," he said.\r\n' * 30 + long_line + "\u2028after\x0cform feed\n\n"
+    second = "\ufeffThe second file's text, ending without a line end." + " more" * 60
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_text(first, encoding="utf-8", newline="")
+    (folder / "b.txt").write_text(second, encoding="utf-8")
+    whole_texts = {folder: first + "\n" + second[1:]}  # (files joined by a line end; no byte-order mark)
+    with gzip.open(tmp_path / "c.txt.gz", "wt", encoding="utf-8", newline="") as f:
+        f.write(first)
+    whole_texts[tmp_path / "c.txt.gz"] = first
+    monkeypatch.setattr(text_module, "BLOCK_CHARS", 50)
+    monkeypatch.setattr(text_module, "BLOCK_BYTES", 64)
+    for path, whole in whole_texts.items():
+        for options in (
+            dict(level="char"),
+            dict(level="char", lowercase=True),
+            dict(level="word", min_count=1),
+            dict(level="word", tokenizer="whitespace", lowercase=True, min_count=2),
+        ):
+            dm = DATASETS.get("text")(path=str(path), seq_len=4, **options)
+            dm.setup("fit")
+            level = options["level"]
+            tokens = tokenize(whole, level, options.get("tokenizer", "words"), options.get("lowercase", False))
+            n_val, n_test = int(len(tokens) * 0.05), int(len(tokens) * 0.05)
+            train = tokens[: len(tokens) - n_val - n_test]
+            kept = {t for t in train if train.count(t) >= options.get("min_count", 1)}
+            assert set(dm.vocab) - {UNK} == kept, (path, options)
+            ids = torch.cat([dm.split_ids[s] for s in ("train", "val", "test")])
+            assert [dm.vocab[i] for i in ids.tolist()] == [t if t in kept else UNK for t in tokens], (path, options)
+            assert [len(dm.split_ids[s]) for s in ("val", "test")] == [n_val, n_test]
+
+
+MEASURE_TEXT = """
+import resource, sys
+from zoo.data.text import TextDataModule
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+dm = TextDataModule(path=sys.argv[1], level=sys.argv[2])
+dm.setup("fit")
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(sum(len(ids) for ids in dm.split_ids.values()), grown * 1024, dm.split_ids["train"].element_size())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level, end", [("char", "\n"), ("word", " ")])
+def test_a_large_compressed_text_or_one_long_line_is_read_in_bounded_memory(tmp_path, level, end):
+    """20 MB of text in a 0.1 MB .gz file, as lines (characters) or as one line (words): memory grows by
+    the token ids the model trains on (2 bytes a token) and at most 64 MB besides, whatever the size of
+    the text, not by copies of it (it took 400 MB for the characters, 250 for the words)."""
+    import gzip
+    import random
+
+    random.seed(0)
+    words = ["".join(random.choice("abcdefghij") for _ in range(random.randint(2, 8))) for _ in range(300)]
+    line = " ".join(random.choice(words) for _ in range(2000))
+    path = tmp_path / "big.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as f:
+        for _ in range(1500):
+            f.write(line + end)
+    done = run_python(["-c", MEASURE_TEXT, str(path), level], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tokens, grown, size = map(int, done.stdout.split())
+    assert tokens > (3_000_000 if level == "word" else 17_000_000) and size == 2
+    assert grown < tokens * size + (64 << 20), (grown / 2**20, tokens)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from conftest import run_command
+from conftest import run_command, run_python
 from zoo import resolve_recipe
 from zoo.data import DATASETS
 from zoo.data.text import EOS, UNK, count_tokens, detokenize, tokenize
@@ -94,6 +94,35 @@ def test_word_data_options_are_checked_and_kept(tmp_path):
             DATASETS.get("text")(path=str(path), level="word", **{option: value})
     with pytest.raises(zoo.UsageError, match="data.tokenizer"):
         resolve_recipe("lstm", overrides=["--data.tokenizer", "spaces"])
+
+
+def test_word_level_reads_words_seen_once_as_unk_unless_told_otherwise(tmp_path):
+    """At word level min_count is 2 unless set (the word recipe's): words seen once in the training text
+    read as <unk>, so <unk> is trained on, and a validation word the training text lacks reads as a
+    trained <unk>. Characters keep every one; an explicit min_count 1 keeps every word."""
+    path = tmp_path / "t.txt"
+    path.write_text("one rare line\n" + "the cat sat on the mat\n" * 30 + "the cat sat\n" * 5, encoding="utf-8")
+    dm = DATASETS.get("text")(path=str(path), level="word", seq_len=4)
+    dm.setup("fit")
+    assert dm.report["min_count"] == 2 and dm.report["unk"]["train"] == 3 and UNK in dm.vocab
+    assert dm.token_counts[dm.vocab.index(UNK)] == 3  # (its count: what it is trained on)
+    told = DATASETS.get("text")(path=str(path), level="word", seq_len=4, min_count=1)
+    told.setup("fit")
+    assert told.report["unk"]["train"] == 0 and {"one", "rare", "line"} <= set(told.vocab)
+    chars = DATASETS.get("text")(path=str(path), seq_len=4)
+    chars.setup("fit")
+    assert chars.min_count == 1 and chars.report["unk"]["train"] == 0 and set("one rare line") <= set(chars.vocab)
+
+
+@pytest.mark.slow
+def test_the_lstm_recipe_at_word_level_leaves_min_count_to_the_level(tmp_path):
+    """python -m zoo.train lstm --data.level word: the recipe (its options as the commands read them,
+    from zoo/schema.json) sets no min_count, so the level's is used."""
+    import yaml
+
+    done = run_python(["-m", "zoo.train", "lstm", "--data.level", "word", "--print_config"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load(done.stdout)["data"]["min_count"] is None
 
 
 def test_character_vocabulary_keeps_its_order_and_checkpoint_keys(tmp_path):

@@ -133,7 +133,7 @@ class LanguageModelTask(SupervisedTask):
 
     def example_input(self, datamodule: Any) -> torch.Tensor | None:
         ids = getattr(datamodule, "split_ids", {}).get("train")
-        return None if ids is None else ids[: datamodule.seq_len][None]
+        return None if ids is None else ids[: datamodule.seq_len][None].long()
 
     def make_metrics(self) -> dict[str, Metric]:
         return {"acc": TokenAccuracy(self.vocab_size, average="micro", validate_args=False)}

@@ -204,7 +204,8 @@ def test_a_how_to_page_shows_its_pictures(page, server):
     sources = page.evaluate("() => [...document.images].map(i => i.getAttribute('src'))")
     assert any("lenet_filters" in s for s in sources) and any("lenet_feature_maps" in s for s in sources)
     assert pictures_loaded(page) == []
-    page.screenshot(path=str(ARTIFACTS / "site-howto.png"), full_page=False)
+    page.locator("img[src*='lenet_feature_maps']").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "site-howto.png"))
 
 
 def test_a_lesson_shows_the_pictures_its_cells_drew(page, server):

@@ -190,6 +190,11 @@ def test_resuming_with_no_epochs_left_says_what_the_checkpoint_reached(tmp_path)
             resume=run.run_dir,
             quiet=True,
         )
+    # Stopped after its last epoch's checkpoint but before the test and summary: resuming finishes it.
+    (run.run_dir / "summary.json").unlink()
+    finished = zoo.fit("mlp", overrides=options, resume=run.run_dir, quiet=True)
+    assert finished.run_dir == run.run_dir and (run.run_dir / "summary.json").is_file()
+    assert finished.summary["test"] == run.summary["test"] and finished.summary["epochs"] == 3
 
 
 def test_a_run_directory_is_written_by_one_process_at_a_time(tmp_path):

@@ -202,7 +202,7 @@ def test_works_installed_from_a_wheel_in_an_unrelated_folder(tmp_path):
     # The Playground's page ships in the wheel too: its assets are served from the installed package.
     page = (
         "from starlette.testclient import TestClient; from zoo.playground import server; "
-        "c = TestClient(server.make_app('t')); print(server.__file__); "
+        "c = TestClient(server.make_app('t'), base_url='http://127.0.0.1'); print(server.__file__); "
         "print(*(c.get(f'{u}?token=t').status_code for u in ('/', '/static/playground.js', '/static/playground.css')))"
     )
     served = subprocess.run([python, "-c", page], cwd=elsewhere, capture_output=True, text=True, env=env)

@@ -46,6 +46,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", imports: str | 
         with torch.device("meta"):
             shell = TASKS.get(task_name)(**copy.deepcopy(kwargs))
         shell.on_load_checkpoint(checkpoint)  # (may drop keys of older checkpoints from the state dict)
+    state = {k: v for k, v in state.items() if k in checkpoint["state_dict"]}
     check_shapes(path, {k: tuple(v.shape) for k, v in shell.state_dict().items()}, state)
     with rebuilding(path, task_name):
         task = TASKS.get(task_name)(**kwargs)

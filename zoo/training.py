@@ -409,7 +409,7 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
                 "give the options it was started with"
             )
         if cfg is not None:
-            more_to_train(candidate, checkpoint, cfg["trainer"])
+            more_to_train(candidate, checkpoint, cfg["trainer"], finished=(run_dir / "summary.json").is_file())
         return run_dir, candidate
     raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'} loads")
 
@@ -420,19 +420,21 @@ def short(value: Any, most: int = 60) -> str:
     return text if len(text) <= most else text[: most - 5] + " ...]" if text.startswith("[") else text[:most] + " ..."
 
 
-def more_to_train(path: Path, checkpoint: dict[str, Any], trainer_cfg: dict[str, Any]) -> None:
-    """A resumed run must have epochs or steps left: a checkpoint that reached the run's ``max_epochs``
-    (or ``max_steps``) is refused, saying what it reached and what to give to train on."""
+def more_to_train(path: Path, checkpoint: dict[str, Any], trainer_cfg: dict[str, Any], finished: bool) -> None:
+    """A resumed run must have something left to do: a checkpoint past the run's ``max_epochs`` (or
+    ``max_steps``), or one that reached them in a run that finished (its summary.json written), is
+    refused, saying what it reached and what to give to train on. A run stopped after its last epoch's
+    checkpoint but before its test and summary resumes to finish them."""
     progress = ((checkpoint.get("loops") or {}).get("fit_loop") or {}).get("epoch_progress") or {}
     epochs = (progress.get("current") or {}).get("processed", checkpoint.get("epoch", 0))
     steps = checkpoint.get("global_step", 0)
     max_epochs, max_steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps")
     reached = f"{path.name} has trained {epochs} epoch{'s' if epochs != 1 else ''} ({steps} steps)"
-    if max_steps not in (None, -1) and max_steps <= steps:
+    if max_steps not in (None, -1) and (max_steps < steps or max_steps == steps and finished):
         raise UsageError(
             f"{option('resume')}: {reached}; to train on, give {option('trainer.max_steps')} above {steps}"
         )
-    if max_epochs not in (None, -1) and max_epochs <= epochs:
+    if max_epochs not in (None, -1) and (max_epochs < epochs or max_epochs == epochs and finished):
         asked = (
             f"{'as many as' if max_epochs == epochs else 'more than'} {option('trainer.max_epochs')} {max_epochs} asks"
         )

@@ -213,7 +213,10 @@ def main() -> None:
         raise SystemExit(f"bench_words: no corpus at {args.corpus}")
     seconds = round(args.minutes * 60)
     datamodule, task = zoo.build("lstm", config=RECIPE, overrides=["--data.path", str(args.corpus)])
-    split_ids, vocab = datamodule.split_ids, datamodule.vocab
+    split_ids, vocab = (
+        {k: v.long() for k, v in datamodule.split_ids.items()},
+        datamodule.vocab,
+    )  # (held in 2 or 4 bytes)
     report = datamodule.report
     print(
         f"{args.corpus.name}: {sum(report['tokens'].values()):,} tokens, a vocabulary of {len(vocab):,} "

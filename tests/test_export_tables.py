@@ -17,6 +17,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
+from test_export import readme_block
 
 import zoo
 from conftest import ROOT
@@ -337,27 +338,7 @@ def test_a_column_named_as_the_graphs_output_is_refused_in_one_line(tmp_path):
     assert export_model(task, "pt2", tmp_path / "m.pt2").path.exists()  # (.pt2 takes the encoded rows)
 
 
-# --- the README's example -----------------------------------------------------------------------------
-
-# What README.md's Export section shows for a table model (the lead places it there under the marker
-# <!-- example: onnxruntime table -->; this test then reads it with test_export.readme_block).
-README_TABLE_EXAMPLE = """
-import json, numpy as np, onnxruntime as ort, pandas as pd
-
-session = ort.InferenceSession("runs/mlp-csv-20261129-063659/mlp.onnx")
-meta = session.get_modelmeta().custom_metadata_map
-class_names = json.loads(meta["zoo.class_names"])
-rows = pd.read_csv("examples/tumours.csv", dtype=str, keep_default_na=False).head(3)
-rows.loc[0, ["radius", "size", "clinic"]] = ["", "huge", "?"]  # missing cells, a size never seen in training
-feeds = {  # one array per column: numbers as float32, NaN where missing; text as it is
-    c["name"]: pd.to_numeric(rows[c["name"]], errors="coerce").to_numpy(np.float32)
-    if c["type"] == "float32"
-    else rows[c["name"]].to_numpy(dtype=object)
-    for c in json.loads(meta["zoo.columns"])
-}
-(logits,) = session.run(None, feeds)
-print([class_names[i] for i in logits.argmax(axis=1)])
-"""
+# --- the export guide's example ---------------------------------------------------------------------
 
 
 def test_the_readme_example_runs_a_table_models_onnx_file(tmp_path, monkeypatch, capsys):
@@ -368,7 +349,7 @@ def test_the_readme_example_runs_a_table_models_onnx_file(tmp_path, monkeypatch,
     (tmp_path / "examples").mkdir()
     shutil.copy(table, tmp_path / "examples")
     export_model(task, "onnx", tmp_path / "runs" / "mlp-csv-20261129-063659" / "mlp.onnx")
-    exec(README_TABLE_EXAMPLE, {})
+    exec(readme_block("<!-- example: onnxruntime table -->"), {})
     rows = pd.read_csv(table, dtype=str, keep_default_na=False).head(3)
     rows.loc[0, ["radius", "size", "clinic"]] = ["", "huge", "?"]
     _, want = predicted(task, rows)

@@ -121,16 +121,19 @@ def test_every_train_command_resolves_its_recipe_as_written(tmp_path):
 
 @pytest.mark.slow
 def test_the_tools_commands_run_from_a_clone(tmp_path):
-    """zoo.predict as written (it writes to stdout), zoo.export in a folder of its own (it writes a file
-    where it runs), zoo.tune with one trial of one epoch."""
+    """zoo.predict as written (it writes to stdout, and a labelled folder's confusion matrix where it runs),
+    zoo.export in a folder of its own (it writes a file where it runs), zoo.tune with one trial of one epoch.
+    Each runs in tmp_path, with the clone's examples/ beside it, so nothing is written into the clone."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
     for args in zoo_commands("zoo.predict"):
-        result = run_command(["zoo.predict", *args], cwd=ROOT)
+        result = run_command(["zoo.predict", *args], cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr[-2000:])
         if "--list" in args:
             assert "lenet:fashion-mnist" in result.stdout
         else:
             rows = result.stdout.strip().splitlines()
             assert rows[0].startswith("input,class_1") and len(rows) == 21, rows[:3]  # 20 images in examples/clothes
+            assert (tmp_path / "confusion_matrix.png").is_file()
     (export,) = zoo_commands("zoo.export")
     result = run_command(["zoo.export", *export], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

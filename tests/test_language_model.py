@@ -136,6 +136,7 @@ def learned(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("language_model")  # (one worker builds the module fixture once)
 def test_a_tiny_text_is_learned_to_near_zero_loss(learned):
     import csv
 
@@ -150,6 +151,7 @@ def test_a_tiny_text_is_learned_to_near_zero_loss(learned):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("language_model")  # (one worker builds the module fixture once)
 def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
     task = zoo.load_checkpoint(learned["checkpoint"])
     assert task.decode(task.encode("the mat.")) == "the mat."
@@ -168,6 +170,7 @@ def test_encode_decode_and_seeded_generation_survive_the_checkpoint(learned):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("language_model")  # (one worker builds the module fixture once)
 def test_a_sample_without_a_prompt_starts_at_a_line_break(learned):
     """Not from a random token (often a rare symbol): as if the text began after a line break."""
     task = zoo.load_checkpoint(learned["checkpoint"])
@@ -185,6 +188,7 @@ def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("language_model")  # (one worker builds the module fixture once)
 def test_generate_command_is_repeatable_with_a_seed(learned, tmp_path):
     args = [
         "zoo.generate",

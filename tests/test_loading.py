@@ -170,6 +170,7 @@ def outcome(path: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["run", "lenet-fashion-mnist.ckpt", "lstm-tinyshakespeare.ckpt"])
+@pytest.mark.xdist_group("loading")  # (one worker builds the module fixture once)
 def test_every_damaged_checkpoint_loads_or_is_refused_in_one_line(tmp_path, run_checkpoint, source):
     original = run_checkpoint if source == "run" else WEIGHTS_DIR / source
     checkpoint, data = torch.load(original, weights_only=True), original.read_bytes()

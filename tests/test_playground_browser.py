@@ -20,7 +20,7 @@ import yaml
 
 from conftest import ROOT, checkout_env, require, require_module, run_python, summary_of
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("playground_browser")]  # (one server, one browser)
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("ZOO_TEST_ARTIFACTS", ROOT / "runs" / "test-artifacts"))
 REBOUND = "rebound.example"

@@ -232,7 +232,17 @@ def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
         [[r[0], r[1], "dear" if r[2] > 250 else "cheap"] for r in rows],
     )
     new = write_csv(tmp_path / "new.csv", ["size", "kind"], [[5.0, "flat"], [5.0, "villa"], ["", "castle"]])
-    classifier = fit(tmp_path, "--data.name", "csv", "--data.path", str(labelled), "--data.target", "label")
+    classifier = fit(  # (the point is the command's output: a few epochs do)
+        tmp_path,
+        "--data.name",
+        "csv",
+        "--data.path",
+        str(labelled),
+        "--data.target",
+        "label",
+        "--trainer.max_epochs",
+        "15",
+    )
     regression = fit(
         tmp_path,
         *("--task.name", "regression", "--data.name", "csv", "--data.path", str(homes), "--data.target", "price"),

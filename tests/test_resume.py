@@ -113,6 +113,7 @@ def finish_and_compare(run_dir, root, alone, stood):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("resume")  # (one worker builds the module fixture once)
 def test_killed_anywhere_and_resumed_ends_like_the_run_left_alone(tmp_path, alone):
     proc = start(["lenet", *EXACT, *SEED], tmp_path)
     wait_for(lambda: any(tmp_path.glob("lenet-digits-*/checkpoints/last.ckpt")))
@@ -127,6 +128,7 @@ def test_killed_anywhere_and_resumed_ends_like_the_run_left_alone(tmp_path, alon
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("resume")  # (one worker builds the module fixture once)
 def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_path, alone):
     # The moments a timed kill rarely hits (epochs have 40 steps): after an epoch's last batch but
     # before its validation, during validation, and after the epoch-end checkpoint but before the
@@ -251,6 +253,7 @@ def finished(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("resume")  # (one worker builds the module fixture once)
 def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
     code, _, err = cli("mlp", "--resume", str(tmp_path / "nowhere"))
     assert code == 2 and err.strip().splitlines() == [
@@ -269,6 +272,7 @@ def test_resume_refuses_what_it_cannot_continue(cli, finished, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("resume")  # (one worker builds the module fixture once)
 def test_resume_skips_a_corrupt_last_checkpoint_and_says_so(cli, finished, tmp_path):
     import shutil
 
@@ -349,6 +353,7 @@ def test_losses_read_in_groups_still_stop_before_a_checkpoint_holds_bad_weights(
     assert not last.exists()
 
 
+@pytest.mark.xdist_group("resume")  # (one worker builds the module fixture once)
 def test_a_run_resumes_from_checkpoints_that_predate_the_compile_option_and_loads_uncompiled(cli, finished, tmp_path):
     import shutil
 

@@ -178,6 +178,7 @@ COMMANDS = {  # (the command's options, the run it loads, what it leaves when it
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.xdist_group("user_model")  # (one worker builds the module fixture once)
 def test_every_command_that_loads_a_run_takes_the_import_its_message_prints(user_runs, command):
     """Without --import: one line that says which --import to add, quoted for a shell (the folder's name
     holds a space and ``$(touch x)``); that line's --import, pasted into a shell, loads the run and runs
@@ -202,6 +203,7 @@ def test_every_command_that_loads_a_run_takes_the_import_its_message_prints(user
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("user_model")  # (one worker builds the module fixture once)
 def test_load_trained_and_load_checkpoint_take_imports_from_python(user_runs):
     root, module, _, lm = user_runs
     zoo.registry.MODELS.unregister("my_lstm")  # (as in a fresh process that has not imported the file)
@@ -215,6 +217,7 @@ def test_load_trained_and_load_checkpoint_take_imports_from_python(user_runs):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("user_model")  # (one worker builds the module fixture once)
 def test_a_runs_recipe_says_which_code_reading_it_runs(user_runs):
     root, module, cnn, _ = user_runs
     first, second = (cnn / "config.yaml").read_text(encoding="utf-8").splitlines()[:2]

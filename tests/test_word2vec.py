@@ -123,6 +123,7 @@ def planted(request, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("word2vec")  # (one worker builds the module fixture once)
 def test_planted_pairs_end_up_nearer_than_random_pairs(planted):
     vectors = zoo.load_vectors(planted["run_dir"])
     planted_sims = [vectors.similarity(name("aword", i), name("bword", i)) for i in range(30)]
@@ -132,6 +133,7 @@ def test_planted_pairs_end_up_nearer_than_random_pairs(planted):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("word2vec")  # (one worker builds the module fixture once)
 def test_run_writes_gensim_vectors_and_exact_loss(planted):
     from gensim.models import KeyedVectors
 
@@ -156,6 +158,7 @@ def test_run_writes_gensim_vectors_and_exact_loss(planted):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("word2vec")  # (one worker builds the module fixture once)
 def test_neighbors_command_prints_nearest_words_and_analogies(planted, tmp_path):
     a3, b3, b4 = name("aword", 3), name("bword", 3), name("bword", 4)
     result = run_command(["zoo.neighbors", planted["run_dir"], a3, f"{a3}-{b3}+{b4}", "--topn", "3"], cwd=tmp_path)

@@ -248,6 +248,7 @@ def learned(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("words")  # (one worker builds the module fixture once)
 def test_a_tiny_text_is_learned_to_near_zero_loss_at_word_level(learned):
     rows = list(csv.DictReader(open(os.path.join(learned["run_dir"], "metrics.csv"))))
     assert float(rows[-1]["train_loss"]) < 0.05
@@ -256,6 +257,7 @@ def test_a_tiny_text_is_learned_to_near_zero_loss_at_word_level(learned):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("words")  # (one worker builds the module fixture once)
 def test_the_checkpoint_keeps_the_vocabulary_and_seeded_generation_repeats(learned, capsys):
     task = zoo.load_checkpoint(learned["checkpoint"])
     assert task.model.adaptive and task.level == "word" and task.tokenizer == "words"
@@ -271,6 +273,7 @@ def test_the_checkpoint_keeps_the_vocabulary_and_seeded_generation_repeats(learn
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("words")  # (one worker builds the module fixture once)
 def test_an_out_of_vocabulary_prompt_word_is_named(learned, tmp_path, capsys):
     task = zoo.load_checkpoint(learned["checkpoint"])
     ids = task.encode("the zebra sat on the Zebra")
@@ -285,6 +288,7 @@ def test_an_out_of_vocabulary_prompt_word_is_named(learned, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("words")  # (one worker builds the module fixture once)
 def test_a_word_checkpoint_from_before_the_tokenizer_option_still_loads(learned, tmp_path):
     """Checkpoints written before tokenizer/lowercase/vocab_report/token_counts existed split words
     at whitespace, as they were trained."""

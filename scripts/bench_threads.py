@@ -64,7 +64,11 @@ RECIPES: dict[str, list[str]] = {
         *("lstm", "--config", "lstm_tinyshakespeare_gpu", *FOR_STEPS, "--trainer.max_steps", "4"),
         *("--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1", "--trainer.accelerator", "cpu"),
     ],
-    "word2vec": ["word2vec", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"],
+    # (its recipe shows no model summary; the summary's device line says how many threads it trained on)
+    "word2vec": [
+        *("word2vec", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"),
+        *("--trainer.enable_model_summary", "true"),
+    ],
 }
 
 

@@ -11,12 +11,13 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from zoo.checkpoint import atomic_write_text
+# (torch and the checkpoint module, which imports Lightning, are imported where they are used: commands
+# that only format cells, ``zoo.predict --help`` among them, answer without them)
 
 #: the first characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -40,6 +41,9 @@ def exact(value: Any) -> torch.Tensor:
     float as float32 (0.064 becomes 0.06400000303983688) and hands loggers plain floats, so the dtype
     is gone by the time a row is written. A float32 value becomes the shortest decimal that float32
     reads back (0.064); float64 values (word2vec's exact loss, step counts) keep every digit."""
+    import numpy as np
+    import torch
+
     if isinstance(value, torch.Tensor) and value.dtype != torch.float64:
         shortest = np.format_float_positional(np.float32(value.item()), unique=True)
         return torch.tensor(float(shortest), dtype=torch.float64)
@@ -73,6 +77,8 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    from zoo.checkpoint import atomic_write_text
+
     atomic_write_text(path, out.getvalue())
 
 

@@ -3,7 +3,7 @@ and leaves no run directory behind."""
 
 import pytest
 
-from conftest import run_command
+from conftest import run_command, run_python
 from test_data import write_fake_mnist
 
 
@@ -48,6 +48,8 @@ CASES = {
         ["val_split must be at least 0 and below 1, got 1.5"],
     ),
     "bad seed": (["lenet", "--seed_everything", "x"], 2, ["--seed_everything expects int"]),
+    "no threads": (["lenet", "--threads", "0"], 2, ["threads expects a whole number of at least 1", "got 0"]),
+    "threads not a number": (["lenet", "--threads", "two"], 2, ["--threads expects int", "'two'"]),
     "bad choice": (["lenet", "--model.pooling", "median"], 2, ["--model.pooling expects one of 'max', 'avg'"]),
     "missing config": (["lenet", "--config", "nope.yaml"], 2, ["config file not found: nope.yaml"]),
     "bad trainer value": (["lenet", "--trainer.accelerator", "tpu9"], 2, ["trainer:"]),
@@ -243,3 +245,31 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_help_lists_models_and_exits_0(cli):
     status, out, err = cli("--help")
     assert status == 0 and "lenet" in out and "--print_config" in out
+
+
+# Each command's help (and zoo.predict's list of shipped weights) as "python -m" runs it, in one process
+# where importing torch fails: what only reads text answers before the seconds torch and Lightning take.
+HELP_WITHOUT_TORCH = """
+import contextlib, io, runpy, sys
+sys.modules["torch"] = None
+for command in sys.argv[1:]:
+    module, *args = command.split()
+    sys.argv, out = [module, *args], io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            status = 0
+        except SystemExit as stop:
+            status = stop.code or 0
+    print(command, status, len(out.getvalue().splitlines()), sep="|")
+"""
+COMMANDS = ("zoo.train", "zoo.tune", "zoo.predict", "zoo.generate", "zoo.neighbors", "zoo.show", "zoo.export")
+
+
+def test_every_commands_help_answers_without_importing_torch(tmp_path):
+    asked = [f"{c} --help" for c in (*COMMANDS, "zoo.playground")] + ["zoo.predict --list"]
+    done = run_python(["-c", HELP_WITHOUT_TORCH, *asked], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers = [line.split("|") for line in done.stdout.splitlines()]
+    assert [a[0] for a in answers] == asked
+    assert all(status == "0" and int(lines) >= 4 for _, status, lines in answers), answers

@@ -399,8 +399,7 @@ def test_the_command_and_the_yaml_resolve_to_the_pages_recipe(tmp_path):
     line = playground.command(cfg, [], epochs=7)
     assert line.startswith("python -m zoo.train mlp ") and "--data.features '[x1,x1_x2]'" in line
     opts = split_argv(shlex.split(line)[3:])
-    from_command = zoo.resolve_recipe("mlp", None, opts["overrides"])
-    from_command["seed_everything"] = int(opts["seed"])
+    from_command = zoo.resolve_recipe("mlp", None, opts["overrides"] + opts["scalars"])  # (as zoo.train does)
     recipe = tmp_path / "page.yaml"
     recipe.write_text(playground.recipe_yaml(cfg, epochs=7))
     from_yaml = zoo.resolve_recipe("mlp", str(recipe))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -457,12 +458,59 @@ class DeviceLine(L.Callback):
             return
         device = trainer.strategy.root_device
         where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+        hint = ""
         if device.type == "cpu":
             threads = torch.get_num_threads()
             where += f" ({threads} thread{'s' if threads != 1 else ''})"
+            if threads > 1 and trainer.world_size == 1 and getattr(pl_module, "threads_by_zoo", False):
+                hint = busy_machine_hint(threads, pl_module.threads_in_lockstep)
         if trainer.world_size > 1:
             where = f"{trainer.world_size} processes, each on {where}"
-        note(f"zoo: training on {where}")
+        note(f"zoo: training on {where}{hint}")
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def busy_cores_elsewhere(window: float = 0.1) -> float:
+    """How many of this process's cores other processes kept busy over ``window`` seconds (this one
+    sleeps meanwhile), from Linux's per-core counters in /proc/stat; 0 where there are none to read."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+
+    def counters() -> tuple[int, int]:
+        total = idle = 0
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+                    total, idle = total + sum(ticks), idle + ticks[3] + ticks[4]
+        return total, idle
+
+    try:
+        total0, idle0 = counters()
+        time.sleep(window)
+        total1, idle1 = counters()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if total1 <= total0:
+        return 0.0
+    return len(cores) * (1 - (idle1 - idle0) / (total1 - total0))
+
+
+def busy_machine_hint(threads: int, lockstep: bool) -> str:
+    """What to do when other processes keep some of the cores busy as a run starts on ``threads``
+    threads that wait for one another at every step (``Task.threads_in_lockstep``); "" otherwise."""
+    busy = round(busy_cores_elsewhere()) if lockstep else 0
+    if busy < 1:
+        return ""
+    free = max(1, threads - busy)
+    return (
+        f"; other processes keep {busy} of the cores busy: on a shared machine {option('threads', free)} "
+        "trains several times faster (each step's threads wait for the one held up)"
+    )
 
 
 class LayerSummary(L.Callback):

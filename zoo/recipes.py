@@ -8,9 +8,10 @@ Layers, later ones winning:
 2. each config: a YAML file, a shipped recipe's name, or a dict of sections;
 3. overrides: ``--section.key VALUE`` strings (the command line) or a ``{"section.key": value}`` dict.
 
-Sections: model, data, task, optimizer, scheduler, trainer, early_stopping, checkpoint; and two
-top-level keys, ``seed_everything`` and ``imports`` (modules or ``.py`` files to import first: they
-register your own models, data sets or tasks). Each section's keys are the arguments of one
+Sections: model, data, task, optimizer, scheduler, trainer, early_stopping, checkpoint; and three
+top-level keys, ``seed_everything``, ``threads`` (torch's CPU threads; null, the default, is zoo's
+choice: ``zoo.training.choose_threads``) and ``imports`` (modules or ``.py`` files to import first:
+they register your own models, data sets or tasks). Each section's keys are the arguments of one
 constructor, so the constructor's signature is the schema (``zoo/config.py`` checks them).
 """
 
@@ -27,9 +28,9 @@ from zoo import schema
 from zoo.config import load_yaml_file, parse_overrides, resolve
 from zoo.errors import UsageError
 
-SCALARS = {"seed_everything": int, "imports": list[str]}
+SCALARS = {"seed_everything": int, "threads": int | None, "imports": list[str]}
 # (imports are not an override: they must be imported before the recipe is read; give ``imports=``)
-OVERRIDABLE_SCALARS = ("seed_everything",)
+OVERRIDABLE_SCALARS = ("seed_everything", "threads")
 
 # Where a model without a shipped recipe starts (its task and data set come from its registration).
 BASE: dict[str, Any] = {
@@ -164,6 +165,8 @@ def resolve_recipe(
             )
         base = [("defaults", {**BASE, "task": {"name": task}, "data": {"name": data}})]
     cfg = resolve(base + layers, triples, schema.sections(model), SCALARS)
+    if cfg.get("threads") is not None and cfg["threads"] < 1:
+        raise UsageError(f"threads expects a whole number of at least 1 or null (zoo's choice), got {cfg['threads']}")
     if wanted:
         cfg["imports"] = list(dict.fromkeys(wanted))
     return cfg

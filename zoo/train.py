@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from zoo.commands import command_main
-from zoo.config import coerce_text, dump_yaml
+from zoo.config import dump_yaml
 from zoo.errors import UsageError
 from zoo.rundir import launched_rank
 
 PROG = "zoo.train"
 USAGE = f"""usage: python -m {PROG} MODEL [--config FILE_OR_RECIPE] [--section.key VALUE ...]
-                          [--seed_everything N] [--resume RUN_DIR] [--import MODULE]
+                          [--seed_everything N] [--threads N] [--resume RUN_DIR] [--import MODULE]
                           [--print_config] [--debug]
 
 Train MODEL with its recipe (configs/MODEL.yaml), test the best checkpoint, print a JSON summary.
@@ -29,6 +29,8 @@ Train MODEL with its recipe (configs/MODEL.yaml), test the best checkpoint, prin
   --section.key VALUE  override one option; sections: model, data, task, optimizer, scheduler,
                        trainer, early_stopping, checkpoint (e.g. --data.name fashion-mnist)
   --seed_everything N  seed for weights, data order, dropout and augmentation
+  --threads N          torch's CPU threads (default: OMP_NUM_THREADS if set, else zoo's choice
+                       for the model's size: see the README on shared machines)
   --resume PATH        continue a run (its directory, or one of its checkpoints) where it stopped;
                        give the same options it was started with
   --import MODULE      a module or .py file to import first: it registers your own models,
@@ -37,11 +39,18 @@ Train MODEL with its recipe (configs/MODEL.yaml), test the best checkpoint, prin
   --debug              show tracebacks (also ZOO_DEBUG=1)
 """
 
-VALUED = ("--config", "--seed_everything", "--resume", "--import")
+VALUED = ("--config", "--seed_everything", "--threads", "--resume", "--import")
 
 
 def split_argv(argv: list[str]) -> dict[str, Any]:
-    opts: dict[str, Any] = {"model": None, "configs": [], "imports": [], "overrides": [], "print_config": False}
+    opts: dict[str, Any] = {
+        "model": None,
+        "configs": [],
+        "imports": [],
+        "overrides": [],
+        "scalars": [],
+        "print_config": False,
+    }
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -63,8 +72,8 @@ def split_argv(argv: list[str]) -> dict[str, Any]:
                 opts["imports"].append(value)
             elif name == "--resume":
                 opts["resume"] = value
-            else:
-                opts["seed"] = value
+            else:  # --seed_everything, --threads: top-level options, read as overrides after the others
+                opts["scalars"] += [name, value]
         elif not arg.startswith("-") and opts["model"] is None and not opts["overrides"]:
             opts["model"] = arg
         elif arg.startswith("--") and "." in arg.split("=", 1)[0]:
@@ -96,9 +105,7 @@ def train(argv: list[str], callbacks: Sequence[Any] = ()) -> int:
             print(USAGE.format(models=models, recipes=", ".join(list_recipes())))
             return 0
         raise UsageError(f"missing MODEL (one of: {models}); see --help")
-    cfg = resolve_recipe(opts["model"], opts["configs"], opts["overrides"], opts["imports"])
-    if "seed" in opts:
-        cfg["seed_everything"] = coerce_text(opts["seed"], int, "--seed_everything")
+    cfg = resolve_recipe(opts["model"], opts["configs"], opts["overrides"] + opts["scalars"], opts["imports"])
     if opts["print_config"]:
         print(dump_yaml(cfg), end="")
         return 0

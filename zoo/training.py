@@ -91,13 +91,14 @@ def fit(
     hundreds of fits want: ``zoo.sklearn``'s estimators).
 
     The run is seeded with ``seed_everything`` (an option like any other), and the caller's random
-    streams (Python's, NumPy's, torch's) are as they were when it returns. A mistake raises one of
+    streams (Python's, NumPy's, torch's) and torch's thread count (the ``threads`` option) are as they
+    were when it returns. A mistake raises one of
     zoo's exceptions (``zoo.UsageError``, ``zoo.DataError``, ``zoo.Stopped``, whose ``run_dir`` a
     ``resume=`` takes), with a short traceback; ``fit`` never ends the process, not even on a second
     interrupt.
     """
     try:
-        with _caller_random_state_kept():
+        with _caller_state_kept():
             given = dict(validation_split=validation_split, validation_data=validation_data, test_data=test_data)
             cfg, held = recipe_and_data(model, config, overrides, imports, data, target=target, **given)
             datamodule, task = prepare(model, cfg, held)
@@ -121,15 +122,17 @@ def fit(
 
 
 @contextlib.contextmanager
-def _caller_random_state_kept():
-    """Seeding a run (``seed_everything``) resets the process's random streams; the caller's code goes on
-    from where its streams were, as if no run had drawn from them."""
+def _caller_state_kept():
+    """Seeding a run (``seed_everything``) resets the process's random streams, and ``threads`` sets
+    torch's thread count; the caller's code goes on from where its streams were, as if no run had drawn
+    from them, with the threads it had."""
     import random
 
     import numpy as np
     import torch
 
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    threads = torch.get_num_threads()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     env = {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
     try:
@@ -138,6 +141,8 @@ def _caller_random_state_kept():
         random.setstate(states[0])
         np.random.set_state(states[1])
         torch.set_rng_state(states[2])
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
         for key, value in env.items():
@@ -276,8 +281,9 @@ def config_list(config: Config | Sequence[Config] | None) -> list[Config]:
 
 def prepare(model_name: str, cfg: dict[str, Any], held: Any = None):
     """Seed, check the optimizer settings, load the data (``held``: data given in memory) and build the
-    task sized by it."""
+    task sized by it, on the CPU threads ``choose_threads`` picks."""
     import lightning as L
+    import torch
 
     from zoo._lightning import cheap_gpu_probe, quiet_lightning
     from zoo.optim import check_optimization
@@ -321,7 +327,40 @@ def prepare(model_name: str, cfg: dict[str, Any], held: Any = None):
     )
     filled = {k: v for k, v in model_kwargs.items() if k in described and k not in model_cfg}
     check_model_takes_data(task, datamodule, model_name, filled)
+    torch.set_num_threads(choose_threads(cfg.get("threads"), task))
+    # (zoo's choice, not the user's: the device line may say when another process makes fewer the better)
+    task.threads_by_zoo = cfg.get("threads") is None and not os.environ.get("OMP_NUM_THREADS")
     return datamodule, task
+
+
+# A network of fewer weights than this trains faster on one CPU thread than on more, even on an idle
+# machine: its operations are too small to share (scripts/bench_threads.py, 2 cores: the recipes' MLPs of
+# 1,400-2,300 weights ran 2-12% faster on 1 thread than on 2; LeNet's 62,000 ran 1.2-1.5x faster on 2).
+SMALL_NETWORK = 10_000
+
+
+def choose_threads(threads: int | None, task: Any) -> int:
+    """torch's CPU threads for a run: ``threads`` when given; else what ``OMP_NUM_THREADS`` says when it
+    is set (torch read it at import); else 1 for a small network and every core for a larger one, or
+    for a task whose threads do not wait for one another (word2vec's kernel).
+
+    The choice does not follow the machine's load, so that a recipe gives the same numbers whenever it
+    runs (torch's sums differ in their last digits with the thread count). On a shared machine one
+    thread is much faster: on the 2 cores of scripts/bench_threads.py, with one other process busy,
+    each of torch's recipes ran 1.3-6.7x faster on 1 thread than on 2 (a step's threads wait for the one
+    the other process holds up). The run's device line says so when it sees other processes busy."""
+    import torch
+
+    if threads is not None:
+        return threads
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    from zoo.callbacks import available_cores
+
+    cores = available_cores()
+    if task.threads_in_lockstep and sum(p.numel() for p in task.model.parameters()) < SMALL_NETWORK:
+        return 1
+    return cores
 
 
 def check_model_takes_data(task: Any, datamodule: Any, model_name: str, filled: dict[str, Any]) -> None:

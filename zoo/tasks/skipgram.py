@@ -149,6 +149,9 @@ class SkipGramTask(Task):
     sample_unit = "words"
     learns_from = "sentences"
     filled_by_data = ("vocab", "counts", "corpus_words")
+    # (the numba kernel's threads update the tables without locks or barriers: a busy core slows one of
+    # them, not all; scripts/bench_threads.py measures every core a gain, idle or loaded)
+    threads_in_lockstep = False
 
     def __init__(
         self,

@@ -213,7 +213,7 @@ def test_a_table_model_names_rows_as_the_file_and_measures_itself_on_labelled_ro
 
 
 @pytest.mark.slow
-def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
+def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path, capsys):
     """The real command on a classifier and a regression trained on a CSV: one output row per input
     row, the classifier's probabilities summing to at most 1, the numbers near the rule that made them;
     a table without a training column is one line (exit 1)."""
@@ -259,15 +259,19 @@ def test_a_table_model_predicts_a_csv_in_a_subprocess(tmp_path):
     out = list(csv.reader(done.stdout.splitlines()))
     assert out[0] == ["input", "row", "price"]
     assert [float(r[2]) for r in out[1:3]] == pytest.approx([150, 450], abs=40)  # 50 + 20 size + 0 / 300
+    # (the rest in this process: the command's main, as the subprocesses above ran it)
+    capsys.readouterr()
     wrong = write_csv(tmp_path / "wrong.csv", ["size", "colour"], [[1.0, "red"]])
-    done = run_command(["zoo.predict", str(regression.run_dir), str(wrong)], tmp_path)
-    assert done.returncode == 1 and "kind" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert predict([str(regression.run_dir), str(wrong)]) == 1
+    err = capsys.readouterr().err
+    assert "kind" in err and len(err.strip().splitlines()) == 1, err
     # the prices there: how far the predictions are from them
-    done = run_command(["zoo.predict", str(regression.run_dir), str(homes)], tmp_path)
-    out = list(csv.DictReader(done.stdout.splitlines()))
+    assert predict([str(regression.run_dir), str(homes)]) == 0
+    done = capsys.readouterr()
+    out = list(csv.DictReader(done.out.splitlines()))
     errors = np.array([float(r["price"]) - float(r["true_price"]) for r in out])
     rmse, mae = float(np.sqrt((errors**2).mean())), float(np.abs(errors).mean())
-    assert f"300 rows; price: rmse {rmse:.6g}, mae {mae:.6g}, r2 0.9" in done.stderr, done.stderr
+    assert f"300 rows; price: rmse {rmse:.6g}, mae {mae:.6g}, r2 0.9" in done.err, done.err
 
     # A reader that stops reading (| head): the command ends quietly, as Unix tools do
     many = write_csv(tmp_path / "many.csv", ["size", "kind"], [[i % 10, "flat"] for i in range(5000)])

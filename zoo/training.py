@@ -166,7 +166,8 @@ def build(
 ):
     """``(datamodule, task)`` exactly as ``fit`` builds them (the data set up, the task sized by it,
     untrained), for code that trains or inspects them its own way; ``data`` and the rest as ``fit``
-    takes them. (The process's random streams are left seeded with the run's seed, as training needs.)"""
+    takes them. (The process's random streams are left seeded with the run's seed, and torch's thread
+    count set as the ``threads`` option says, as training needs.)"""
     try:
         given = dict(validation_split=validation_split, validation_data=validation_data, test_data=test_data)
         return prepare(model, *recipe_and_data(model, config, overrides, imports, data, target=target, **given))

@@ -469,11 +469,6 @@ class DeviceLine(L.Callback):
         note(f"zoo: training on {where}{hint}")
 
 
-def available_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def busy_cores_elsewhere(window: float = 0.1) -> float:
     """How many of this process's cores other processes kept busy over ``window`` seconds (this one
     sleeps meanwhile), from Linux's per-core counters in /proc/stat; 0 where there are none to read."""

@@ -38,6 +38,7 @@ from typing import Any
 from zoo.commands import OneLineParser, add_import_option, command_main
 from zoo.errors import DataError, UsageError
 from zoo.records import spreadsheet_safe
+from zoo.rundir import available_cores
 
 PROG = "zoo.predict"
 
@@ -295,7 +296,7 @@ def predict_images(task: Any, args: Any) -> int:
     size = task.image_size()
     if size is None:
         raise UsageError(f"{args.model} does not say what image size it takes; predict from Python with task.predict")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cores()
     workers = args.workers if args.workers is not None else min(4, cores) if len(files) > 2 * args.batch_size else 0
     channels = len(task.hparams.input_mean or [0.0])
     loader = DataLoader(

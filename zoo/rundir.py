@@ -1,4 +1,4 @@
-"""Run directories, and which process of a multi-process run this is.
+"""Run directories, which process of a multi-process run this is, and the cores it may use.
 
 Every run writes into a directory of its own, ``ROOT/MODEL-DATA-YYYYmmdd-HHMMSS``. The processes of a
 multi-process run share one: zoo hands it to the processes Lightning launches through ``ZOO_RUN_DIR``;
@@ -37,3 +37,8 @@ def make_run_dir(root: str | Path, model_name: str, data_name: str) -> Path:
         except FileExistsError:
             continue
     raise ZooError(f"could not create a run directory under {root}")
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

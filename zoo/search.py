@@ -56,6 +56,7 @@ import yaml
 from zoo.config import load_yaml_file, plain
 from zoo.errors import Stopped, UsageError, ZooError, argument, at_command_line
 from zoo.recipes import Config, recipe_dir, resolve_recipe
+from zoo.rundir import available_cores
 from zoo.training import differences, fit, keeping_data
 
 # Optuna imports tqdm.auto, which in a notebook without ipywidgets warns (on stderr, a red box there)
@@ -1149,7 +1150,7 @@ def run_workers(search: Search, count: int, deadline: float | None, study: Any) 
     import multiprocessing
     from multiprocessing.connection import wait
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cores()
     threads = max(1, cores // count)
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch or database state
     previous_omp = os.environ.get("OMP_NUM_THREADS")

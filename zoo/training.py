@@ -39,7 +39,7 @@ from zoo.errors import (
 from zoo.recipes import Config, resolve_recipe
 from zoo.registry import MODELS
 from zoo.results import Result, headline
-from zoo.rundir import RUN_DIR_ENV, launched_rank, make_run_dir
+from zoo.rundir import RUN_DIR_ENV, available_cores, launched_rank, make_run_dir
 
 
 def fit(
@@ -356,12 +356,9 @@ def choose_threads(threads: int | None, task: Any) -> int:
         return threads
     if os.environ.get("OMP_NUM_THREADS"):
         return torch.get_num_threads()
-    from zoo.callbacks import available_cores
-
-    cores = available_cores()
     if task.threads_in_lockstep and sum(p.numel() for p in task.model.parameters()) < SMALL_NETWORK:
         return 1
-    return cores
+    return available_cores()
 
 
 def check_model_takes_data(task: Any, datamodule: Any, model_name: str, filled: dict[str, Any]) -> None:

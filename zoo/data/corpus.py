@@ -37,6 +37,7 @@ from zoo.data.base import ResumableLoader, quiet_loader
 from zoo.data.text import default_corpus
 from zoo.errors import DataError, UsageError
 from zoo.registry import register_dataset
+from zoo.rundir import available_cores
 
 TOKENIZERS = ("simple_preprocess", "whitespace", "lowercase")
 
@@ -238,7 +239,7 @@ def build_cache(
     try:
         size = sum(f.stat().st_size for f in files)
         if workers is None:  # (a process costs ~0.1 s to start: worth it from a few MB of text)
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            cores = available_cores()
             workers = max(1, min(cores, size // (4 << 20)))
         jobs = [
             (part, tokenizer_name, max_sentence_length, work / f"part{k}")

@@ -54,8 +54,9 @@ class Task(PlainFxName, L.LightningModule):
     #: (a language model's), or "sentences" (word vectors')
     learns_from: Literal["pairs", "text", "sentences"] = "pairs"
     #: whether the CPU threads a step runs on wait for one another (torch's intra-op threads meet at the
-    #: end of every operation, so one thread descheduled by another process stalls them all); zoo's
-    #: choice of ``threads`` gives such a task only the cores other processes leave free
+    #: end of every operation, so one thread descheduled by another process stalls them all): zoo's
+    #: choice of ``threads`` gives such a task one thread when its network is small, and its device line
+    #: names a busy machine
     threads_in_lockstep = True
 
     def __init__(

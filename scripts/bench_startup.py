@@ -1,5 +1,5 @@
-"""How long a learner waits for zoo's first answer: a usage error, --help, --print_config, and the
-first training step of ``python -m zoo.train lenet``.
+"""How long a learner waits for zoo's first answer: a usage error, --help, --print_config, zoo.predict's
+help and list of shipped weights, and the first training step of ``python -m zoo.train lenet``.
 
     python scripts/bench_startup.py                       # this checkout
     python scripts/bench_startup.py --before /tmp/zoo-old # and another checkout, in the same run
@@ -38,6 +38,8 @@ CASES = {
     "usage error (--data.batch_sise 3)": ["-m", "zoo.train", "lenet", "--data.batch_sise", "3"],
     "--help": ["-m", "zoo.train", "--help"],
     "--print_config": ["-m", "zoo.train", "lenet", "--print_config"],
+    "`zoo.predict --help`": ["-m", "zoo.predict", "--help"],
+    "`zoo.predict --list` (the shipped weights)": ["-m", "zoo.predict", "--list"],
     "first training step of `zoo.train lenet`": ["-c", FIRST_STEP, "lenet"],
 }
 

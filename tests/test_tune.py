@@ -185,6 +185,31 @@ def test_storage_that_cannot_be_used_is_one_line(tmp_path, capsys, storage, mess
     assert "secret" not in err  # the password is not printed
 
 
+def test_a_trial_that_ends_while_a_worker_counts_is_counted_once():
+    """Two workers, 4 trials: 3 done, the other worker's trial 3 running. Its trial ends while this
+    worker counts; counted in neither tally, this worker started a fifth trial (CI, 2026-12-05)."""
+    from optuna.trial import TrialState
+
+    from zoo.search import finished_and_running
+
+    study = optuna.create_study()
+    for value in (0.1, 0.2, 0.3):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    other = study.ask()
+    reads = study.get_trials
+
+    def other_worker_ends_its_trial_after_a_read(*args, **kwargs):
+        trials = reads(*args, **kwargs)
+        if other.number in [t.number for t in reads(states=(TrialState.RUNNING,))]:
+            study.tell(other, 0.4)
+        return trials
+
+    study.get_trials = other_worker_ends_its_trial_after_a_read
+    done, running = finished_and_running(study)
+    assert (done, [t.number for t in running]) in ((3, [3]), (4, []))
+    assert reads(states=(TrialState.COMPLETE,))[-1].number == 3  # (it did end in between)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::optuna.exceptions.ExperimentalWarning")
 def test_a_trial_whose_heartbeat_stopped_is_failed_and_its_options_queued_again(tmp_path, monkeypatch):
     """Another machine died in the middle of a trial: no process here knows its pid, so Optuna's
@@ -840,7 +865,11 @@ def test_two_workers_share_a_study_in_postgresql(tmp_path, postgres_url):
     assert "in postgresql+psycopg://zoo:***@127.0.0.1" in done.stdout.splitlines()[0]
     study = optuna.load_study(study_name=name, storage=postgres_url)
     # Exactly 4 trials, split between the two processes, none run twice.
-    assert len(study.trials) == 4 and {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}
+    trials = [(t.number, t.state.name, t.user_attrs.get("worker"), t.user_attrs.get("retry_of")) for t in study.trials]
+    assert len(study.trials) == 4 and {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}, (
+        trials,
+        done.stdout,
+    )
     assert len({t.user_attrs["worker"].split(":")[1] for t in study.trials}) == 2
     assert len({t.user_attrs["run_dir"] for t in study.trials}) == 4
     assert len(rows(tmp_path / "studies" / name / "trials.csv")) == 4

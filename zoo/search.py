@@ -790,6 +790,16 @@ def finished(study: Any) -> int:
     return c.get("complete", 0) + c.get("pruned", 0)
 
 
+def finished_and_running(study: Any) -> tuple[int, list[Any]]:
+    """``finished`` and ``running_trials`` from one read of the storage. (Read one after the other, a
+    trial that ends in between is in neither count, and a worker started one trial too many.)"""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    return done, [t for t in trials if t.state == TrialState.RUNNING]
+
+
 class Trials:
     """The objective Optuna calls: one zoo run per trial."""
 
@@ -954,7 +964,7 @@ def work(search: Search, worker: int, deadline: float | None, start: Any = None)
                 with StartLock(search) as lock:
                     for number in fail_lost_trials(study, search):
                         say(search, progress.prefix + lost_line(study, number))
-                    done, running = finished(study), running_trials(study)
+                    done, running = finished_and_running(study)
                     if done >= search.n_trials:
                         return
                     if done + len(running) < search.n_trials:
@@ -1044,7 +1054,8 @@ def tune(search: Search) -> dict[str, Any]:
     with StartLock(search):
         for number in fail_lost_trials(study, search):
             say(search, lost_line(study, number))
-    done, running = finished(study), len(running_trials(study))
+    done, running_now = finished_and_running(study)
+    running = len(running_now)
     todo = max(0, search.n_trials - done - running)
     elsewhere = f", {running} running in other processes" if running else ""
     say(

@@ -1,6 +1,8 @@
 """``python tests/kill_at.py [--signal NAME] HOOK STEP [zoo.train arguments]``: the real training command,
 sent SIGKILL (or signal NAME, e.g. SIGINT) by itself the first time Lightning calls callback hook HOOK
-at global step STEP (outside the sanity check).
+at global step STEP (outside the sanity check). HOOK ``after_checkpoints:on_train_epoch_end`` is called
+after the checkpoint callbacks' (Lightning calls those last): between the epoch-end checkpoint and the
+epoch's training metrics being logged.
 
 A timed kill lands wherever the clock says; this one lands exactly where a test wants it, such as
 after an epoch's last batch but before its validation."""
@@ -28,7 +30,12 @@ def main() -> int:
             os.kill(os.getpid(), sig)
 
     # (zoo.fit attaches it after zoo's own callbacks: their saves for this hook are done)
-    killer = type("KillAt", (L.Callback,), {hook: kill})()
+    base = L.Callback
+    if hook.startswith("after_checkpoints:"):
+        from lightning.pytorch.callbacks import Checkpoint
+
+        base, hook = Checkpoint, hook.split(":", 1)[1]
+    killer = type("KillAt", (base,), {hook: kill})()
     return zoo.train.main(argv, callbacks=[killer])
 
 

@@ -251,3 +251,38 @@ def test_resuming_from_a_checkpoint_written_after_an_epochs_last_batch_skips_tha
     module = Tiny()
     trainer(tmp_path, max_epochs=2, callbacks=[Count()]).fit(module, ckpt_path=tmp_path / "edge.ckpt")
     assert 0 not in ends and module.validated == 2  # epoch 0's end and validation never ran; epoch 1's did
+
+
+def test_lightning_logs_an_epochs_training_figures_after_the_epoch_end_checkpoint(tmp_path):
+    """Why EpochRowBeforeCheckpoint writes the epoch's row first: Lightning logs an epoch's training
+    figures after every on_train_epoch_end, checkpoint callbacks' included; training_epoch_log says
+    there which figures it will log, and at which step."""
+    from lightning.pytorch.callbacks import Checkpoint
+    from lightning.pytorch.loggers import Logger
+
+    events: list = []
+
+    class Epochs(Logger):
+        name, version = "epochs", 0
+
+        def log_metrics(self, metrics, step=None):
+            if "train_loss" in metrics:
+                events.append(("logged", {k: v for k, v in metrics.items() if k != "epoch"}, step))
+
+        def log_hyperparams(self, *args, **kwargs):
+            pass
+
+    class AtCheckpoint(Checkpoint):  # (Lightning calls checkpoint callbacks' hooks last)
+        def on_train_epoch_end(self, trainer, pl_module):
+            events.append(("checkpoint", *_lightning.training_epoch_log(trainer)))
+
+    class Logs(Tiny):
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            self.log("train_loss", loss, on_step=False, on_epoch=True)
+            return loss
+
+    trainer(tmp_path, logger=Epochs(), max_epochs=2, callbacks=[AtCheckpoint()], enable_checkpointing=True).fit(Logs())
+    assert [e[0] for e in events] == ["checkpoint", "logged"] * 2
+    assert events[0][2] == events[1][2] == 9 and events[2][2] == events[3][2] == 19
+    assert events[0][1] == events[1][1] and events[2][1] == events[3][1] != events[0][1]

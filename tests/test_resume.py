@@ -90,14 +90,24 @@ def alone(tmp_path_factory):
     return json.loads(reference.stdout.strip().splitlines()[-1])
 
 
-def finish_and_compare(run_dir, root, alone, stood):
+def finish_and_compare(run_dir, root, alone, stood, more=()):
     """Resume ``run_dir`` to the end: everything must equal the run left alone. (On a busy machine the
     last kill may come after the run finished: a finished run is not resumed, it is compared as it is.)"""
     if (run_dir / "summary.json").is_file():
         resumed = json.loads((run_dir / "summary.json").read_text())
     else:
         done = run_command(
-            ["zoo.train", "lenet", *EXACT, *SEED, "--resume", str(run_dir), "--trainer.default_root_dir", str(root)],
+            [
+                "zoo.train",
+                "lenet",
+                *EXACT,
+                *SEED,
+                *more,
+                "--resume",
+                str(run_dir),
+                "--trainer.default_root_dir",
+                str(root),
+            ],
             root,
         )
         assert done.returncode == 0, done.stderr
@@ -131,9 +141,15 @@ def test_killed_anywhere_and_resumed_ends_like_the_run_left_alone(tmp_path, alon
 @pytest.mark.xdist_group("resume")  # (one worker builds the module fixture once)
 def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_path, alone):
     # The moments a timed kill rarely hits (epochs have 40 steps): after an epoch's last batch but
-    # before its validation, during validation, and after the epoch-end checkpoint but before the
-    # epoch's training metrics are logged.
-    points = [("on_train_batch_end", 40), ("on_validation_batch_end", 80), ("on_train_epoch_end", 80)]
+    # before its validation, during validation, at the epoch's end before its checkpoint, and after
+    # that checkpoint but before Lightning logs the epoch's training metrics (a kill there left the
+    # epoch's row without them for good: CI, 2026-12-05).
+    points = [
+        ("on_train_batch_end", 40),
+        ("on_validation_batch_end", 80),
+        ("on_train_epoch_end", 80),
+        ("after_checkpoints:on_train_epoch_end", 80),
+    ]
     run_dir = None
     for hook, step in points:
         resume = ["--resume", str(run_dir)] if run_dir else []
@@ -154,6 +170,32 @@ def test_killed_at_the_epoch_edges_and_resumed_ends_like_the_run_left_alone(tmp_
         assert killed.returncode == -signal.SIGKILL, killed.stderr
         run_dir = run_dir or next(tmp_path.glob("lenet-digits-*"))
     finish_and_compare(run_dir, tmp_path, alone, points)
+
+
+@pytest.mark.slow
+def test_killed_around_the_epochs_last_validation_and_resumed_ends_like_the_run_left_alone(tmp_path):
+    """Validations inside the epoch (--trainer.val_check_interval 20 of 40 steps): killed after the
+    checkpoints written at the epoch's last validation (best.ckpt, newer than last.ckpt, was resumed
+    from: a point after the epoch's last batch but before its end, and the epoch's training figures
+    were never logged), then after the epoch-end checkpoint."""
+    every = ["--trainer.val_check_interval", "20"]
+    root = tmp_path / "alone"
+    root.mkdir()
+    reference = run_command(
+        ["zoo.train", "lenet", *EXACT, *SEED, *every, "--trainer.default_root_dir", str(root)], root
+    )
+    assert reference.returncode == 0, reference.stderr
+    alone = json.loads(reference.stdout.strip().splitlines()[-1])
+    points = [("after_checkpoints:on_validation_end", 40), ("after_checkpoints:on_train_epoch_end", 80)]
+    run_dir = None
+    for hook, step in points:
+        resume = ["--resume", str(run_dir)] if run_dir else []
+        args = [str(KILL_AT), hook, str(step), "lenet", *EXACT, *SEED, *every, *resume]
+        killed = run_python([*args, "--trainer.default_root_dir", str(tmp_path)], tmp_path)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        run_dir = run_dir or next(tmp_path.glob("lenet-digits-*"))
+    assert [row["step"] for row in metric_rows(run_dir)] == ["20", "40", "60", "80"]
+    finish_and_compare(run_dir, tmp_path, alone, points, every)
 
 
 @pytest.mark.slow

@@ -42,6 +42,17 @@ def ends_epoch(trainer: Any) -> bool:
     return bool(progress.is_last_batch) or progress.current.processed >= trainer.num_training_batches
 
 
+def training_epoch_log(trainer: Any) -> tuple[dict[str, float], int]:
+    """What Lightning is about to log for the training epoch that is ending, and the step it logs it at;
+    asked in an ``on_train_epoch_end`` hook (as epoch figures only from then on). Lightning logs them
+    after every callback's ``on_train_epoch_end``, the checkpoint callbacks' (called last) included:
+    the epoch-end checkpoint is on disk before they are."""
+    metrics = {k: float(v) for k, v in trainer._logger_connector.metrics["log"].items()}
+    # As Lightning's log_metrics: a logged "step" is the step; else the loop's count, stepped back one.
+    step = metrics.pop("step", None)
+    return metrics, int(step) if step is not None else trainer.fit_loop.epoch_loop._batches_that_stepped - 1
+
+
 def drop_early_train_loader(trainer: Any) -> None:
     """Call at ``on_train_start``. A schedule that asks for the number of steps
     (``trainer.estimated_stepping_batches``) makes Lightning build the training loader before a resumed

@@ -20,7 +20,13 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
 
-from zoo._lightning import attached_trainer, batches_done_total, batches_started_total, ends_epoch
+from zoo._lightning import (
+    attached_trainer,
+    batches_done_total,
+    batches_started_total,
+    ends_epoch,
+    training_epoch_log,
+)
 from zoo.checkpoint import atomic_write_text
 from zoo.console import note
 from zoo.errors import DataError, Stopped, UsageError, option
@@ -69,7 +75,7 @@ class EpochCSVLogger(Logger):
         pass  # the resolved recipe is config.yaml, and every checkpoint carries the hyperparameters
 
     @rank_zero_only
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, plot: bool = True) -> None:
         if "epoch" not in metrics:  # Lightning adds the epoch to everything logged from a hook
             return
         epoch, step = int(metrics["epoch"]), int(step or 0)
@@ -79,7 +85,7 @@ class EpochCSVLogger(Logger):
         if not self.write:
             return
         write_csv(self.run_dir / "metrics.csv", self.sorted_rows())
-        if self.live_plot and "train_loss" in metrics:  # (the training epoch's end: its row is whole)
+        if plot and self.live_plot and "train_loss" in metrics:  # (the training epoch's end: its row is whole)
             self.finalize("live")
 
     def forget_after(self, step: int) -> None:
@@ -105,6 +111,33 @@ class EpochCSVLogger(Logger):
                 if not is_write_error(err):
                     raise
                 note(f"zoo: {cannot_write('the learning curves', err)}; skipped")
+
+
+class EpochRowBeforeCheckpoint(L.Callback):
+    """Lightning writes the epoch-end checkpoint in an ``on_train_epoch_end`` hook, before it logs the
+    epoch's training metrics: a run killed in between resumes in the next epoch, and metrics.csv would
+    keep that epoch's row without them for good. So the row is written first, with the figures
+    Lightning is about to log (it logs them after: the same figures, into the same row)."""
+
+    def __init__(self) -> None:
+        self.epoch_ending = False
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.epoch_ending = False
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.epoch_ending = True  # (until the next epoch: Lightning logs, then resets the figures)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.epoch_ending = False
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        if not self.epoch_ending or not trainer.is_global_zero:
+            return
+        metrics, step = training_epoch_log(trainer)
+        for logger in trainer.loggers:
+            if isinstance(logger, EpochCSVLogger) and metrics:
+                logger.log_metrics({**metrics, "epoch": trainer.current_epoch}, step, plot=False)
 
 
 def step_loss(trainer, pl_module, outputs: Any) -> torch.Tensor | None:
@@ -447,6 +480,19 @@ class PeriodicCheckpoint(L.Callback):
         if self.path is not None and (by_steps or by_time) and not ends_epoch(trainer):
             trainer.save_checkpoint(self.path, weights_only=False)
             self._last_save = time.monotonic()
+
+
+class ValidationCheckpoint(L.Callback):
+    """Writes ``last.ckpt`` after a validation inside an epoch (``--trainer.val_check_interval``), as
+    Lightning's checkpoint callback would: that callback writes ``last.ckpt`` at epochs' ends only (see
+    ``zoo.training``), and an epoch's own validation comes just before its end."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit" and not ends_epoch(trainer):
+            trainer.save_checkpoint(self.path, weights_only=False)
 
 
 class DeviceLine(L.Callback):

@@ -404,9 +404,11 @@ def check_model_takes_data(task: Any, datamodule: Any, model_name: str, filled: 
 
 
 def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """``(run directory, checkpoint)`` for ``resume=PATH``: a checkpoint file, or a run directory
-    whose newest checkpoint that loads is taken (saying so when a newer one does not load). The
-    checkpoint must come from a run with the same options as this one."""
+    """``(run directory, checkpoint)`` for ``resume=PATH``: a checkpoint file, or a run directory whose
+    last.ckpt is taken, or when that does not load the newest checkpoint that does (saying so). The
+    checkpoint must come from a run with the same options as this one. (Not simply the newest: with
+    ``val_check_interval`` best.ckpt can be written after an epoch's last batch but before its end, a
+    point Lightning cannot resume from exactly, and last.ckpt follows it only at the epoch's end.)"""
     from zoo.checkpoint import safe_load
 
     given = Path(path).expanduser()
@@ -415,7 +417,11 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
         run_dir = given.resolve().parent.parent if given.parent.name == "checkpoints" else given.resolve().parent
     elif given.is_dir():
         run_dir = given.resolve()
-        candidates = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda f: f.stat().st_mtime, reverse=True)
+        candidates = sorted(
+            (run_dir / "checkpoints").glob("*.ckpt"),
+            key=lambda f: (f.name == "last.ckpt", f.stat().st_mtime),
+            reverse=True,
+        )
         if not candidates:
             raise DataError(f"{option('resume')}: no checkpoint in {run_dir / 'checkpoints'}")
     else:
@@ -431,7 +437,7 @@ def resume_point(path: str | Path, task: Any, cfg: dict[str, Any] | None = None)
             console.note(f"zoo: {err}; trying an older checkpoint")
             continue
         if newer:
-            console.note(f"zoo: resuming from {candidate.name}, the newest checkpoint that loads")
+            console.note(f"zoo: resuming from {candidate.name}, the newest checkpoint that loads")  # (after last.ckpt)
         saved, now = checkpoint.get("hyper_parameters", {}), dict(task.hparams)
         differ = differences(
             {k: v for k, v in saved.items() if k not in task.runtime_options},
@@ -553,6 +559,7 @@ def build_trainer(
         CheckpointsInMemory,
         DeviceLine,
         EpochCSVLogger,
+        EpochRowBeforeCheckpoint,
         LayerSummary,
         NoProfiler,
         PeriodicCheckpoint,
@@ -560,6 +567,7 @@ def build_trainer(
         StepLog,
         ThrottledProgressBar,
         TrainThroughput,
+        ValidationCheckpoint,
     )
     from zoo.checkpoint import AtomicCheckpointIO
 
@@ -577,16 +585,17 @@ def build_trainer(
     )
     # A separate callback for "last": Lightning 2.6's save_last only rewrites it when a best
     # checkpoint was written in the same step, so it would lag behind after the best epoch.
-    # It saves at each training epoch's end (after that epoch's validation, if any) when validation
-    # comes less often than every epoch; left to itself it would save only at validations, so a run
-    # shorter than check_val_every_n_epoch would leave no checkpoint at all.
-    rare_validation = trainer_cfg.get("check_val_every_n_epoch", 1) != 1
+    # It saves at each training epoch's end, after that epoch's validation if any, and only there:
+    # left to itself it saves at validations, so a run shorter than check_val_every_n_epoch would leave
+    # no checkpoint, and with val_check_interval the epoch's last one would come after its last batch
+    # but before its end, which Lightning cannot resume exactly (see zoo._lightning.ends_epoch).
+    # Validations inside an epoch save it too (ValidationCheckpoint).
     last = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="last",
         save_top_k=1,
         enable_version_counter=False,
-        save_on_train_epoch_end=True if rare_validation else None,
+        save_on_train_epoch_end=True,
     )
     # A task without a "best" (word2vec: the last epoch is the result) keeps only "last".
     best = (
@@ -610,8 +619,9 @@ def build_trainer(
     zoo_callbacks = [
         RunGuard(run_dir / "checkpoints" / "last.ckpt", exit_at_once=at_command_line()),
         throughput,
-        *([StepLog(run_dir)] if save else []),
+        *([StepLog(run_dir), EpochRowBeforeCheckpoint()] if save else []),
         *([periodic] if periodic.enabled else []),
+        *([ValidationCheckpoint(run_dir / "checkpoints" / "last.ckpt")] if save and validating else []),
         # (A run that keeps nothing and validates nothing has no epoch to choose: its result is the last
         # weights, as in memory, without a checkpoint serialised at every epoch's end.)
         *(dict.fromkeys([best, last]) if save or validating else []),
